@@ -1,0 +1,106 @@
+"""AES-256 IGE, batch IGE and CTR against tgcrypto, cryptg and pyca/cryptography."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+import mtcrypt.crypto as mc
+from conftest import optional
+from mtcrypt._native import select_backend
+
+tgcrypto = optional("tgcrypto")
+cryptg = optional("cryptg")
+cryptography_ciphers = optional("cryptography.hazmat.primitives.ciphers")
+
+KEY, IV = os.urandom(32), os.urandom(32)
+SIZES = {"64B": 64, "1KiB": 1024, "64KiB": 1 << 16, "1MiB": 1 << 20}
+
+
+def ige_impls(decrypt: bool) -> dict[str, Callable[[bytes], bytes]]:
+    impls: dict[str, Callable[[bytes], bytes]] = {
+        "mtcrypt": (lambda d: mc.ige256_decrypt(d, KEY, IV)) if decrypt
+        else (lambda d: mc.ige256_encrypt(d, KEY, IV)),
+    }
+    if tgcrypto:
+        impls["tgcrypto"] = (lambda d: tgcrypto.ige256_decrypt(d, KEY, IV)) if decrypt else (
+            lambda d: tgcrypto.ige256_encrypt(d, KEY, IV))
+    if cryptg:
+        impls["cryptg"] = (lambda d: cryptg.decrypt_ige(d, KEY, IV)) if decrypt else (
+            lambda d: cryptg.encrypt_ige(d, KEY, IV))
+    return impls
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("impl", ["mtcrypt", "tgcrypto", "cryptg"])
+@pytest.mark.parametrize("direction", ["encrypt", "decrypt"])
+def test_ige(benchmark, nbytes, direction: str, impl: str, size: str) -> None:  # type: ignore[no-untyped-def]
+    impls = ige_impls(direction == "decrypt")
+    if impl not in impls:
+        pytest.skip(f"{impl} not installed")
+    data = os.urandom(SIZES[size])
+    benchmark.group = f"ige-{direction}-{size}"
+    nbytes(len(data))
+    benchmark(impls[impl], data)
+
+
+@pytest.mark.parametrize("size", ["64KiB", "1MiB"])
+def test_ige_portable(benchmark, nbytes, size: str) -> None:  # type: ignore[no-untyped-def]
+    before = mc.backend_info().aes
+    select_backend("portable")
+    try:
+        data = os.urandom(SIZES[size])
+        benchmark.group = f"ige-portable-{size}"
+        nbytes(len(data))
+        benchmark(mc.ige256_encrypt, data, KEY, IV)
+    finally:
+        select_backend(before)
+
+
+@pytest.mark.parametrize("impl", ["mtcrypt-batch", "mtcrypt-loop", "tgcrypto-loop", "cryptg-loop"])
+def test_ige_many_4k_messages(benchmark, nbytes, impl: str) -> None:  # type: ignore[no-untyped-def]
+    n = 256
+    msgs = [os.urandom(4096) for _ in range(n)]
+    keys = [os.urandom(32) for _ in range(n)]
+    ivs = [os.urandom(32) for _ in range(n)]
+    benchmark.group = "ige-batch-256x4KiB"
+    nbytes(4096 * n)
+    if impl == "mtcrypt-batch":
+        packed, kk, vv, out = b"".join(msgs), b"".join(keys), b"".join(ivs), bytearray(4096 * n)
+        lengths = [4096] * n
+        benchmark(mc.ige256_batch_into, packed, kk, vv, lengths, out)
+        return
+    fn = {"mtcrypt-loop": mc.ige256_encrypt,
+          "tgcrypto-loop": getattr(tgcrypto, "ige256_encrypt", None),
+          "cryptg-loop": getattr(cryptg, "encrypt_ige", None)}[impl]
+    if fn is None:
+        pytest.skip("peer not installed")
+    items = list(zip(msgs, keys, ivs, strict=True))
+
+    def loop() -> None:
+        for d, k, v in items:
+            fn(d, k, v)
+
+    benchmark(loop)
+
+
+@pytest.mark.parametrize("size", ["1KiB", "1MiB"])
+@pytest.mark.parametrize("impl", ["mtcrypt", "tgcrypto", "cryptography"])
+def test_ctr(benchmark, nbytes, impl: str, size: str) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(SIZES[size])
+    benchmark.group = f"ctr-{size}"
+    nbytes(len(data))
+    if impl == "mtcrypt":
+        stream = mc.Ctr256(KEY, IV[:16])
+        benchmark(stream.update, data)
+    elif impl == "tgcrypto" and tgcrypto:
+        counter, state = bytearray(IV[:16]), bytearray(1)
+        benchmark(lambda: tgcrypto.ctr256_encrypt(data, KEY, counter, state))
+    elif impl == "cryptography" and cryptography_ciphers:
+        c = cryptography_ciphers
+        enc = c.Cipher(c.algorithms.AES(KEY), c.modes.CTR(IV[:16])).encryptor()
+        benchmark(enc.update, data)
+    else:
+        pytest.skip(f"{impl} not installed")

@@ -1,0 +1,95 @@
+/* CPU feature detection and backend selection. */
+#include "internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define MTC_X86 1
+#endif
+
+struct mtc_runtime mtc_rt = {0, MTC_BACKEND_PORTABLE, 0};
+
+#ifdef MTC_X86
+static uint64_t read_xcr0(void)
+{
+    uint32_t eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((uint64_t)edx << 32) | eax;
+}
+#endif
+
+int mtc_cpu_features(void)
+{
+    int f = 0;
+#ifdef MTC_X86
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    int osxsave = (c >> 27) & 1;
+    if (c & (1u << 25)) f |= MTC_CPU_AESNI;
+    if (c & (1u << 1)) f |= MTC_CPU_PCLMUL;
+    if (c & (1u << 9)) f |= MTC_CPU_SSSE3;
+    if (c & (1u << 19)) f |= MTC_CPU_SSE41;
+    int avx = (c >> 28) & 1;
+    uint64_t xcr0 = osxsave ? read_xcr0() : 0;
+    int ymm_ok = avx && (xcr0 & 0x6) == 0x6;
+    int zmm_ok = ymm_ok && (xcr0 & 0xe6) == 0xe6;
+    if (__get_cpuid_max(0, NULL) >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        if (ymm_ok && (b & (1u << 5))) f |= MTC_CPU_AVX2;
+        if (b & (1u << 29)) f |= MTC_CPU_SHANI;
+        /* AVX-512 F (b16), BW (b30), VL (b31) */
+        if (zmm_ok && (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31)))
+            f |= MTC_CPU_AVX512;
+        if ((f & MTC_CPU_AVX512) && (c & (1u << 9)) && (f & MTC_CPU_AESNI))
+            f |= MTC_CPU_VAES;
+    }
+    /* SHA-NI code also needs SSSE3 and SSE4.1 shuffles and blends. */
+    if ((f & MTC_CPU_SHANI) && !((f & MTC_CPU_SSSE3) && (f & MTC_CPU_SSE41)))
+        f &= ~MTC_CPU_SHANI;
+    /* The AES-NI code uses SSSE3 byte shuffles and SSE4.1 for CTR. */
+    if ((f & MTC_CPU_AESNI) && !((f & MTC_CPU_SSSE3) && (f & MTC_CPU_SSE41)))
+        f &= ~(MTC_CPU_AESNI | MTC_CPU_VAES);
+#endif
+    return f;
+}
+
+int mtc_select_backend(int backend)
+{
+    int f = mtc_cpu_features();
+    mtc_rt.cpu = f;
+    switch (backend) {
+    case MTC_BACKEND_AUTO:
+        if (f & MTC_CPU_VAES) backend = MTC_BACKEND_VAES;
+        else if (f & MTC_CPU_AESNI) backend = MTC_BACKEND_AESNI;
+        else backend = MTC_BACKEND_PORTABLE;
+        break;
+    case MTC_BACKEND_PORTABLE:
+        break;
+    case MTC_BACKEND_AESNI:
+        if (!(f & MTC_CPU_AESNI)) return MTC_ERR_UNAVAILABLE;
+        break;
+    case MTC_BACKEND_VAES:
+        if (!(f & MTC_CPU_VAES)) return MTC_ERR_UNAVAILABLE;
+        break;
+    default:
+        return MTC_ERR_ARG;
+    }
+    mtc_rt.aes = backend;
+    /* Forcing the portable backend forces portable hashing too, so that one
+     * switch exercises every fallback. */
+    mtc_rt.sha_ni = (backend != MTC_BACKEND_PORTABLE) && (f & MTC_CPU_SHANI);
+    return backend;
+}
+
+int mtc_backend(void) { return mtc_rt.aes; }
+
+int mtc_sha_accelerated(void) { return mtc_rt.sha_ni; }
+
+void mtc_wipe(void *p, size_t n)
+{
+    if (!p || !n) return;
+    memset(p, 0, n);
+    /* The empty asm "uses" the memory, so the memset cannot be elided as a
+     * dead store (the explicit_bzero idiom, portable to any GNU C compiler). */
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}

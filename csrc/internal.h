@@ -1,0 +1,65 @@
+/* Declarations shared between the C sources; never seen by cffi. */
+#ifndef MTCRYPT_INTERNAL_H
+#define MTCRYPT_INTERNAL_H
+
+#include "mtcrypt.h"
+#include <string.h>
+
+/* Runtime choices made by mtc_select_backend() (cpu.c). */
+struct mtc_runtime {
+    int cpu;      /* MTC_CPU_* bits detected */
+    int aes;      /* MTC_BACKEND_* in use */
+    int sha_ni;   /* 1: SHA extensions in use */
+};
+extern struct mtc_runtime mtc_rt;
+
+/* Portable constant-time AES-256 (aes_portable.c).  sk holds the bitsliced
+ * round keys (120 words), shared by encryption and decryption.  The block
+ * functions work in place on nblocks (1..4) consecutive 16-byte blocks. */
+void mtc_aesp_expand(uint64_t *sk, const uint8_t *key32);
+void mtc_aesp_encrypt(const uint64_t *sk, uint8_t *blocks, size_t nblocks);
+void mtc_aesp_decrypt(const uint64_t *sk, uint8_t *blocks, size_t nblocks);
+
+/* Portable and SHA-NI compression functions (sha.c): process nblocks
+ * consecutive 64-byte blocks. */
+void mtc_sha256_blocks(uint32_t *h, const uint8_t *in, size_t nblocks);
+void mtc_sha1_blocks(uint32_t *h, const uint8_t *in, size_t nblocks);
+
+/* One message of a multi-message IGE call (modes.c builds these). */
+struct mtc_ige_job {
+    const uint8_t *key;   /* 32 bytes */
+    const uint8_t *iv;    /* 32 bytes */
+    const uint8_t *in;
+    uint8_t *out;         /* == in allowed */
+    size_t nblocks;
+};
+int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+
+#if defined(__x86_64__)
+/* AES-NI (aes_ni.c).  Schedules are 15 round keys of 16 bytes. */
+void mtc_ni_expand_enc(uint64_t *enc, const uint8_t *key32);
+void mtc_ni_expand_dec(uint64_t *dec, const uint64_t *enc);
+void mtc_ni_ige_encrypt(const uint64_t *enc, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_ni_ige_decrypt(const uint64_t *dec, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_ni_cbc_encrypt(const uint64_t *enc, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_ni_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_ni_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
+                       uint8_t *out, size_t nblocks);
+int mtc_ni_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+
+/* VAES + AVX-512 (aes_vaes.c), same key schedules as AES-NI. */
+void mtc_vaes_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
+                         uint8_t *out, size_t nblocks);
+void mtc_vaes_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
+                          uint8_t *out, size_t nblocks);
+int mtc_vaes_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+#endif
+
+/* Overwrite memory in a way the compiler may not elide. */
+void mtc_wipe(void *p, size_t n);
+
+#endif

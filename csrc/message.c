@@ -1,0 +1,264 @@
+/* MTProto 2.0 message seal/open in one native call: msg_key, KDF and IGE. */
+#include "internal.h"
+#include <stdlib.h>
+
+/* aes_key/aes_iv from auth_key and msg_key (the MTProto 2.0 KDF). */
+static void kdf2(const uint8_t *ak, int x, const uint8_t *msg_key,
+                 uint8_t *aes_key, uint8_t *aes_iv)
+{
+    uint8_t a[32], b[32], buf[52];
+    memcpy(buf, msg_key, 16);
+    memcpy(buf + 16, ak + x, 36);
+    mtc_sha256(buf, 52, a);
+    memcpy(buf, ak + 40 + x, 36);
+    memcpy(buf + 36, msg_key, 16);
+    mtc_sha256(buf, 52, b);
+    memcpy(aes_key, a, 8);
+    memcpy(aes_key + 8, b + 8, 16);
+    memcpy(aes_key + 24, a + 24, 8);
+    memcpy(aes_iv, b, 8);
+    memcpy(aes_iv + 8, a + 8, 16);
+    memcpy(aes_iv + 24, b + 24, 8);
+    mtc_wipe(a, sizeof a);
+    mtc_wipe(b, sizeof b);
+    mtc_wipe(buf, sizeof buf);
+}
+
+int mtc_kdf2(const uint8_t *auth_key256, int x, const uint8_t *msg_key16,
+             uint8_t *aes_key32, uint8_t *aes_iv32)
+{
+    if (!auth_key256 || !msg_key16 || !aes_key32 || !aes_iv32 || (x != 0 && x != 8))
+        return MTC_ERR_ARG;
+    kdf2(auth_key256, x, msg_key16, aes_key32, aes_iv32);
+    return MTC_OK;
+}
+
+static inline uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/* The sender's plaintext must carry a length field equal to its body size
+ * (a multiple of 4); this is the sender's own data, so a plain check. */
+static int seal_args_ok(int x, const uint8_t *plain, size_t plain_len, size_t pad_len)
+{
+    return (x == 0 || x == 8) && pad_len >= 12 && pad_len <= 1024 &&
+           ((plain_len + pad_len) & 15) == 0 && plain_len >= 32 && plain_len < 0x7fffffff &&
+           load_le32(plain + 28) == plain_len - 32 && (plain_len & 3) == 0;
+}
+
+/* Hash and lay out one message; leaves the plaintext in out+24 and the IGE
+ * key material in aes_key/aes_iv for the caller to encrypt. */
+static void seal_prepare(const uint8_t *ak, const uint8_t *key_id8, int x,
+                         const uint8_t *plain, size_t plain_len,
+                         const uint8_t *padding, size_t pad_len, uint8_t *out,
+                         uint8_t *msg_key_large, uint8_t *aes_key, uint8_t *aes_iv)
+{
+    uint8_t large[32];
+    uint8_t *body = out + 24;
+    memmove(body, plain, plain_len);
+    memmove(body + plain_len, padding, pad_len);
+    mtc_sha256_ctx h;
+    mtc_sha256_init(&h);
+    mtc_sha256_update(&h, ak + 88 + x, 32);
+    mtc_sha256_update(&h, body, plain_len + pad_len);
+    mtc_sha256_final(&h, large);
+    memcpy(out, key_id8, 8);
+    memcpy(out + 8, large + 8, 16);
+    if (msg_key_large) memcpy(msg_key_large, large, 32);
+    kdf2(ak, x, out + 8, aes_key, aes_iv);
+    mtc_wipe(large, sizeof large);
+}
+
+int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *plain, size_t plain_len, const uint8_t *padding,
+                 size_t pad_len, uint8_t *out, uint8_t *msg_key_large)
+{
+    if (!auth_key256 || !key_id8 || !plain || !padding || !out ||
+        !seal_args_ok(x, plain, plain_len, pad_len))
+        return MTC_ERR_ARG;
+    uint8_t key[32], iv[32];
+    seal_prepare(auth_key256, key_id8, x, plain, plain_len, padding, pad_len, out,
+                 msg_key_large, key, iv);
+    int rc = mtc_ige256_encrypt_key(key, iv, out + 24, out + 24, plain_len + pad_len);
+    mtc_wipe(key, sizeof key);
+    mtc_wipe(iv, sizeof iv);
+    return rc;
+}
+
+/* All-ones when a <= b, without a branch.  Both operands are below 2^62
+ * here (lengths of at most 2^32 + 2^32), so the sign bit of b - a is the
+ * borrow. */
+static inline uint64_t le_mask(uint64_t a, uint64_t b)
+{
+    return ((b - a) >> 63) - 1;
+}
+
+/* After decryption: MAC and field checks, no early exit; 1 when valid. */
+static int open_verify(const uint8_t *ak, int x, const uint8_t *msg_key,
+                       const uint8_t *plain, size_t total, uint32_t *data_len)
+{
+    uint8_t large[32];
+    mtc_sha256_ctx h;
+    mtc_sha256_init(&h);
+    mtc_sha256_update(&h, ak + 88 + x, 32);
+    mtc_sha256_update(&h, plain, total);
+    mtc_sha256_final(&h, large);
+    uint32_t diff = 0;
+    for (int i = 0; i < 16; i++) diff |= (uint32_t)(large[8 + i] ^ msg_key[i]);
+    mtc_wipe(large, sizeof large);
+    uint64_t mac_ok = ((uint64_t)diff - 1) >> 63; /* 1 iff diff == 0 */
+
+    /* total >= 32 is public (checked before), so these reads are in bounds. */
+    uint64_t length = load_le32(plain + 28);
+    uint64_t room = (uint64_t)total - 32;
+    uint64_t ok = le_mask(length, room);              /* covers "negative" too */
+    ok &= 0 - (((length & 3) - 1) >> 63);             /* length % 4 == 0 */
+    uint64_t pad = room - length;                     /* only meaningful if ok */
+    ok &= le_mask(12, pad) & le_mask(pad, 1024);
+    uint64_t valid = (ok & 1) & mac_ok;
+    *data_len = (uint32_t)(length & (0 - valid));
+    return (int)valid;
+}
+
+static int open_public_ok(const uint8_t *key_id8, const uint8_t *packet, size_t len)
+{
+    /* Public information only: the sizes and the key id the sender chose. */
+    return len >= 24 + 32 && ((len - 24) & 15) == 0 && len <= 0x7fffffff &&
+           memcmp(packet, key_id8, 8) == 0;
+}
+
+int mtc_msg_open(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *packet, size_t len, uint8_t *plain)
+{
+    if (!auth_key256 || !key_id8 || !packet || !plain || (x != 0 && x != 8))
+        return MTC_ERR_ARG;
+    if (!open_public_ok(key_id8, packet, len)) return MTC_ERR_DECRYPT;
+    uint8_t key[32], iv[32];
+    size_t total = len - 24;
+    uint32_t data_len = 0;
+    kdf2(auth_key256, x, packet + 8, key, iv);
+    int rc = mtc_ige256_decrypt_key(key, iv, packet + 24, plain, total);
+    mtc_wipe(key, sizeof key);
+    mtc_wipe(iv, sizeof iv);
+    if (rc != MTC_OK) return rc;
+    int valid = open_verify(auth_key256, x, packet + 8, plain, total, &data_len);
+    if (!valid) {
+        mtc_wipe(plain, total);
+        return MTC_ERR_DECRYPT;
+    }
+    return (int)data_len;
+}
+
+int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                       const uint8_t *plains, const uint64_t *plain_lens,
+                       const uint8_t *paddings, const uint64_t *pad_lens, uint8_t *outs)
+{
+    if (n == 0) return MTC_OK;
+    if (!auth_key256 || !key_id8 || !plains || !plain_lens || !paddings || !pad_lens || !outs)
+        return MTC_ERR_ARG;
+    size_t in_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!seal_args_ok(x, plains + in_off, (size_t)plain_lens[i], (size_t)pad_lens[i]))
+            return MTC_ERR_ARG;
+        in_off += (size_t)plain_lens[i];
+    }
+    uint8_t *keys = malloc(64 * n);
+    struct mtc_ige_job *jobs = malloc(n * sizeof *jobs);
+    if (!keys || !jobs) {
+        free(keys);
+        free(jobs);
+        return MTC_ERR_NOMEM;
+    }
+    size_t pad_off = 0, out_off = 0;
+    in_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pl = (size_t)plain_lens[i], pd = (size_t)pad_lens[i];
+        uint8_t *out = outs + out_off;
+        seal_prepare(auth_key256, key_id8, x, plains + in_off, pl, paddings + pad_off, pd, out,
+                     NULL, keys + 64 * i, keys + 64 * i + 32);
+        jobs[i].key = keys + 64 * i;
+        jobs[i].iv = keys + 64 * i + 32;
+        jobs[i].in = out + 24;
+        jobs[i].out = out + 24;
+        jobs[i].nblocks = (pl + pd) / 16;
+        in_off += pl;
+        pad_off += pd;
+        out_off += 24 + pl + pd;
+    }
+    int rc = mtc_ige_batch_jobs(0, n, jobs);
+    mtc_wipe(keys, 64 * n);
+    free(keys);
+    free(jobs);
+    return rc;
+}
+
+int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                       const uint8_t *packets, const uint64_t *packet_lens, uint8_t *plains,
+                       int *results)
+{
+    if (n == 0) return MTC_OK;
+    if (!auth_key256 || !key_id8 || !packets || !packet_lens || !plains || !results ||
+        (x != 0 && x != 8))
+        return MTC_ERR_ARG;
+    uint8_t *keys = malloc(64 * n);
+    struct mtc_ige_job *jobs = malloc(n * sizeof *jobs);
+    if (!keys || !jobs) {
+        free(keys);
+        free(jobs);
+        return MTC_ERR_NOMEM;
+    }
+    size_t in_off = 0, out_off = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = (size_t)packet_lens[i];
+        const uint8_t *packet = packets + in_off;
+        /* Plaintext slot i starts at out_off = sum of (len - 24) before it;
+         * rejected packets keep their (zeroed) slot so offsets stay simple. */
+        if (len >= 24) {
+            results[i] = MTC_ERR_DECRYPT;
+            if (open_public_ok(key_id8, packet, len)) {
+                kdf2(auth_key256, x, packet + 8, keys + 64 * m, keys + 64 * m + 32);
+                jobs[m].key = keys + 64 * m;
+                jobs[m].iv = keys + 64 * m + 32;
+                jobs[m].in = packet + 24;
+                jobs[m].out = plains + out_off;
+                jobs[m].nblocks = (len - 24) / 16;
+                results[i] = 0; /* provisional: decrypt, then verify */
+                m++;
+            } else {
+                memset(plains + out_off, 0, len - 24);
+            }
+            out_off += len - 24;
+        } else {
+            results[i] = MTC_ERR_DECRYPT;
+        }
+        in_off += len;
+    }
+    int rc = mtc_ige_batch_jobs(1, m, jobs);
+    mtc_wipe(keys, 64 * n);
+    free(keys);
+    free(jobs);
+    if (rc != MTC_OK) return rc;
+    in_off = 0;
+    out_off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = (size_t)packet_lens[i];
+        if (len >= 24) {
+            if (results[i] == 0) {
+                uint32_t data_len = 0;
+                int valid = open_verify(auth_key256, x, packets + in_off + 8, plains + out_off,
+                                        len - 24, &data_len);
+                if (valid) {
+                    results[i] = (int)data_len;
+                } else {
+                    results[i] = MTC_ERR_DECRYPT;
+                    mtc_wipe(plains + out_off, len - 24);
+                }
+            }
+            out_off += len - 24;
+        }
+        in_off += len;
+    }
+    return MTC_OK;
+}

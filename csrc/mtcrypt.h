@@ -1,0 +1,184 @@
+/*
+ * mtcrypt native core: the one public header.
+ *
+ * The region between the CDEF markers is fed verbatim to cffi's cdef(), so it
+ * may only hold plain declarations (no preprocessor lines, no attributes).
+ * Every function validates nothing it cannot trust the Python layer to have
+ * checked already, but none of them crashes on a zero length, and every
+ * function that can fail returns a status code (MTC_OK == 0).
+ */
+#ifndef MTCRYPT_H
+#define MTCRYPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* BEGIN CDEF */
+
+enum {
+    MTC_OK = 0,
+    MTC_ERR_ARG = -1,          /* a length or argument the caller should have rejected */
+    MTC_ERR_DECRYPT = -2,      /* the one opaque decryption failure */
+    MTC_ERR_UNAVAILABLE = -3,  /* the requested backend is not supported by this CPU */
+    MTC_ERR_NOMEM = -4         /* scratch memory could not be allocated */
+};
+
+/* CPU feature bits reported by mtc_cpu_features(). */
+enum {
+    MTC_CPU_AESNI = 1,
+    MTC_CPU_PCLMUL = 2,
+    MTC_CPU_AVX2 = 4,
+    MTC_CPU_AVX512 = 8,    /* AVX-512 F + VL + BW usable (OS saves ZMM state) */
+    MTC_CPU_VAES = 16,     /* VAES usable on 512-bit registers */
+    MTC_CPU_SHANI = 32,
+    MTC_CPU_SSSE3 = 64,
+    MTC_CPU_SSE41 = 128
+};
+
+/* AES backends. */
+enum {
+    MTC_BACKEND_AUTO = 0,
+    MTC_BACKEND_PORTABLE = 1,  /* bitsliced, constant time, plain C */
+    MTC_BACKEND_AESNI = 2,     /* AES-NI on 128-bit registers */
+    MTC_BACKEND_VAES = 3       /* AES-NI for serial chains, VAES/AVX-512 for parallel work */
+};
+
+int mtc_cpu_features(void);
+/* Select the AES and SHA implementations; AUTO picks the best available.
+ * Returns the backend now in use, or MTC_ERR_UNAVAILABLE. */
+int mtc_select_backend(int backend);
+int mtc_backend(void);
+/* 1 when SHA-1/SHA-256 use the SHA extensions, 0 for portable code. */
+int mtc_sha_accelerated(void);
+
+/* An expanded AES-256 key, opaque to callers. The layout depends on the
+ * backend that expanded it; every function checks `backend` first. */
+typedef struct mtc_aes256 {
+    uint64_t enc[120];
+    uint64_t dec[120];
+    int backend;
+    int ready;
+} mtc_aes256;
+
+int mtc_aes256_init(mtc_aes256 *ctx, const uint8_t *key32);
+void mtc_aes256_wipe(mtc_aes256 *ctx);
+
+/* IGE (Telegram/OpenSSL convention: iv[0:16] = previous ciphertext block,
+ * iv[16:32] = previous plaintext block).  len must be a multiple of 16.
+ * in == out is allowed.  iv32 is updated to the chaining state after the
+ * last block, so consecutive calls continue one stream. */
+int mtc_ige256_encrypt(const mtc_aes256 *ctx, uint8_t *iv32,
+                       const uint8_t *in, uint8_t *out, size_t len);
+int mtc_ige256_decrypt(const mtc_aes256 *ctx, uint8_t *iv32,
+                       const uint8_t *in, uint8_t *out, size_t len);
+/* One-shot forms with a raw key; the IV is not modified. */
+int mtc_ige256_encrypt_key(const uint8_t *key32, const uint8_t *iv32,
+                           const uint8_t *in, uint8_t *out, size_t len);
+int mtc_ige256_decrypt_key(const uint8_t *key32, const uint8_t *iv32,
+                           const uint8_t *in, uint8_t *out, size_t len);
+
+/* Many independent IGE messages in one call, interleaved across the AES
+ * pipelines.  keys: n*32 bytes, ivs: n*32 bytes, lens: n lengths (each a
+ * multiple of 16), in/out: the messages back to back (in == out allowed). */
+int mtc_ige256_batch(int decrypt, size_t n, const uint8_t *keys,
+                     const uint8_t *ivs, const uint64_t *lens,
+                     const uint8_t *in, uint8_t *out);
+
+/* CBC; len a multiple of 16; iv16 is updated for chaining. */
+int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16,
+                       const uint8_t *in, uint8_t *out, size_t len);
+int mtc_cbc256_decrypt(const mtc_aes256 *ctx, uint8_t *iv16,
+                       const uint8_t *in, uint8_t *out, size_t len);
+
+/* CTR with a 128-bit big-endian counter that wraps modulo 2^128.
+ * counter16 is the next counter block, keystream16 the keystream of the
+ * previous counter block, *offset (0..15) how much of it is used; 16 or
+ * more means none is buffered.  Any chunk sizes. */
+int mtc_ctr256(const mtc_aes256 *ctx, uint8_t *counter16, uint8_t *keystream16,
+               unsigned int *offset, const uint8_t *in, uint8_t *out, size_t len);
+
+/* Hashes. */
+typedef struct mtc_sha256_ctx {
+    uint32_t h[8];
+    uint64_t total;
+    uint8_t buf[64];
+    uint32_t buflen;
+} mtc_sha256_ctx;
+
+typedef struct mtc_sha1_ctx {
+    uint32_t h[5];
+    uint64_t total;
+    uint8_t buf[64];
+    uint32_t buflen;
+} mtc_sha1_ctx;
+
+void mtc_sha256_init(mtc_sha256_ctx *ctx);
+void mtc_sha256_update(mtc_sha256_ctx *ctx, const uint8_t *in, size_t len);
+void mtc_sha256_final(mtc_sha256_ctx *ctx, uint8_t *out32);
+void mtc_sha256(const uint8_t *in, size_t len, uint8_t *out32);
+
+void mtc_sha1_init(mtc_sha1_ctx *ctx);
+void mtc_sha1_update(mtc_sha1_ctx *ctx, const uint8_t *in, size_t len);
+void mtc_sha1_final(mtc_sha1_ctx *ctx, uint8_t *out20);
+void mtc_sha1(const uint8_t *in, size_t len, uint8_t *out20);
+
+/* ---- MTProto 2.0 messages (message.c) ----
+ * x = 0 for client-to-server messages, 8 for server-to-client.
+ *
+ * seal: out = auth_key_id(8) | msg_key(16) | IGE(plain | padding).
+ * plain = salt | session_id | msg_id | seq_no | length | body, with the
+ * length field equal to plain_len - 32 (a multiple of 4); pad_len in
+ * 12..1024 and plain_len + pad_len a multiple of 16 (else MTC_ERR_ARG).
+ * out holds 24 + plain_len + pad_len bytes.  msg_key_large (32 bytes, may be
+ * NULL) receives the full SHA-256 for the quick-ack token. */
+int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *plain, size_t plain_len,
+                 const uint8_t *padding, size_t pad_len,
+                 uint8_t *out, uint8_t *msg_key_large);
+
+/* open: packet = auth_key_id | msg_key | encrypted.  A packet whose size or
+ * key id is wrong (public facts) fails at once; otherwise everything is
+ * decrypted into plain (len - 24 bytes), msg_key is checked in constant time
+ * and then the length field and the padding (12..1024), without an early
+ * exit.  Returns message_data_length (>= 0) on success; MTC_ERR_DECRYPT for
+ * any failure (plain zeroed); MTC_ERR_ARG for a malformed call. */
+int mtc_msg_open(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *packet, size_t len, uint8_t *plain);
+
+/* The MTProto 2.0 KDF alone (also used by secret chats): aes_key and aes_iv
+ * (32 bytes each) from the auth key and a 16-byte msg_key. */
+int mtc_kdf2(const uint8_t *auth_key256, int x, const uint8_t *msg_key16,
+             uint8_t *aes_key32, uint8_t *aes_iv32);
+
+/* Batches: n messages with one auth key and direction, interleaved on the
+ * AES pipelines.  seal: plains back to back (lengths plain_lens), paddings
+ * back to back (pad_lens), outs back to back (24 + plain + pad each).
+ * open: packets back to back (packet_lens); plains has packet_len - 24 bytes
+ * per packet of at least 24 bytes; results[i] is the data length or
+ * MTC_ERR_DECRYPT.  Both return MTC_OK when the call itself was well formed. */
+int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                       const uint8_t *plains, const uint64_t *plain_lens,
+                       const uint8_t *paddings, const uint64_t *pad_lens,
+                       uint8_t *outs);
+int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                       const uint8_t *packets, const uint64_t *packet_lens,
+                       uint8_t *plains, int *results);
+
+/* ---- handshake helpers (pq.c); pq is public ---- */
+/* Split pq into p <= q with p * q == pq, both > 1.  MTC_ERR_ARG when pq is
+ * below 4, prime, or resists factoring. */
+int mtc_factorize_pq(uint64_t pq, uint64_t *p, uint64_t *q);
+/* 1 when n is prime (deterministic for every 64-bit n). */
+int mtc_is_prime_u64(uint64_t n);
+
+/* END CDEF */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MTCRYPT_H */

@@ -1,0 +1,40 @@
+"""What the native core found on this CPU and what it is using."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .._native import BACKEND_NAMES, CPU_FEATURES, ENV_VAR, lib, select_backend
+
+__all__ = ["BackendInfo", "backend_info", "select_backend"]
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A snapshot of the native core's configuration."""
+
+    aes: str
+    """AES implementation in use: ``"vaes"``, ``"aesni"`` or ``"portable"``."""
+    sha_accelerated: bool
+    """Whether SHA-1/SHA-256 use the CPU's SHA extensions."""
+    cpu_features: tuple[str, ...]
+    """Relevant features the CPU (and OS) support."""
+    requested: str
+    """The value of ``MTCRYPT_BACKEND`` (``"auto"`` when unset)."""
+
+    @property
+    def constant_time(self) -> bool:
+        """True for every backend: none uses secret-indexed tables or branches."""
+        return True
+
+
+def backend_info() -> BackendInfo:
+    """Report the CPU features found and the implementations chosen."""
+    flags = lib.mtc_cpu_features()
+    return BackendInfo(
+        aes=BACKEND_NAMES[lib.mtc_backend()],
+        sha_accelerated=bool(lib.mtc_sha_accelerated()),
+        cpu_features=tuple(name for name, bit in CPU_FEATURES.items() if flags & bit),
+        requested=os.environ.get(ENV_VAR, "auto") or "auto",
+    )

@@ -1,0 +1,39 @@
+"""MTProto 2.0 message layer: auth keys, message encryption, plain messages."""
+
+from .authkey import AUTH_KEY_SIZE, AuthKey
+from .legacy import decrypt_message_v1, encrypt_message_v1, kdf_v1
+from .message import (
+    HEADER_SIZE,
+    MAX_PADDING,
+    MIN_PADDING,
+    InnerMessage,
+    decrypt_message,
+    decrypt_messages,
+    encrypt_message,
+    encrypt_message_quick_ack,
+    encrypt_messages,
+    kdf2,
+    padding_length,
+)
+from .plain import pack_plain, unpack_plain
+
+__all__ = [
+    "AUTH_KEY_SIZE",
+    "HEADER_SIZE",
+    "MAX_PADDING",
+    "MIN_PADDING",
+    "AuthKey",
+    "InnerMessage",
+    "decrypt_message",
+    "decrypt_message_v1",
+    "decrypt_messages",
+    "encrypt_message",
+    "encrypt_message_quick_ack",
+    "encrypt_message_v1",
+    "encrypt_messages",
+    "kdf2",
+    "kdf_v1",
+    "pack_plain",
+    "padding_length",
+    "unpack_plain",
+]

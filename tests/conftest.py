@@ -1,0 +1,48 @@
+"""Shared test configuration: hypothesis profiles and vector loading.
+
+HYPOTHESIS_PROFILE selects ``dev`` (default), ``ci`` (chosen automatically when
+CI=true) or ``thorough`` (long runs, by hand).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("thorough", max_examples=5000, deadline=None)
+_default = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def load_vectors(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS / name).read_text(encoding="utf-8"))
+    assert data.get("source"), f"{name} must name its source"
+    return data
+
+
+def tdlib_lcg_bytes(length: int) -> tuple[bytes, bytes, bytes]:
+    """tdlib's test generator: (plaintext, key, iv32) for a given length."""
+    seed = length & 0xFFFFFFFF
+
+    def take(n: int) -> bytes:
+        nonlocal seed
+        out = bytearray(n)
+        for i in range(n):
+            seed = (seed * 123457567 + 987651241) & 0xFFFFFFFF
+            out[i] = (seed >> 23) & 255
+        return bytes(out)
+
+    plain = take(length)
+    key = take(32)
+    iv = take(32)
+    return plain, key, iv
