@@ -87,6 +87,20 @@ int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
     return rc;
 }
 
+int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                        const uint8_t *plain, size_t plain_len, size_t extra_blocks,
+                        uint8_t *out)
+{
+    uint8_t padding[1024];
+    size_t pad_len = 12 + ((0 - (plain_len + 12)) & 15) + 16 * extra_blocks;
+    if (extra_blocks > 63 || pad_len > 1024) return MTC_ERR_ARG;
+    int rc = mtc_random_bytes(padding, pad_len);
+    if (rc != MTC_OK) return rc;
+    rc = mtc_msg_seal(auth_key256, key_id8, x, plain, plain_len, padding, pad_len, out, NULL);
+    mtc_wipe(padding, pad_len);
+    return rc;
+}
+
 /* All-ones when a <= b, without a branch.  Both operands are below 2^62
  * here (lengths of at most 2^32 + 2^32), so the sign bit of b - a is the
  * borrow. */

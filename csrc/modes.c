@@ -344,3 +344,9 @@ int mtc_ctr256(const mtc_aes256 *ctx, uint8_t *counter16, uint8_t *keystream16,
     *offset = used;
     return MTC_OK;
 }
+
+int mtc_ctr256_stream(mtc_ctr256_state *st, const uint8_t *in, uint8_t *out, size_t len)
+{
+    if (!st) return MTC_ERR_ARG;
+    return mtc_ctr256(&st->aes, st->counter, st->keystream, &st->offset, in, out, len);
+}

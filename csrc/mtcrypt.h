@@ -140,6 +140,12 @@ int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
                  const uint8_t *padding, size_t pad_len,
                  uint8_t *out, uint8_t *msg_key_large);
 
+/* seal with random padding from the native generator (drbg.c): pad_len is
+ * 12..27 to a multiple of 16 plus 16 * extra_blocks (at most 1024). */
+int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                        const uint8_t *plain, size_t plain_len, size_t extra_blocks,
+                        uint8_t *out);
+
 /* open: packet = auth_key_id | msg_key | encrypted.  A packet whose size or
  * key id is wrong (public facts) fails at once; otherwise everything is
  * decrypted into plain (len - 24 bytes), msg_key is checked in constant time
@@ -167,6 +173,20 @@ int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
 int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
                        const uint8_t *packets, const uint64_t *packet_lens,
                        uint8_t *plains, int *results);
+
+/* ---- randomness (drbg.c) ----
+ * n bytes from a per-thread AES-256-CTR generator with fast key erasure,
+ * seeded from the kernel CSPRNG and reseeded after fork. */
+int mtc_random_bytes(uint8_t *out, size_t n);
+
+/* ---- AES-CTR stream state in one object (fewer arguments per call) ---- */
+typedef struct mtc_ctr256_state {
+    mtc_aes256 aes;
+    uint8_t counter[16];
+    uint8_t keystream[16];
+    unsigned int offset;
+} mtc_ctr256_state;
+int mtc_ctr256_stream(mtc_ctr256_state *st, const uint8_t *in, uint8_t *out, size_t len);
 
 /* ---- handshake helpers (pq.c); pq is public ---- */
 /* Split pq into p <= q with p * q == pq, both > 1.  MTC_ERR_ARG when pq is

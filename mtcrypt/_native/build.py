@@ -32,6 +32,7 @@ _SOURCES = [
     "sha.c",
     "message.c",
     "pq.c",
+    "drbg.c",
 ]
 
 
@@ -51,8 +52,8 @@ def _rel(path: Path) -> str:
 
 
 def _compile_args() -> tuple[list[str], list[str]]:
-    cflags = ["-O3", "-std=gnu11", "-Wall", "-Wextra", "-fno-strict-aliasing"]
-    ldflags: list[str] = []
+    cflags = ["-O3", "-std=gnu11", "-pthread", "-Wall", "-Wextra", "-fno-strict-aliasing"]
+    ldflags: list[str] = ["-pthread"]
     sanitize = os.environ.get("MTCRYPT_SANITIZE", "").strip()
     if sanitize:
         cflags += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-O1", "-g"]

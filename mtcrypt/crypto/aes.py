@@ -320,35 +320,40 @@ class Ctr256:
     around modulo 2**128.  Encryption and decryption are the same operation.
     """
 
-    __slots__ = ("_counter", "_ctx", "_keystream", "_offset")
+    __slots__ = ("_state",)
 
     def __init__(self, key: BytesLike, iv: BytesLike) -> None:
         k = fixed(key, 32, "key")
         counter = fixed(iv, 16, "iv")
-        self._ctx: Any = ffi.new("mtc_aes256 *")
-        _check(lib.mtc_aes256_init(self._ctx, k))
-        self._counter: Any = ffi.new("uint8_t[16]")
-        ffi.memmove(self._counter, counter, 16)
-        self._keystream: Any = ffi.new("uint8_t[16]")
-        self._offset: Any = ffi.new("unsigned int *", 16)
+        state: Any = ffi.new("mtc_ctr256_state *")
+        _check(lib.mtc_aes256_init(ffi.addressof(state, "aes"), k))
+        ffi.memmove(state.counter, counter, 16)
+        state.offset = 16
+        self._state = state
 
     def __repr__(self) -> str:
         return "<mtcrypt.crypto.Ctr256 (key hidden)>"
 
     def update(self, data: BytesLike) -> bytes:
         """Encrypt (or decrypt) the next ``len(data)`` bytes of the stream."""
-        if not self._ctx.ready:
+        if type(data) is bytes and FILL_FRESH_BYTES:
+            n = len(data)
+            if n > 1:
+                out = bytes(n)
+                if _CTR_STREAM(self._state, data, out, n) == 0:
+                    return out
+        if not self._state.aes.ready:
             raise InvalidArgument("this stream has been wiped")
         src, n = readable(data, "data")
         if n == 0:
             return b""
         ptr, obj = new_output(n)
-        _check(lib.mtc_ctr256(self._ctx, self._counter, self._keystream, self._offset, src, ptr, n))
+        _check(_CTR_STREAM(self._state, src, ptr, n))
         return finish_output(obj, n)
 
     def update_into(self, data: BytesLike, out: BytesLike) -> None:
         """Like :meth:`update`, writing into ``out`` (same length; may be ``data``)."""
-        if not self._ctx.ready:
+        if not self._state.aes.ready:
             raise InvalidArgument("this stream has been wiped")
         src, n = readable(data, "data")
         dst, m = writable(out, "out")
@@ -356,21 +361,22 @@ class Ctr256:
             raise InvalidLength(f"out must be as long as data ({n} bytes), got {m}")
         check_overlap(src, dst, n)
         if n:
-            _check(
-                lib.mtc_ctr256(self._ctx, self._counter, self._keystream, self._offset, src, dst, n)
-            )
+            _check(_CTR_STREAM(self._state, src, dst, n))
 
     @property
     def counter(self) -> bytes:
         """The next counter block (public state, useful for resuming)."""
-        return bytes(ffi.buffer(self._counter, 16))
+        return bytes(ffi.buffer(self._state.counter, 16))
 
     def wipe(self) -> None:
         """Erase the key and keystream; the stream is unusable afterwards."""
-        lib.mtc_aes256_wipe(self._ctx)
-        ffi.memmove(self._keystream, bytes(16), 16)
+        lib.mtc_aes256_wipe(ffi.addressof(self._state, "aes"))
+        ffi.memmove(self._state.keystream, bytes(16), 16)
 
     def __del__(self) -> None:
-        ctx = getattr(self, "_ctx", None)
-        if ctx is not None:
-            lib.mtc_aes256_wipe(ctx)
+        state = getattr(self, "_state", None)
+        if state is not None:
+            lib.mtc_aes256_wipe(ffi.addressof(state, "aes"))
+
+
+_CTR_STREAM = lib.mtc_ctr256_stream

@@ -49,6 +49,7 @@ _EXTERNAL = 24  # auth_key_id + msg_key
 _MIN_PACKET = _EXTERNAL + HEADER_SIZE + 16
 _NULL = ffi.NULL
 _SEAL = lib.mtc_msg_seal
+_SEAL_RANDOM = lib.mtc_msg_seal_random
 _OPEN = lib.mtc_msg_open
 _HEADER = struct.Struct("<qqqii")
 
@@ -144,16 +145,17 @@ def encrypt_message(
     (see :meth:`InnerMessage.pack`); its length field must match the body.
     Padding is random, 12..27 bytes plus ``extra_padding_blocks`` * 16.
     """
-    # Fast path for the common call; the C core re-checks the header and any
-    # refusal falls through to the slow path, which explains the problem.
-    if type(auth_key) is AuthKey and type(plaintext) is bytes and not extra_padding_blocks:
+    # Fast path for the common call: padding comes from the native generator
+    # (seeded from the OS CSPRNG) inside the same native call.  The core
+    # re-checks the header; any refusal falls through to the slow path, which
+    # explains the problem.
+    if type(auth_key) is AuthKey and type(plaintext) is bytes and rng is random_bytes:
         n = len(plaintext)
-        pad_len = 12 + (-(n + 12) & 15)
-        padding = rng(pad_len)
-        if type(padding) is bytes and len(padding) == pad_len:
+        pad_len = 12 + (-(n + 12) & 15) + 16 * extra_padding_blocks
+        if 0 <= extra_padding_blocks and pad_len <= MAX_PADDING:
             out = bytes(24 + n + pad_len)
-            if _SEAL(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0,
-                     plaintext, n, padding, pad_len, out, _NULL) == 0:
+            if _SEAL_RANDOM(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0,
+                            plaintext, n, extra_padding_blocks, out) == 0:
                 return out
     return _seal(auth_key, plaintext, from_server, extra_padding_blocks, rng, None)
 
