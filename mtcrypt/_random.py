@@ -26,7 +26,10 @@ def random_bytes(n: int) -> bytes:
     """``n`` bytes from the OS-seeded native generator."""
     if n <= 0:
         return b""
-    out = bytes(n) if n > 1 else bytearray(1)
-    if _RANDOM(out, n) != 0:  # no kernel randomness source: ask Python's
+    # A fresh bytes object of two or more bytes is private (see
+    # crypto/_buffers.py); a single byte is taken from a two-byte draw.
+    size = max(n, 2)
+    out = bytes(size)
+    if _RANDOM(out, size) != 0:  # no kernel randomness source: ask Python's
         return os.urandom(n)
-    return bytes(out)
+    return out if size == n else out[:n]
