@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable
 
 import pytest
+from conftest import optional
 
 import mtcrypt.crypto as mc
-from conftest import optional
 from mtcrypt._native import select_backend
 
 tgcrypto = optional("tgcrypto")
@@ -21,15 +21,22 @@ SIZES = {"64B": 64, "1KiB": 1024, "64KiB": 1 << 16, "1MiB": 1 << 20}
 
 def ige_impls(decrypt: bool) -> dict[str, Callable[[bytes], bytes]]:
     impls: dict[str, Callable[[bytes], bytes]] = {
-        "mtcrypt": (lambda d: mc.ige256_decrypt(d, KEY, IV)) if decrypt
+        "mtcrypt": (lambda d: mc.ige256_decrypt(d, KEY, IV))
+        if decrypt
         else (lambda d: mc.ige256_encrypt(d, KEY, IV)),
     }
     if tgcrypto:
-        impls["tgcrypto"] = (lambda d: tgcrypto.ige256_decrypt(d, KEY, IV)) if decrypt else (
-            lambda d: tgcrypto.ige256_encrypt(d, KEY, IV))
+        impls["tgcrypto"] = (
+            (lambda d: tgcrypto.ige256_decrypt(d, KEY, IV))
+            if decrypt
+            else (lambda d: tgcrypto.ige256_encrypt(d, KEY, IV))
+        )
     if cryptg:
-        impls["cryptg"] = (lambda d: cryptg.decrypt_ige(d, KEY, IV)) if decrypt else (
-            lambda d: cryptg.encrypt_ige(d, KEY, IV))
+        impls["cryptg"] = (
+            (lambda d: cryptg.decrypt_ige(d, KEY, IV))
+            if decrypt
+            else (lambda d: cryptg.encrypt_ige(d, KEY, IV))
+        )
     return impls
 
 
@@ -72,9 +79,11 @@ def test_ige_many_4k_messages(benchmark, nbytes, impl: str) -> None:  # type: ig
         lengths = [4096] * n
         benchmark(mc.ige256_batch_into, packed, kk, vv, lengths, out)
         return
-    fn = {"mtcrypt-loop": mc.ige256_encrypt,
-          "tgcrypto-loop": getattr(tgcrypto, "ige256_encrypt", None),
-          "cryptg-loop": getattr(cryptg, "encrypt_ige", None)}[impl]
+    fn = {
+        "mtcrypt-loop": mc.ige256_encrypt,
+        "tgcrypto-loop": getattr(tgcrypto, "ige256_encrypt", None),
+        "cryptg-loop": getattr(cryptg, "encrypt_ige", None),
+    }[impl]
     if fn is None:
         pytest.skip("peer not installed")
     items = list(zip(msgs, keys, ivs, strict=True))

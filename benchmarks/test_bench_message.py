@@ -10,8 +10,8 @@ import time
 from io import BytesIO
 
 import pytest
-
 from conftest import optional
+
 from mtcrypt.mtproto import (
     AuthKey,
     InnerMessage,
@@ -56,6 +56,7 @@ def test_encrypt(benchmark, nbytes, impl: str, size: str) -> None:  # type: igno
         from pyrogram.raw.types import Pong
 
         body = Pong(msg_id=1, ping_id=2)
+
         # Pyrogram serializes a TL object; pad it with a raw blob of the same size.
         class Blob:
             def __init__(self, data: bytes) -> None:
@@ -86,15 +87,17 @@ def test_decrypt(benchmark, nbytes, impl: str, size: str) -> None:  # type: igno
     msg_id = (int(time.time()) << 32) | 1
     body = pong + os.urandom(n - 32 - len(pong)) if n > 64 else pong
     if impl == "mtcrypt":
-        packet = encrypt_message(KEY, InnerMessage(1, sid, msg_id, 1, body).pack(),
-                                 from_server=True)
+        packet = encrypt_message(
+            KEY, InnerMessage(1, sid, msg_id, 1, body).pack(), from_server=True
+        )
         benchmark(decrypt_message, KEY, packet, from_server=True)
     elif impl == "telethon" and optional("telethon"):
         from telethon.crypto import AuthKey as TKey
         from telethon.network.mtprotostate import MTProtoState
 
-        packet = encrypt_message(KEY, InnerMessage(1, sid, msg_id, 1, body).pack(),
-                                 from_server=True)
+        packet = encrypt_message(
+            KEY, InnerMessage(1, sid, msg_id, 1, body).pack(), from_server=True
+        )
         state = MTProtoState(TKey(RAW_KEY), loggers=_Loggers())
         state.id = sid
 
@@ -107,8 +110,9 @@ def test_decrypt(benchmark, nbytes, impl: str, size: str) -> None:  # type: igno
     elif impl == "pyrogram" and optional("pyrogram"):
         from pyrogram.crypto import mtproto
 
-        packet = encrypt_message(KEY, InnerMessage(1, sid, msg_id, 1, body).pack(),
-                                 from_server=True)
+        packet = encrypt_message(
+            KEY, InnerMessage(1, sid, msg_id, 1, body).pack(), from_server=True
+        )
         benchmark(lambda: mtproto.unpack(BytesIO(packet), session_id, RAW_KEY, KEY.key_id_bytes))
     else:
         pytest.skip(f"{impl} not installed")

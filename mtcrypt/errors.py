@@ -12,16 +12,16 @@ derived from a secret.
 from __future__ import annotations
 
 __all__ = [
-    "MtcryptError",
+    "BackendUnavailable",
+    "DecryptionFailed",
+    "HandshakeError",
     "InvalidArgument",
     "InvalidLength",
     "InvalidType",
-    "BackendUnavailable",
-    "DecryptionFailed",
-    "TLError",
-    "HandshakeError",
-    "TransportError",
+    "MtcryptError",
     "SessionError",
+    "TLError",
+    "TransportError",
 ]
 
 

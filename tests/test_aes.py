@@ -4,18 +4,19 @@ pycryptodome, tgcrypto and cryptg, and every bad-input case."""
 from __future__ import annotations
 
 import array
+import itertools
 import os
 import zlib
 
 import pytest
+from conftest import load_vectors, tdlib_lcg_bytes
 from Crypto.Cipher import AES
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import ige_decrypt, ige_encrypt
 
 import mtcrypt.crypto as mc
-from conftest import load_vectors, tdlib_lcg_bytes
 from mtcrypt.errors import InvalidArgument, InvalidLength, InvalidType, MtcryptError
-from oracle import ige_decrypt, ige_encrypt
 
 keys = st.binary(min_size=32, max_size=32)
 iv32 = st.binary(min_size=32, max_size=32)
@@ -75,7 +76,7 @@ def test_ctr_vectors(vec: dict[str, str]) -> None:
     "vec", load_vectors("aes256_ctr.json").get("crc32_vectors", []), ids=lambda v: v["name"]
 )
 def test_ctr_tdlib_crc_vectors(vec: dict[str, object]) -> None:
-    plain, key, iv = tdlib_lcg_bytes(int(vec["length"]))  # type: ignore[arg-type]
+    plain, key, _ = tdlib_lcg_bytes(int(vec["length"]))  # type: ignore[arg-type]
     assert key.hex() == vec["key"]
     counter = bytes.fromhex(str(vec["initial_counter"]))
     assert zlib.crc32(mc.Ctr256(key, counter).update(plain)) == vec["ciphertext_crc32"]
@@ -125,7 +126,7 @@ def test_ctr_stream_any_chunking(data: bytes, key: bytes, counter: bytes, cuts: 
     ref = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=counter).encrypt(data)
     stream = mc.Ctr256(key, counter)
     points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
-    got = b"".join(stream.update(data[a:b]) for a, b in zip(points, points[1:], strict=False))
+    got = b"".join(stream.update(data[a:b]) for a, b in itertools.pairwise(points))
     assert got == ref
 
 
@@ -173,9 +174,12 @@ def test_accepts_any_buffer(kind: object) -> None:
         return kind(b)  # type: ignore[operator]
 
     assert mc.ige256_encrypt(wrap(data), wrap(key), wrap(iv)) == expected  # type: ignore[arg-type]
-    assert mc.cbc256_encrypt(wrap(data), wrap(key), wrap(iv[:16])) == AES.new(  # type: ignore[arg-type]
-        key, AES.MODE_CBC, iv[:16]
-    ).encrypt(data)
+    assert (
+        mc.cbc256_encrypt(wrap(data), wrap(key), wrap(iv[:16]))
+        == AES.new(  # type: ignore[arg-type]
+            key, AES.MODE_CBC, iv[:16]
+        ).encrypt(data)
+    )
 
 
 def test_into_variants_and_in_place() -> None:
@@ -206,11 +210,7 @@ def test_partial_overlap_is_refused() -> None:
 # ---- batch IGE ------------------------------------------------------------------
 
 
-@given(
-    items=st.lists(
-        st.tuples(blocks, keys, iv32), min_size=0, max_size=40
-    )
-)
+@given(items=st.lists(st.tuples(blocks, keys, iv32), min_size=0, max_size=40))
 def test_batch_matches_single(items: list[tuple[bytes, bytes, bytes]]) -> None:
     enc = mc.ige256_encrypt_batch(items)
     assert enc == [ige_encrypt(d, k, v) for d, k, v in items]

@@ -18,7 +18,11 @@ cryptg = pytest.importorskip("cryptg")
 nonempty_blocks = st.integers(1, 64).flatmap(lambda n: st.binary(min_size=16 * n, max_size=16 * n))
 
 
-@given(data=nonempty_blocks, key=st.binary(min_size=32, max_size=32), iv=st.binary(min_size=32, max_size=32))
+@given(
+    data=nonempty_blocks,
+    key=st.binary(min_size=32, max_size=32),
+    iv=st.binary(min_size=32, max_size=32),
+)
 def test_tgcrypto_ige(data: bytes, key: bytes, iv: bytes) -> None:
     assert shim_tg.ige256_encrypt(data, key, iv) == tgcrypto.ige256_encrypt(data, key, iv)
     assert shim_tg.ige256_decrypt(data, key, iv) == tgcrypto.ige256_decrypt(data, key, iv)
@@ -42,7 +46,11 @@ def test_tgcrypto_ctr_in_place_state(
         assert (iv_a, st_a) == (iv_b, st_b)
 
 
-@given(data=nonempty_blocks, key=st.binary(min_size=32, max_size=32), iv=st.binary(min_size=16, max_size=16))
+@given(
+    data=nonempty_blocks,
+    key=st.binary(min_size=32, max_size=32),
+    iv=st.binary(min_size=16, max_size=16),
+)
 def test_tgcrypto_cbc_updates_iv(data: bytes, key: bytes, iv: bytes) -> None:
     for ours, theirs in (
         (shim_tg.cbc256_encrypt, tgcrypto.cbc256_encrypt),
@@ -66,8 +74,11 @@ def test_tgcrypto_errors_are_value_errors_like_the_original() -> None:
             call(shim_tg)
 
 
-@given(data=st.integers(0, 64).flatmap(lambda n: st.binary(min_size=16 * n, max_size=16 * n)),
-       key=st.binary(min_size=32, max_size=32), iv=st.binary(min_size=32, max_size=32))
+@given(
+    data=st.integers(0, 64).flatmap(lambda n: st.binary(min_size=16 * n, max_size=16 * n)),
+    key=st.binary(min_size=32, max_size=32),
+    iv=st.binary(min_size=32, max_size=32),
+)
 def test_cryptg_ige(data: bytes, key: bytes, iv: bytes) -> None:
     assert shim_cryptg.encrypt_ige(data, key, iv) == cryptg.encrypt_ige(data, key, iv)
     assert shim_cryptg.decrypt_ige(data, key, iv) == cryptg.decrypt_ige(data, key, iv)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import load_vectors
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import load_vectors
 from mtcrypt.crypto import sha1, sha256
 from mtcrypt.errors import InvalidType
 

@@ -11,11 +11,12 @@ import time
 from io import BytesIO
 
 import pytest
+from conftest import load_vectors
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from oracle import ige_decrypt, open2, seal2
 
 import mtcrypt.crypto as mc
-from conftest import load_vectors
 from mtcrypt._native import ffi, lib
 from mtcrypt.errors import DecryptionFailed, InvalidArgument, InvalidLength
 from mtcrypt.mtproto import (
@@ -33,7 +34,6 @@ from mtcrypt.mtproto import (
     padding_length,
     unpack_plain,
 )
-from oracle import ige_decrypt, open2, seal2
 
 auth_keys = st.binary(min_size=256, max_size=256).map(AuthKey)
 bodies = st.integers(0, 300).flatmap(lambda n: st.binary(min_size=4 * n, max_size=4 * n))
@@ -52,7 +52,8 @@ class _Loggers(dict):  # Telethon wants a mapping of loggers
 
 
 @pytest.mark.parametrize(
-    "vec", [v for v in load_vectors("mtproto2_kdf.json")["vectors"] if "msg_key" in v],
+    "vec",
+    [v for v in load_vectors("mtproto2_kdf.json")["vectors"] if "msg_key" in v],
     ids=lambda v: v["name"],
 )
 def test_kdf_vectors(vec: dict[str, str]) -> None:
@@ -64,8 +65,9 @@ def test_kdf_vectors(vec: dict[str, str]) -> None:
 
 def test_grammers_client_message_vector() -> None:
     vec = next(
-        v for v in load_vectors("mtproto2_kdf.json")["vectors"] if v["name"].startswith(
-            "grammers encrypt_client_data_v2")
+        v
+        for v in load_vectors("mtproto2_kdf.json")["vectors"]
+        if v["name"].startswith("grammers encrypt_client_data_v2")
     )
     # The vector's plaintext is raw bytes without an MTProto header (which
     # encrypt_message would refuse), so check the pieces the seal is made of.
@@ -81,8 +83,9 @@ def test_grammers_client_message_vector() -> None:
 
 def test_grammers_server_message_vector() -> None:
     vec = next(
-        v for v in load_vectors("mtproto2_kdf.json")["vectors"] if v["name"].startswith(
-            "grammers decrypt_server_data_v2")
+        v
+        for v in load_vectors("mtproto2_kdf.json")["vectors"]
+        if v["name"].startswith("grammers decrypt_server_data_v2")
     )
     key = AuthKey(bytes.fromhex(vec["auth_key"]))
     plain = decrypt_message(key, bytes.fromhex(vec["encrypted_message"]), from_server=True)
@@ -122,7 +125,11 @@ def test_any_byte_change_fails_uniformly(key: AuthKey, body: bytes, data: st.Dat
 @given(key=auth_keys, body=bodies, cut=st.integers(1, 64), grow=st.binary(min_size=1, max_size=64))
 def test_truncation_and_extension_fail(key: AuthKey, body: bytes, cut: int, grow: bytes) -> None:
     packet = encrypt_message(key, inner(body), from_server=False)
-    for bad in (packet[:-cut], packet + grow, packet[: len(packet) - 16] if len(packet) > 72 else b""):
+    for bad in (
+        packet[:-cut],
+        packet + grow,
+        packet[: len(packet) - 16] if len(packet) > 72 else b"",
+    ):
         with pytest.raises(DecryptionFailed):
             decrypt_message(key, bad, from_server=False)
 
@@ -156,7 +163,9 @@ def _authentic(key: AuthKey, padded: bytes, x: int = 0) -> bytes:
         (0, 0, 1040, "padding over 1024 with an empty body"),
     ],
 )
-def test_length_and_padding_checks(length_field: int, body_len: int, pad_len: int, why: str | None) -> None:
+def test_length_and_padding_checks(
+    length_field: int, body_len: int, pad_len: int, why: str | None
+) -> None:
     key = AuthKey(os.urandom(256))
     header = struct.pack("<qqqii", 1, 2, 0x6000000000000004, 1, length_field)
     padded = header + os.urandom(body_len) + os.urandom(pad_len)
@@ -202,8 +211,10 @@ def test_telethon_both_directions(body: bytes, ping_id: int, extra: int) -> None
     # mtcrypt encrypts (server to client), Telethon decrypts and parses.
     msg_id = (int(time.time()) << 32) | 1
     packet = encrypt_message(
-        key, InnerMessage(state.salt, state.id, msg_id, 1, _pong(ping_id)).pack(),
-        from_server=True, extra_padding_blocks=extra,
+        key,
+        InnerMessage(state.salt, state.id, msg_id, 1, _pong(ping_id)).pack(),
+        from_server=True,
+        extra_padding_blocks=extra,
     )
     message = state.decrypt_message_data(packet)
     assert message.msg_id == msg_id and message.obj.ping_id == ping_id
@@ -221,14 +232,17 @@ def test_pyrogram_both_directions(ping_id: int, extra: int) -> None:
     salt = struct.unpack("<q", os.urandom(8))[0]
     ping = raw.functions.Ping(ping_id=ping_id)
     msg_id = (int(time.time()) << 32) & ~3
-    packet = mtproto.pack(Message(ping, msg_id, 1, len(ping.write())), salt, session_id,
-                          raw_key, key.key_id_bytes)
+    packet = mtproto.pack(
+        Message(ping, msg_id, 1, len(ping.write())), salt, session_id, raw_key, key.key_id_bytes
+    )
     message = InnerMessage.parse(decrypt_message(key, packet, from_server=False))
     assert (message.salt, message.msg_id, message.body) == (salt, msg_id, ping.write())
     pong = raw.types.Pong(msg_id=msg_id, ping_id=ping_id).write()
     reply = encrypt_message(
-        key, InnerMessage(salt, struct.unpack("<q", session_id)[0], msg_id | 1, 1, pong).pack(),
-        from_server=True, extra_padding_blocks=extra,
+        key,
+        InnerMessage(salt, struct.unpack("<q", session_id)[0], msg_id | 1, 1, pong).pack(),
+        from_server=True,
+        extra_padding_blocks=extra,
     )
     got = mtproto.unpack(BytesIO(reply), session_id, raw_key, key.key_id_bytes)
     assert got.body.ping_id == ping_id

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import BackendUnavailable
 
 try:
-    from ._mtcrypt import ffi, lib
+    from ._mtcrypt import ffi, lib  # noqa: F401  (re-exported)
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "mtcrypt's native core is not built; install the package with "

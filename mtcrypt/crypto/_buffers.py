@@ -41,9 +41,7 @@ def readable(obj: object, what: str) -> tuple[Any, int]:
     try:
         view = memoryview(obj)  # type: ignore[arg-type]
     except TypeError:
-        raise InvalidType(
-            f"{what} must be a bytes-like object, not {type(obj).__name__}"
-        ) from None
+        raise InvalidType(f"{what} must be a bytes-like object, not {type(obj).__name__}") from None
     if not view.c_contiguous:
         raise InvalidArgument(f"{what} must be a C-contiguous buffer")
     return ffi.from_buffer(view), view.nbytes

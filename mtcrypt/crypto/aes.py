@@ -31,13 +31,13 @@ __all__ = [
     "cbc256_decrypt_into",
     "cbc256_encrypt",
     "cbc256_encrypt_into",
+    "ige256_batch_into",
     "ige256_decrypt",
     "ige256_decrypt_batch",
     "ige256_decrypt_into",
     "ige256_encrypt",
     "ige256_encrypt_batch",
     "ige256_encrypt_into",
-    "ige256_batch_into",
 ]
 
 
@@ -286,7 +286,7 @@ def _cbc(decrypt: bool, data: object, key: object, iv: object, out: object | Non
         dst, n = cipher._run(fn, data, iv, 16, out)
     finally:
         cipher.wipe()
-    return None if out is not None else ffi.buffer(dst, n)[:]  # type: ignore[no-any-return]
+    return None if out is not None else ffi.buffer(dst, n)[:]
 
 
 def cbc256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:

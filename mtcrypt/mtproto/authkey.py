@@ -26,7 +26,7 @@ class AuthKey:
     __slots__ = ("_key", "aux_hash", "key_id", "key_id_bytes")
 
     def __init__(self, key: BytesLike) -> None:
-        ptr, n = readable(key, "auth key")
+        _, n = readable(key, "auth key")
         if n != AUTH_KEY_SIZE:
             raise InvalidLength(
                 f"auth key must be {AUTH_KEY_SIZE} bytes long, got {n}; "

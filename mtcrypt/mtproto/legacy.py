@@ -14,8 +14,8 @@ import hmac
 import struct
 
 from .._random import Rng, random_bytes
-from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..crypto._buffers import BytesLike, readable
+from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from .authkey import AuthKey
 

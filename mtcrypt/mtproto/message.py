@@ -154,8 +154,18 @@ def encrypt_message(
         pad_len = 12 + (-(n + 12) & 15) + 16 * extra_padding_blocks
         if 0 <= extra_padding_blocks and pad_len <= MAX_PADDING:
             out = bytes(24 + n + pad_len)
-            if _SEAL_RANDOM(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0,
-                            plaintext, n, extra_padding_blocks, out) == 0:
+            if (
+                _SEAL_RANDOM(
+                    auth_key._key,
+                    auth_key.key_id_bytes,
+                    8 if from_server else 0,
+                    plaintext,
+                    n,
+                    extra_padding_blocks,
+                    out,
+                )
+                == 0
+            ):
                 return out
     return _seal(auth_key, plaintext, from_server, extra_padding_blocks, rng, None)
 
@@ -192,7 +202,14 @@ def _seal(
         raise InvalidArgument(f"rng({pad_len}) must return {pad_len} bytes")
     out = bytes(_EXTERNAL + n + pad_len)
     rc = _SEAL(
-        key._key, key.key_id_bytes, 8 if from_server else 0, src, n, padding, pad_len, out,
+        key._key,
+        key.key_id_bytes,
+        8 if from_server else 0,
+        src,
+        n,
+        padding,
+        pad_len,
+        out,
         ffi.NULL if large is None else large,
     )
     if rc != 0:
@@ -241,8 +258,14 @@ def encrypt_messages(
         raise InvalidArgument(f"rng({total_pad}) must return {total_pad} bytes")
     out = bytearray(24 * len(parts) + sum(plain_lens) + total_pad)
     rc = lib.mtc_msg_seal_batch(
-        key._key, key.key_id_bytes, 8 if from_server else 0, len(parts),
-        b"".join(parts), ffi.from_buffer("uint64_t[]", plain_lens), padding, ffi.from_buffer("uint64_t[]", pad_lens),
+        key._key,
+        key.key_id_bytes,
+        8 if from_server else 0,
+        len(parts),
+        b"".join(parts),
+        ffi.from_buffer("uint64_t[]", plain_lens),
+        padding,
+        ffi.from_buffer("uint64_t[]", pad_lens),
         ffi.from_buffer(out),
     )
     if rc != 0:
@@ -276,8 +299,13 @@ def decrypt_messages(
     plains = bytearray(sum(n - _EXTERNAL for n in lens if n >= _EXTERNAL))
     results = array("i", bytes(4 * len(blobs)))
     rc = lib.mtc_msg_open_batch(
-        key._key, key.key_id_bytes, 8 if from_server else 0, len(blobs), b"".join(blobs),
-        ffi.from_buffer("uint64_t[]", lens), ffi.from_buffer(plains),
+        key._key,
+        key.key_id_bytes,
+        8 if from_server else 0,
+        len(blobs),
+        b"".join(blobs),
+        ffi.from_buffer("uint64_t[]", lens),
+        ffi.from_buffer(plains),
         ffi.from_buffer("int[]", results),
     )
     if rc != 0:
