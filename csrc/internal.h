@@ -24,6 +24,9 @@ void mtc_aesp_decrypt(const uint64_t *sk, uint8_t *blocks, size_t nblocks);
  * consecutive 64-byte blocks. */
 void mtc_sha256_blocks(uint32_t *h, const uint8_t *in, size_t nblocks);
 void mtc_sha1_blocks(uint32_t *h, const uint8_t *in, size_t nblocks);
+/* Two independent SHA-256 states over nblocks each, interleaved. */
+void mtc_sha256_blocks_x2(uint32_t *h_a, const uint8_t *in_a, uint32_t *h_b,
+                          const uint8_t *in_b, size_t nblocks);
 
 /* One message of a multi-message IGE call (modes.c builds these). */
 struct mtc_ige_job {

@@ -174,6 +174,9 @@ int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
                        const uint8_t *packets, const uint64_t *packet_lens,
                        uint8_t *plains, int *results);
 
+/* Zero memory in a way the compiler cannot elide (cpu.c). */
+void mtc_wipe(void *p, size_t n);
+
 /* ---- randomness (drbg.c) ----
  * n bytes from a per-thread AES-256-CTR generator with fast key erasure,
  * seeded from the kernel CSPRNG and reseeded after fork. */

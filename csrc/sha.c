@@ -322,6 +322,91 @@ static void sha256_blocks_shani(uint32_t *st, const uint8_t *in,
     _mm_storeu_si128((__m128i *)(st + 4), efgh);
 }
 
+/* Two independent SHA-256 streams in lockstep.  sha256rnds2 is a serial
+ * chain (latency-bound), so a second chain fills the idle issue slots:
+ * batch sealing and opening hash two messages at a time this way. */
+#define SHANI256_X2_4ROUNDS(wa, wb, grp)                                      \
+    do {                                                                      \
+        const __m128i k_ = _mm_loadu_si128((const __m128i *)(K256 + 4 * (grp))); \
+        __m128i wka_ = _mm_add_epi32((wa), k_), wkb_ = _mm_add_epi32((wb), k_); \
+        cdgh_a = _mm_sha256rnds2_epu32(cdgh_a, abef_a, wka_);                 \
+        cdgh_b = _mm_sha256rnds2_epu32(cdgh_b, abef_b, wkb_);                 \
+        wka_ = _mm_shuffle_epi32(wka_, 0x0e);                                 \
+        wkb_ = _mm_shuffle_epi32(wkb_, 0x0e);                                 \
+        abef_a = _mm_sha256rnds2_epu32(abef_a, cdgh_a, wka_);                 \
+        abef_b = _mm_sha256rnds2_epu32(abef_b, cdgh_b, wkb_);                 \
+    } while (0)
+
+#define SHANI256_X2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, grp)                 \
+    do {                                                                      \
+        SHANI256_SCHED(a0, a1, a2, a3);                                       \
+        SHANI256_SCHED(b0, b1, b2, b3);                                       \
+        SHANI256_X2_4ROUNDS(a0, b0, grp);                                     \
+    } while (0)
+
+MTC_SHANI_TARGET
+static void sha256_load_state(const uint32_t *st, __m128i *abef, __m128i *cdgh)
+{
+    __m128i abcd = _mm_loadu_si128((const __m128i *)st);
+    __m128i efgh = _mm_loadu_si128((const __m128i *)(st + 4));
+    __m128i t = _mm_shuffle_epi32(abcd, 0xb1);
+    efgh = _mm_shuffle_epi32(efgh, 0x1b);
+    *abef = _mm_alignr_epi8(t, efgh, 8);
+    *cdgh = _mm_blend_epi16(efgh, t, 0xf0);
+}
+
+MTC_SHANI_TARGET
+static void sha256_store_state(uint32_t *st, __m128i abef, __m128i cdgh)
+{
+    __m128i t = _mm_shuffle_epi32(abef, 0x1b);
+    cdgh = _mm_shuffle_epi32(cdgh, 0xb1);
+    _mm_storeu_si128((__m128i *)st, _mm_blend_epi16(t, cdgh, 0xf0));
+    _mm_storeu_si128((__m128i *)(st + 4), _mm_alignr_epi8(cdgh, t, 8));
+}
+
+MTC_SHANI_TARGET
+static void sha256_blocks_shani_x2(uint32_t *st_a, const uint8_t *in_a, uint32_t *st_b,
+                                   const uint8_t *in_b, size_t nblocks)
+{
+    const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11,
+                                       4, 5, 6, 7, 0, 1, 2, 3);
+    __m128i abef_a, cdgh_a, abef_b, cdgh_b;
+    sha256_load_state(st_a, &abef_a, &cdgh_a);
+    sha256_load_state(st_b, &abef_b, &cdgh_b);
+    while (nblocks--) {
+        const __m128i abef_a0 = abef_a, cdgh_a0 = cdgh_a;
+        const __m128i abef_b0 = abef_b, cdgh_b0 = cdgh_b;
+        __m128i a0, a1, a2, a3, b0, b1, b2, b3;
+        a0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)in_a), bswap);
+        a1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_a + 16)), bswap);
+        a2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_a + 32)), bswap);
+        a3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_a + 48)), bswap);
+        b0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)in_b), bswap);
+        b1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_b + 16)), bswap);
+        b2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_b + 32)), bswap);
+        b3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in_b + 48)), bswap);
+
+        SHANI256_X2_4ROUNDS(a0, b0, 0);
+        SHANI256_X2_4ROUNDS(a1, b1, 1);
+        SHANI256_X2_4ROUNDS(a2, b2, 2);
+        SHANI256_X2_4ROUNDS(a3, b3, 3);
+        for (int g = 4; g < 16; g += 4) {
+            SHANI256_X2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, g);
+            SHANI256_X2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, g + 1);
+            SHANI256_X2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, g + 2);
+            SHANI256_X2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, g + 3);
+        }
+        abef_a = _mm_add_epi32(abef_a, abef_a0);
+        cdgh_a = _mm_add_epi32(cdgh_a, cdgh_a0);
+        abef_b = _mm_add_epi32(abef_b, abef_b0);
+        cdgh_b = _mm_add_epi32(cdgh_b, cdgh_b0);
+        in_a += 64;
+        in_b += 64;
+    }
+    sha256_store_state(st_a, abef_a, cdgh_a);
+    sha256_store_state(st_b, abef_b, cdgh_b);
+}
+
 /*
  * SHA-1.  abcd = {d, c, b, a} (lane 0 .. lane 3); E and the message words
  * sit in lane 3 downwards (W[t] in lane 3, W[t+3] in lane 0), so a block
@@ -420,6 +505,20 @@ void mtc_sha256_blocks(uint32_t *h, const uint8_t *in, size_t nblocks)
     }
 #endif
     sha256_blocks_portable(h, in, nblocks);
+}
+
+void mtc_sha256_blocks_x2(uint32_t *h_a, const uint8_t *in_a, uint32_t *h_b,
+                          const uint8_t *in_b, size_t nblocks)
+{
+    if (nblocks == 0) return;
+#if MTC_SHA_X86
+    if (mtc_rt.sha_ni) {
+        sha256_blocks_shani_x2(h_a, in_a, h_b, in_b, nblocks);
+        return;
+    }
+#endif
+    mtc_sha256_blocks(h_a, in_a, nblocks);
+    mtc_sha256_blocks(h_b, in_b, nblocks);
 }
 
 void mtc_sha1_blocks(uint32_t *h, const uint8_t *in, size_t nblocks)
