@@ -1,0 +1,200 @@
+"""Pieces both handshake roles share: derivations, message ids, TL parsing, the result."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .. import tl
+from .._random import Rng
+from ..errors import HandshakeError, InvalidArgument, InvalidLength, TLError
+from ..mtproto import AuthKey, pack_plain, unpack_plain
+
+__all__ = [
+    "Clock",
+    "HandshakeResult",
+    "MsgIdClock",
+    "RsaScheme",
+    "dh_params_fail_hash",
+    "int_from_be",
+    "int_to_be",
+    "new_nonce_hash",
+    "server_salt",
+    "tmp_aes_key_iv",
+]
+
+Clock = Callable[[], float]
+"""A source of Unix time in seconds (``time.time``)."""
+
+RsaScheme = Literal["rsa_pad", "legacy"]
+"""How ``p_q_inner_data`` was RSA-encrypted: RSA_PAD, or ``SHA1(data)+data+random``."""
+
+# Handshake messages are canonical TL: no slack in string padding or length prefixes.
+STRICT = tl.Limits(strict_padding=True, max_bytes_length=4096)
+
+
+def int_to_be(value: int) -> bytes:
+    """Minimal big-endian bytes of a natural number, as handshake strings carry them."""
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def int_from_be(data: bytes) -> int:
+    return int.from_bytes(data, "big")
+
+
+def is_minimal_be(data: bytes) -> bool:
+    """A non-empty big-endian natural number without leading zero bytes."""
+    return len(data) > 0 and data[0] != 0
+
+
+def tmp_aes_key_iv(server_nonce: bytes, new_nonce: bytes) -> tuple[bytes, bytes]:
+    """The key and IV that protect ``server_DH_inner_data`` and ``client_DH_inner_data``."""
+    sha1 = hashlib.sha1
+    ns = sha1(new_nonce + server_nonce).digest()
+    sn = sha1(server_nonce + new_nonce).digest()
+    nn = sha1(new_nonce + new_nonce).digest()
+    return ns + sn[:12], sn[12:20] + nn + new_nonce[:4]
+
+
+def new_nonce_hash(new_nonce: bytes, number: int, aux_hash: bytes) -> bytes:
+    """``new_nonce_hashN`` of ``dh_gen_ok`` (1), ``dh_gen_retry`` (2), ``dh_gen_fail`` (3)."""
+    return hashlib.sha1(new_nonce + bytes([number]) + aux_hash).digest()[4:20]
+
+
+def dh_params_fail_hash(new_nonce: bytes) -> bytes:
+    """``new_nonce_hash`` of ``server_DH_params_fail``: SHA1(new_nonce)[4:20]."""
+    return hashlib.sha1(new_nonce).digest()[4:20]
+
+
+def server_salt(new_nonce: bytes, server_nonce: bytes) -> int:
+    """The first server salt: ``new_nonce[0:8] XOR server_nonce[0:8]`` as a signed LE int64."""
+    a: int = struct.unpack("<q", new_nonce[:8])[0]
+    b: int = struct.unpack("<q", server_nonce[:8])[0]
+    return a ^ b
+
+
+def aux_hash_as_retry_id(aux_hash: bytes) -> int:
+    """``retry_id`` (a TL long) from the auth_key_aux_hash bytes of the rejected key."""
+    value: int = struct.unpack("<q", aux_hash)[0]
+    return value
+
+
+def equal(a: bytes, b: bytes) -> bool:
+    """Constant-time equality (for nonces and hashes)."""
+    return hmac.compare_digest(a, b)
+
+
+def drawn(rng: Rng, n: int) -> bytes:
+    out = rng(n)
+    if not isinstance(out, bytes) or len(out) != n:
+        raise InvalidArgument(f"rng({n}) must return {n} bytes")
+    return out
+
+
+class MsgIdClock:
+    """Message ids for unencrypted handshake messages: ``time * 2^32`` with the low
+    two bits set to ``low_bits`` (0 for a client, 1 for a server), strictly
+    increasing even when the clock is not."""
+
+    __slots__ = ("_last", "_low")
+
+    def __init__(self, low_bits: int) -> None:
+        self._low = low_bits
+        self._last = 0
+
+    def next(self, now: float) -> int:
+        msg_id = (int(now * 4294967296.0) & ~3) | self._low
+        if msg_id <= self._last:
+            msg_id = self._last + 4
+        if not 0 < msg_id < 1 << 63:
+            raise InvalidArgument("clock out of range for a message id")
+        self._last = msg_id
+        return msg_id
+
+
+def pack(msg_id: int, obj: tl.TLObject) -> bytes:
+    return pack_plain(msg_id, tl.serialize(obj))
+
+
+def unpack(packet: bytes, *, from_server: bool) -> tuple[int, bytes]:
+    """``(msg_id, body)`` of an unencrypted message from the peer, or HandshakeError."""
+    if not isinstance(packet, bytes | bytearray | memoryview):
+        raise HandshakeError("plain_message", "packet is not bytes")
+    try:
+        msg_id, body = unpack_plain(packet)
+    except (InvalidArgument, InvalidLength):
+        raise HandshakeError("plain_message", "not a well-formed unencrypted message") from None
+    # Clients' ids are multiples of 4; servers' are odd (1 or 3 mod 4).
+    if msg_id <= 0 or (msg_id & 1 if from_server else msg_id & 3) != (1 if from_server else 0):
+        raise HandshakeError("msg_id", "wrong message id parity for the sender")
+    return msg_id, body
+
+
+def parse(body: bytes, expected: tuple[str, ...], check: str) -> tl.TLObject:
+    """Decode ``body`` as one of the ``expected`` constructors (canonical TL, no
+    trailing bytes) or raise HandshakeError(check)."""
+    try:
+        obj = tl.deserialize(body, limits=STRICT)
+    except TLError:
+        raise HandshakeError(check, "malformed TL") from None
+    if obj.name not in expected:
+        raise HandshakeError(check, f"unexpected {obj.name}")
+    return obj
+
+
+def parse_prefix(data: bytes, expected: tuple[str, ...], check: str) -> tuple[tl.TLObject, int]:
+    """Decode one of ``expected`` at the start of ``data``; return it and its length."""
+    reader = tl.Reader(data, strict_padding=True, max_bytes_length=STRICT.max_bytes_length)
+    try:
+        obj = tl.read_object(reader, limits=STRICT)
+    except TLError:
+        raise HandshakeError(check, "malformed TL") from None
+    if obj.name not in expected:
+        raise HandshakeError(check, f"unexpected {obj.name}")
+    return obj, reader.offset
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class HandshakeResult:
+    """What a completed handshake yields (the same on both sides, except
+    ``time_offset``, ``rsa_scheme`` and ``inner_data`` which only the side that
+    knows them fills in).
+
+    * ``auth_key``: the 256-byte key (left-padded; a leading zero byte stays);
+    * ``server_salt``: the first salt, ``new_nonce[0:8] XOR server_nonce[0:8]``
+      as a signed little-endian int64;
+    * ``time_offset``: server time minus local time in whole seconds (client; 0
+      on the server);
+    * ``expires_at``: Unix time (server clock) when a temporary key expires,
+      ``None`` for a permanent key;
+    * ``dc``: the ``dc`` field the client sent (``None`` for the legacy
+      constructors without it);
+    * ``retries``: how many ``dh_gen_retry`` rounds it took;
+    * ``rsa_scheme``: on the server, the RSA padding the client used;
+    * ``inner_data``: the ``p_q_inner_data*`` constructor name the client used.
+    """
+
+    auth_key: AuthKey
+    server_salt: int
+    time_offset: int
+    expires_at: int | None
+    dc: int | None
+    retries: int
+    rsa_scheme: RsaScheme
+    inner_data: str
+
+    @property
+    def temporary(self) -> bool:
+        """Whether this is a temporary (PFS) key."""
+        return self.expires_at is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"HandshakeResult(auth_key={self.auth_key!r}, temporary={self.temporary}, "
+            f"dc={self.dc}, retries={self.retries}, rsa_scheme={self.rsa_scheme!r}, "
+            f"inner_data={self.inner_data!r})"
+        )

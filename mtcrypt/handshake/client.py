@@ -1,0 +1,368 @@
+"""The client side of auth-key creation, as a sans-I/O state machine.
+
+::
+
+    hs = ClientHandshake(dc=2)              # Telegram's production key by default
+    packet = hs.start()                     # send it (the transport framing is yours)
+    while packet is not None:
+        packet = hs.receive(read_packet())  # the server's reply -> next packet, or None
+    hs.result.auth_key, hs.result.server_salt, hs.result.time_offset
+
+Packets are whole unencrypted MTProto messages (``auth_key_id = 0``, msg_id,
+length, TL body), i.e. what goes inside a transport frame. Every check of
+core.telegram.org/mtproto/auth_key and security_guidelines is made, in
+tdlib's order, before anything depending on it is computed; any failure
+raises :class:`~mtcrypt.errors.HandshakeError` whose ``check`` names it, and
+leaves the machine in the ``failed`` state (start a new handshake).
+
+Randomness and time are constructor parameters; :meth:`ClientHandshake.start_with`
+and :meth:`ClientHandshake.receive_with` are the deterministic twins that take
+them per call, so recorded transcripts replay byte for byte. The bytes are
+drawn from ``rng`` in this order:
+
+* ``start``: nonce (16);
+* on ``resPQ``: new_nonce (32); RSA_PAD padding (192 - len(data)) then a
+  temp_key (32) per attempt; or, with ``rsa_scheme="legacy"``, padding
+  (235 - len(data));
+* on ``server_DH_params_ok`` and on ``dh_gen_retry``: b (256, drawn again
+  while g^b is out of range), then the 0..15 padding bytes of
+  ``client_DH_inner_data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from .. import tl
+from .._random import Rng, random_bytes
+from ..crypto.aes import ige256_decrypt, ige256_encrypt
+from ..errors import HandshakeError, InvalidArgument, InvalidType
+from ..mtproto import AuthKey
+from ._common import (
+    Clock,
+    HandshakeResult,
+    MsgIdClock,
+    RsaScheme,
+    aux_hash_as_retry_id,
+    dh_params_fail_hash,
+    drawn,
+    equal,
+    int_from_be,
+    int_to_be,
+    is_minimal_be,
+    new_nonce_hash,
+    pack,
+    parse,
+    parse_prefix,
+    server_salt,
+    tmp_aes_key_iv,
+    unpack,
+)
+from .dh import DhPrimeCache, check_dh_params, check_dh_value, generate_dh_exponent, modexp
+from .pq import factorize_pq, is_prime_u64
+from .rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey, rsa_legacy_encrypt, rsa_pad_encrypt
+
+__all__ = ["ClientHandshake", "ClientState"]
+
+ClientState = Literal["new", "wait_res_pq", "wait_dh_params", "wait_dh_gen", "done", "failed"]
+
+_DH_GEN = ("dh_gen_ok", "dh_gen_retry", "dh_gen_fail")
+
+
+class ClientHandshake:
+    """Create an auth key with a server (sans-I/O).
+
+    :param dc: the DC id written into ``p_q_inner_data_dc`` /
+        ``p_q_inner_data_temp_dc`` (+10000 for test DCs, negative for media
+        DCs). ``None`` sends the legacy constructors without a dc (only for
+        old servers and transcript replay).
+    :param public_keys: the server keys trusted; the first fingerprint in the
+        server's ``resPQ`` list that matches one of them is used. Defaults to
+        Telegram's production key (see :data:`~mtcrypt.handshake.rsa.TELEGRAM_TEST_KEYS`).
+    :param expires_in: create a temporary (PFS) key valid this many seconds
+        (``p_q_inner_data_temp_dc``); ``None`` for a permanent key.
+    :param rsa_scheme: ``"rsa_pad"`` (the spec; default) or ``"legacy"`` (the
+        old SHA-1 padding; for testing servers and replaying old transcripts).
+    :param max_retries: ``dh_gen_retry`` answers accepted before giving up.
+    :param prime_cache: where proven-safe DH primes are remembered.
+    :param rng: random bytes (``rng(n)``); the OS CSPRNG by default.
+    :param clock: Unix time in seconds; ``time.time`` by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        dc: int | None,
+        public_keys: Iterable[RsaPublicKey] = TELEGRAM_PRODUCTION_KEYS,
+        expires_in: int | None = None,
+        rsa_scheme: RsaScheme = "rsa_pad",
+        max_retries: int = 5,
+        prime_cache: DhPrimeCache | None = None,
+        rng: Rng = random_bytes,
+        clock: Clock = time.time,
+    ) -> None:
+        if dc is not None and (not isinstance(dc, int) or not -(1 << 31) <= dc < 1 << 31):
+            raise InvalidArgument("dc must be an int32 or None")
+        if expires_in is not None and (
+            not isinstance(expires_in, int) or not 0 < expires_in < 1 << 31
+        ):
+            raise InvalidArgument("expires_in must be a positive int32 or None")
+        if rsa_scheme not in ("rsa_pad", "legacy"):
+            raise InvalidArgument("rsa_scheme must be 'rsa_pad' or 'legacy'")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidArgument("max_retries must be a non-negative int")
+        keys: dict[int, RsaPublicKey] = {}
+        for key in public_keys:
+            if not isinstance(key, RsaPublicKey):
+                raise InvalidType("public_keys must hold RsaPublicKey objects")
+            keys.setdefault(key.fingerprint, key)
+        if not keys:
+            raise InvalidArgument("at least one public key is needed")
+        self._keys = keys
+        self._dc = dc
+        self._expires_in = expires_in
+        self._scheme: RsaScheme = rsa_scheme
+        self._max_retries = max_retries
+        self._cache = prime_cache
+        self._rng = rng
+        self._clock = clock
+        self._msg_ids = MsgIdClock(0)
+        self._state: ClientState = "new"
+        self._result: HandshakeResult | None = None
+        # Handshake secrets and values, filled in as the steps run.
+        self._nonce = b""
+        self._server_nonce = b""
+        self._new_nonce = b""
+        self._tmp_key = b""
+        self._tmp_iv = b""
+        self._inner_name = ""
+        self._dh_prime = 0
+        self._g = 0
+        self._g_a = 0
+        self._server_time = 0
+        self._time_offset = 0
+        self._auth_key: AuthKey | None = None
+        self._retry_id = 0
+        self._retries = 0
+        self._fingerprint = 0
+
+    # -- public surface ---------------------------------------------------
+
+    @property
+    def state(self) -> ClientState:
+        """``new``, ``wait_res_pq``, ``wait_dh_params``, ``wait_dh_gen``, ``done`` or ``failed``."""
+        return self._state
+
+    @property
+    def done(self) -> bool:
+        """Whether the key has been created (``result`` is available)."""
+        return self._state == "done"
+
+    @property
+    def result(self) -> HandshakeResult:
+        """The created key and its companions; raises if not :attr:`done`."""
+        if self._result is None:
+            raise InvalidArgument("the handshake has not completed")
+        return self._result
+
+    @property
+    def fingerprint(self) -> int | None:
+        """The fingerprint of the server key chosen (after ``resPQ``)."""
+        return self._fingerprint if self._state not in ("new", "wait_res_pq") else None
+
+    def start(self) -> bytes:
+        """The first packet: ``req_pq_multi`` with a fresh nonce."""
+        return self.start_with(self._rng, self._clock())
+
+    def start_with(self, rng: Rng, now: float) -> bytes:
+        """:meth:`start` with the randomness and time given (deterministic twin)."""
+        if self._state != "new":
+            raise InvalidArgument("start() may be called once")
+        self._nonce = drawn(rng, 16)
+        self._state = "wait_res_pq"
+        return pack(self._msg_ids.next(now), tl.make("req_pq_multi", nonce=self._nonce))
+
+    def receive(self, packet: bytes) -> bytes | None:
+        """Process the server's packet; return the next packet to send, or
+        ``None`` once the key exists (then read :attr:`result`)."""
+        return self.receive_with(packet, self._rng, self._clock())
+
+    def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes | None:
+        """:meth:`receive` with the randomness and time given (deterministic twin)."""
+        state = self._state
+        if state in ("new", "done", "failed"):
+            raise InvalidArgument(f"receive() called in state {state!r}")
+        try:
+            _, body = unpack(packet, from_server=True)
+            if state == "wait_res_pq":
+                return self._on_res_pq(body, rng, now)
+            if state == "wait_dh_params":
+                return self._on_dh_params(body, rng, now)
+            return self._on_dh_gen(body, rng, now)
+        except HandshakeError:
+            self._fail()
+            raise
+
+    # -- steps ------------------------------------------------------------
+
+    def _fail(self) -> None:
+        self._state = "failed"
+        self._new_nonce = self._tmp_key = self._tmp_iv = b""
+        self._auth_key = None
+
+    def _check_nonces(self, obj: tl.TLObject) -> None:
+        if not equal(obj.nonce, self._nonce):
+            raise HandshakeError("nonce", f"{obj.name}.nonce differs from ours")
+        if not equal(obj.server_nonce, self._server_nonce):
+            raise HandshakeError("server_nonce", f"{obj.name}.server_nonce differs from resPQ")
+
+    def _on_res_pq(self, body: bytes, rng: Rng, now: float) -> bytes:
+        res = parse(body, ("resPQ",), "resPQ")
+        if not equal(res.nonce, self._nonce):
+            raise HandshakeError("nonce", "resPQ.nonce differs from ours")
+        self._server_nonce = res.server_nonce
+        pq_bytes: bytes = res.pq
+        if not is_minimal_be(pq_bytes) or len(pq_bytes) > 8:
+            raise HandshakeError("pq", "pq must be a minimal big-endian number below 2^64")
+        pq = int_from_be(pq_bytes)
+        try:
+            p, q = factorize_pq(pq)
+        except InvalidArgument:
+            raise HandshakeError("pq", "pq is not composite") from None
+        if p == q or p < 3 or not is_prime_u64(p) or not is_prime_u64(q):
+            raise HandshakeError("pq", "pq is not a product of two distinct odd primes")
+        key = next(
+            (self._keys[fp] for fp in res.server_public_key_fingerprints if fp in self._keys), None
+        )
+        if key is None:
+            raise HandshakeError("fingerprint", "the server offers no key we trust")
+        self._fingerprint = key.fingerprint
+        self._new_nonce = drawn(rng, 32)
+        fields: dict[str, object] = {
+            "pq": pq_bytes,
+            "p": int_to_be(p),
+            "q": int_to_be(q),
+            "nonce": self._nonce,
+            "server_nonce": self._server_nonce,
+            "new_nonce": self._new_nonce,
+        }
+        name = "p_q_inner_data"
+        if self._expires_in is not None:
+            name += "_temp"
+            fields["expires_in"] = self._expires_in
+        if self._dc is not None:
+            name += "_dc"
+            fields["dc"] = self._dc
+        self._inner_name = name
+        data = tl.serialize(tl.make(name, **fields))
+        if self._scheme == "rsa_pad":
+            encrypted = rsa_pad_encrypt(data, key, rng=rng)
+        else:
+            encrypted = rsa_legacy_encrypt(data, key, rng=rng)
+        request = tl.make(
+            "req_DH_params",
+            nonce=self._nonce,
+            server_nonce=self._server_nonce,
+            p=int_to_be(p),
+            q=int_to_be(q),
+            public_key_fingerprint=key.fingerprint,
+            encrypted_data=encrypted,
+        )
+        self._state = "wait_dh_params"
+        return pack(self._msg_ids.next(now), request)
+
+    def _on_dh_params(self, body: bytes, rng: Rng, now: float) -> bytes:
+        obj = parse(body, ("server_DH_params_ok", "server_DH_params_fail"), "server_DH_params")
+        self._check_nonces(obj)
+        if obj.name == "server_DH_params_fail":
+            if not equal(obj.new_nonce_hash, dh_params_fail_hash(self._new_nonce)):
+                raise HandshakeError("new_nonce_hash", "server_DH_params_fail hash mismatch")
+            raise HandshakeError("server_DH_params_fail", "the server refused the DH exchange")
+        encrypted: bytes = obj.encrypted_answer
+        if not encrypted or len(encrypted) % 16:
+            raise HandshakeError("encrypted_answer", "length is not a positive multiple of 16")
+        self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
+        answer_with_hash = ige256_decrypt(encrypted, self._tmp_key, self._tmp_iv)
+        inner, length = parse_prefix(
+            answer_with_hash[20:], ("server_DH_inner_data",), "server_DH_inner_data"
+        )
+        if len(answer_with_hash) - 20 - length >= 16:
+            raise HandshakeError("answer_padding", "16 or more padding bytes")
+        answer = answer_with_hash[20 : 20 + length]
+        if not equal(hashlib.sha1(answer).digest(), answer_with_hash[:20]):
+            raise HandshakeError("answer_hash", "SHA1(answer) mismatch")
+        self._check_nonces(inner)
+        prime_bytes: bytes = inner.dh_prime
+        if len(prime_bytes) != 256:
+            raise HandshakeError("dh_prime", "not 256 bytes")
+        dh_prime = int_from_be(prime_bytes)
+        check_dh_params(inner.g, dh_prime, cache=self._cache)
+        g_a_bytes: bytes = inner.g_a
+        if len(g_a_bytes) > 256:
+            raise HandshakeError("g_a", "longer than 256 bytes")
+        g_a = int_from_be(g_a_bytes)
+        check_dh_value(g_a, dh_prime, "g_a")
+        self._dh_prime, self._g, self._g_a = dh_prime, inner.g, g_a
+        self._server_time = inner.server_time
+        self._time_offset = inner.server_time - int(now)
+        self._state = "wait_dh_gen"
+        return self._set_client_dh_params(rng, now)
+
+    def _set_client_dh_params(self, rng: Rng, now: float) -> bytes:
+        b, g_b = generate_dh_exponent(self._g, self._dh_prime, rng, name="g_b")
+        self._auth_key = AuthKey.from_int(modexp(self._g_a, b, self._dh_prime))
+        data = tl.serialize(
+            tl.make(
+                "client_DH_inner_data",
+                nonce=self._nonce,
+                server_nonce=self._server_nonce,
+                retry_id=self._retry_id,
+                g_b=int_to_be(g_b),
+            )
+        )
+        with_hash = hashlib.sha1(data).digest() + data
+        with_hash += drawn(rng, -len(with_hash) % 16)
+        request = tl.make(
+            "set_client_DH_params",
+            nonce=self._nonce,
+            server_nonce=self._server_nonce,
+            encrypted_data=ige256_encrypt(with_hash, self._tmp_key, self._tmp_iv),
+        )
+        return pack(self._msg_ids.next(now + self._time_offset), request)
+
+    def _on_dh_gen(self, body: bytes, rng: Rng, now: float) -> bytes | None:
+        obj = parse(body, _DH_GEN, "dh_gen")
+        self._check_nonces(obj)
+        key = self._auth_key
+        assert key is not None
+        number = _DH_GEN.index(obj.name) + 1
+        received: bytes = obj[f"new_nonce_hash{number}"]  # type: ignore[assignment]
+        if not equal(received, new_nonce_hash(self._new_nonce, number, key.aux_hash)):
+            raise HandshakeError("new_nonce_hash", f"{obj.name}.new_nonce_hash{number} mismatch")
+        if obj.name == "dh_gen_fail":
+            raise HandshakeError("dh_gen_fail", "the server rejected the key")
+        if obj.name == "dh_gen_retry":
+            if self._retries >= self._max_retries:
+                raise HandshakeError("dh_gen_retry", "too many retries")
+            self._retries += 1
+            self._retry_id = aux_hash_as_retry_id(key.aux_hash)
+            return self._set_client_dh_params(rng, now)
+        self._result = HandshakeResult(
+            auth_key=key,
+            server_salt=server_salt(self._new_nonce, self._server_nonce),
+            time_offset=self._time_offset,
+            expires_at=(None if self._expires_in is None else self._server_time + self._expires_in),
+            dc=self._dc,
+            retries=self._retries,
+            rsa_scheme=self._scheme,
+            inner_data=self._inner_name,
+        )
+        self._state = "done"
+        self._new_nonce = self._tmp_key = self._tmp_iv = b""
+        return None
+
+    def __repr__(self) -> str:
+        return f"ClientHandshake(state={self._state!r}, dc={self._dc})"

@@ -1,0 +1,411 @@
+"""The server side of auth-key creation, as a sans-I/O state machine.
+
+::
+
+    server = ServerHandshake(private_key)
+    while not server.done:
+        send(server.receive(read_packet()))  # every client packet gets an answer
+    server.result.auth_key, server.result.rsa_scheme
+
+One :class:`ServerHandshake` serves one handshake. It accepts ``req_pq`` and
+``req_pq_multi``, all four ``p_q_inner_data`` constructors, RSA_PAD and the
+legacy ``SHA1(data)+data+random`` padding (Telethon and Pyrogram send it;
+``result.rsa_scheme`` records which was used), and checks everything the
+client sends: nonces in the clear and inside the encrypted parts, p and q
+(minimal big-endian, p < q, equal to ours), the key fingerprint, the RSA
+padding, the SHA-1 and padding of ``client_DH_inner_data``, ``retry_id``
+and the range of ``g_b``. A failed check raises
+:class:`~mtcrypt.errors.HandshakeError` naming it; a real server then
+answers with transport error -404 and closes the connection.
+
+A request byte-identical to the previous one gets the previous answer again
+(the spec's retransmission rule), even after the handshake completed.
+
+``decide`` chooses between ``dh_gen_ok``, ``dh_gen_retry`` (a real server
+uses it when the new key's id collides with an existing key) and
+``dh_gen_fail``; ``fail_dh_params=True`` answers ``req_DH_params`` with
+``server_DH_params_fail``. Both exist mostly for tests.
+
+Randomness is drawn in this order: on ``req_pq*``: server_nonce (16), then
+4 bytes per prime candidate for p and q; on ``req_DH_params``: a (256, drawn
+again while g^a is out of range), then the 0..15 padding bytes of the
+answer. :meth:`ServerHandshake.receive_with` is the deterministic twin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from .. import tl
+from .._random import Rng, random_bytes
+from ..crypto.aes import ige256_decrypt, ige256_encrypt
+from ..errors import HandshakeError, InvalidArgument, InvalidType
+from ..mtproto import AuthKey
+from ._common import (
+    Clock,
+    HandshakeResult,
+    MsgIdClock,
+    RsaScheme,
+    aux_hash_as_retry_id,
+    dh_params_fail_hash,
+    drawn,
+    equal,
+    int_from_be,
+    int_to_be,
+    new_nonce_hash,
+    pack,
+    parse,
+    parse_prefix,
+    server_salt,
+    tmp_aes_key_iv,
+    unpack,
+)
+from .dh import (
+    TELEGRAM_DH_G,
+    TELEGRAM_DH_PRIME,
+    check_dh_params,
+    check_dh_value,
+    generate_dh_exponent,
+    modexp,
+)
+from .pq import is_prime_u64
+from .rsa import RsaPrivateKey, decrypt_block, rsa_legacy_unpad, rsa_pad_unpad
+
+__all__ = ["DhGenAnswer", "ServerHandshake", "ServerState", "generate_pq"]
+
+ServerState = Literal["wait_req_pq", "wait_req_dh_params", "wait_client_dh", "done", "failed"]
+DhGenAnswer = Literal["ok", "retry", "fail"]
+
+_INNER = ("p_q_inner_data", "p_q_inner_data_dc", "p_q_inner_data_temp", "p_q_inner_data_temp_dc")
+
+# pq below 2^63 as the spec says; p, q above 2^30 so that 4-byte encodings
+# (Pyrogram writes p and q with to_bytes(4)) are minimal.
+_PQ_LOW = 1 << 30
+_PQ_HIGH = 3037000499  # isqrt(2^63 - 1)
+
+
+def _random_prime(rng: Rng) -> int:
+    while True:
+        n = _PQ_LOW + int.from_bytes(drawn(rng, 4), "big") % (_PQ_HIGH - _PQ_LOW)
+        n |= 1
+        if n <= _PQ_HIGH and is_prime_u64(n):
+            return n
+
+
+def generate_pq(rng: Rng = random_bytes) -> tuple[int, int]:
+    """Two distinct primes ``p < q`` in ``[2^30, 2^31.5)``, so ``pq < 2^63``."""
+    p = _random_prime(rng)
+    q = _random_prime(rng)
+    while q == p:
+        q = _random_prime(rng)
+    return (p, q) if p < q else (q, p)
+
+
+class ServerHandshake:
+    """Answer one client's auth-key creation (sans-I/O).
+
+    :param private_keys: the server's RSA key(s); every fingerprint is listed
+        in ``resPQ``.
+    :param dh_prime: the DH prime (checked to be a safe prime with ``g``);
+        Telegram's by default (Pyrogram accepts no other).
+    :param g: the generator (3 by default, as Telegram).
+    :param dc: if given, the ``dc`` in ``p_q_inner_data_*dc`` must equal it.
+    :param accept_legacy_rsa: accept the legacy SHA-1 RSA padding (default
+        ``True``: Telethon and Pyrogram need it).
+    :param accept_temp_keys: accept ``p_q_inner_data_temp*`` (default ``True``).
+    :param max_expires_in: the longest temporary key lifetime accepted.
+    :param decide: called with the new key and the attempt number (0 first);
+        returns ``"ok"``, ``"retry"`` or ``"fail"``. Default: always ``"ok"``.
+    :param max_retries: ``dh_gen_retry`` answers before ``dh_gen_fail``.
+    :param fail_dh_params: answer ``req_DH_params`` with ``server_DH_params_fail``.
+    :param rng: random bytes; the OS CSPRNG by default. Seed it for tests.
+    :param clock: Unix time in seconds (``server_time`` and message ids).
+    """
+
+    def __init__(
+        self,
+        private_keys: RsaPrivateKey | Iterable[RsaPrivateKey],
+        *,
+        dh_prime: int = TELEGRAM_DH_PRIME,
+        g: int = TELEGRAM_DH_G,
+        dc: int | None = None,
+        accept_legacy_rsa: bool = True,
+        accept_temp_keys: bool = True,
+        max_expires_in: int = 1 << 31,
+        decide: Callable[[AuthKey, int], DhGenAnswer] | None = None,
+        max_retries: int = 5,
+        fail_dh_params: bool = False,
+        rng: Rng = random_bytes,
+        clock: Clock = time.time,
+    ) -> None:
+        keys = [private_keys] if isinstance(private_keys, RsaPrivateKey) else list(private_keys)
+        if not keys:
+            raise InvalidArgument("at least one private key is needed")
+        for key in keys:
+            if not isinstance(key, RsaPrivateKey):
+                raise InvalidType("private_keys must hold RsaPrivateKey objects")
+        try:
+            check_dh_params(g, dh_prime)
+        except HandshakeError as exc:
+            raise InvalidArgument(f"bad DH parameters: {exc.check}") from None
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidArgument("max_retries must be a non-negative int")
+        self._keys = {key.fingerprint: key for key in keys}
+        self._dh_prime = dh_prime
+        self._g = g
+        self._dc = dc
+        self._accept_legacy = accept_legacy_rsa
+        self._accept_temp = accept_temp_keys
+        self._max_expires_in = max_expires_in
+        self._decide = decide
+        self._max_retries = max_retries
+        self._fail_dh_params = fail_dh_params
+        self._rng = rng
+        self._clock = clock
+        self._msg_ids = MsgIdClock(1)
+        self._state: ServerState = "wait_req_pq"
+        self._result: HandshakeResult | None = None
+        self._last: tuple[bytes, bytes] | None = None
+        self._nonce = b""
+        self._server_nonce = b""
+        self._new_nonce = b""
+        self._p = self._q = 0
+        self._pq = b""
+        self._a = 0
+        self._tmp_key = self._tmp_iv = b""
+        self._server_time = 0
+        self._inner: tl.TLObject | None = None
+        self._scheme: RsaScheme = "rsa_pad"
+        self._retry_id = 0
+        self._attempt = 0
+        self._request = ""
+
+    @property
+    def state(self) -> ServerState:
+        """``wait_req_pq``, ``wait_req_dh_params``, ``wait_client_dh``, ``done`` or ``failed``."""
+        return self._state
+
+    @property
+    def done(self) -> bool:
+        """Whether the key has been created (``result`` is available)."""
+        return self._state == "done"
+
+    @property
+    def result(self) -> HandshakeResult:
+        """The created key and its companions; raises if not :attr:`done`."""
+        if self._result is None:
+            raise InvalidArgument("the handshake has not completed")
+        return self._result
+
+    @property
+    def request_name(self) -> str:
+        """``req_pq_multi`` or ``req_pq`` (the legacy first request), once received."""
+        return self._request
+
+    def receive(self, packet: bytes) -> bytes:
+        """Process a client packet and return the answer to send."""
+        return self.receive_with(packet, self._rng, self._clock())
+
+    def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes:
+        """:meth:`receive` with the randomness and time given (deterministic twin)."""
+        if self._state == "failed":
+            raise InvalidArgument("the handshake has failed; start a new one")
+        try:
+            _, body = unpack(packet, from_server=False)
+            if self._last is not None and body == self._last[0]:
+                return self._last[1]  # a retransmission gets the same answer
+            state = self._state
+            if state == "wait_req_pq":
+                answer = self._on_req_pq(body, rng)
+            elif state == "wait_req_dh_params":
+                answer = self._on_req_dh_params(body, rng, now)
+            elif state == "wait_client_dh":
+                answer = self._on_client_dh(body)
+            else:
+                raise HandshakeError("unexpected_message", "the handshake is complete")
+        except HandshakeError:
+            if self._state != "done":  # junk after completion does not undo the key
+                self._fail()
+            raise
+        packet_out = pack(self._msg_ids.next(now), answer)
+        self._last = (body, packet_out)
+        if self.state == "failed":
+            self._last = None
+        return packet_out
+
+    # -- steps ------------------------------------------------------------
+
+    def _fail(self) -> None:
+        self._state = "failed"
+        self._a = 0
+        self._new_nonce = self._tmp_key = self._tmp_iv = b""
+        self._last = None
+
+    def _check_nonces(self, obj: tl.TLObject) -> None:
+        if not equal(obj.nonce, self._nonce):
+            raise HandshakeError("nonce", f"{obj.name}.nonce differs")
+        if not equal(obj.server_nonce, self._server_nonce):
+            raise HandshakeError("server_nonce", f"{obj.name}.server_nonce differs")
+
+    def _on_req_pq(self, body: bytes, rng: Rng) -> tl.TLObject:
+        req = parse(body, ("req_pq_multi", "req_pq"), "req_pq")
+        self._request = req.name
+        self._nonce = req.nonce
+        self._server_nonce = drawn(rng, 16)
+        self._p, self._q = generate_pq(rng)
+        self._pq = int_to_be(self._p * self._q)
+        self._state = "wait_req_dh_params"
+        return tl.make(
+            "resPQ",
+            nonce=self._nonce,
+            server_nonce=self._server_nonce,
+            pq=self._pq,
+            server_public_key_fingerprints=list(self._keys),
+        )
+
+    def _open_inner(self, key: RsaPrivateKey, encrypted: bytes) -> tl.TLObject:
+        block = decrypt_block(encrypted, key)
+        data = rsa_pad_unpad(block)
+        if data is not None:
+            inner, _ = parse_prefix(data, _INNER, "p_q_inner_data")
+            self._scheme = "rsa_pad"
+            return inner
+        if self._accept_legacy:
+            found: list[tl.TLObject] = []
+
+            def length(rest: bytes) -> int | None:
+                try:
+                    obj, n = parse_prefix(rest, _INNER, "p_q_inner_data")
+                except HandshakeError:
+                    return None
+                found.append(obj)
+                return n
+
+            if rsa_legacy_unpad(block, length) is not None:
+                self._scheme = "legacy"
+                return found[-1]
+        raise HandshakeError("rsa_padding", "neither RSA_PAD nor the legacy padding verifies")
+
+    def _on_req_dh_params(self, body: bytes, rng: Rng, now: float) -> tl.TLObject:
+        req = parse(body, ("req_DH_params",), "req_DH_params")
+        self._check_nonces(req)
+        p_bytes, q_bytes = int_to_be(self._p), int_to_be(self._q)
+        if not (equal(req.p, p_bytes) and equal(req.q, q_bytes)):
+            raise HandshakeError("p_q", "p and q are not our factors (minimal, p < q)")
+        key = self._keys.get(req.public_key_fingerprint)
+        if key is None:
+            raise HandshakeError("fingerprint", "not one of our keys")
+        inner = self._open_inner(key, req.encrypted_data)
+        self._check_nonces(inner)
+        if not equal(inner.pq, self._pq):
+            raise HandshakeError("pq", f"{inner.name}.pq differs")
+        if not (equal(inner.p, p_bytes) and equal(inner.q, q_bytes)):
+            raise HandshakeError("p_q", f"{inner.name} p and q differ")
+        if self._dc is not None and "dc" in inner.fields and inner.dc != self._dc:
+            raise HandshakeError("dc", "wrong DC id")
+        if "expires_in" in inner.fields and (
+            not self._accept_temp or not 0 < inner.expires_in <= self._max_expires_in
+        ):
+            raise HandshakeError("expires_in", "temporary key refused or bad lifetime")
+        self._inner = inner
+        self._new_nonce = inner.new_nonce
+        if self._fail_dh_params:
+            self._state = "failed"
+            return tl.make(
+                "server_DH_params_fail",
+                nonce=self._nonce,
+                server_nonce=self._server_nonce,
+                new_nonce_hash=dh_params_fail_hash(self._new_nonce),
+            )
+        self._a, g_a = generate_dh_exponent(self._g, self._dh_prime, rng, name="g_a")
+        self._server_time = int(now)
+        answer = tl.serialize(
+            tl.make(
+                "server_DH_inner_data",
+                nonce=self._nonce,
+                server_nonce=self._server_nonce,
+                g=self._g,
+                dh_prime=int_to_be(self._dh_prime),
+                g_a=int_to_be(g_a),
+                server_time=self._server_time,
+            )
+        )
+        with_hash = hashlib.sha1(answer).digest() + answer
+        with_hash += drawn(rng, -len(with_hash) % 16)
+        self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
+        self._state = "wait_client_dh"
+        return tl.make(
+            "server_DH_params_ok",
+            nonce=self._nonce,
+            server_nonce=self._server_nonce,
+            encrypted_answer=ige256_encrypt(with_hash, self._tmp_key, self._tmp_iv),
+        )
+
+    def _on_client_dh(self, body: bytes) -> tl.TLObject:
+        req = parse(body, ("set_client_DH_params",), "set_client_DH_params")
+        self._check_nonces(req)
+        encrypted: bytes = req.encrypted_data
+        if not encrypted or len(encrypted) % 16:
+            raise HandshakeError("encrypted_data", "length is not a positive multiple of 16")
+        data_with_hash = ige256_decrypt(encrypted, self._tmp_key, self._tmp_iv)
+        inner, length = parse_prefix(
+            data_with_hash[20:], ("client_DH_inner_data",), "client_DH_inner_data"
+        )
+        if len(data_with_hash) - 20 - length >= 16:
+            raise HandshakeError("data_padding", "16 or more padding bytes")
+        if not equal(hashlib.sha1(data_with_hash[20 : 20 + length]).digest(), data_with_hash[:20]):
+            raise HandshakeError("data_hash", "SHA1(client_DH_inner_data) mismatch")
+        self._check_nonces(inner)
+        if inner.retry_id != self._retry_id:
+            raise HandshakeError("retry_id", "not the aux hash of the previous attempt")
+        g_b_bytes: bytes = inner.g_b
+        if len(g_b_bytes) > 256:
+            raise HandshakeError("g_b", "longer than 256 bytes")
+        g_b = int_from_be(g_b_bytes)
+        check_dh_value(g_b, self._dh_prime, "g_b")
+        key = AuthKey.from_int(modexp(g_b, self._a, self._dh_prime))
+        verdict: DhGenAnswer = "ok" if self._decide is None else self._decide(key, self._attempt)
+        if verdict not in ("ok", "retry", "fail"):
+            raise InvalidArgument("decide() must return 'ok', 'retry' or 'fail'")
+        if verdict == "retry" and self._attempt >= self._max_retries:
+            verdict = "fail"
+        number = {"ok": 1, "retry": 2, "fail": 3}[verdict]
+        answer = tl.make(
+            ("dh_gen_ok", "dh_gen_retry", "dh_gen_fail")[number - 1],
+            nonce=self._nonce,
+            server_nonce=self._server_nonce,
+            **{f"new_nonce_hash{number}": new_nonce_hash(self._new_nonce, number, key.aux_hash)},
+        )
+        if verdict == "retry":
+            self._attempt += 1
+            self._retry_id = aux_hash_as_retry_id(key.aux_hash)
+            return answer
+        if verdict == "fail":
+            self._fail()
+            return answer
+        inner_data = self._inner
+        assert inner_data is not None
+        expires_in = inner_data.fields.get("expires_in")
+        dc = inner_data.fields.get("dc")
+        assert expires_in is None or isinstance(expires_in, int)
+        assert dc is None or isinstance(dc, int)
+        self._result = HandshakeResult(
+            auth_key=key,
+            server_salt=server_salt(self._new_nonce, self._server_nonce),
+            time_offset=0,
+            expires_at=None if expires_in is None else self._server_time + expires_in,
+            dc=dc,
+            retries=self._attempt,
+            rsa_scheme=self._scheme,
+            inner_data=inner_data.name,
+        )
+        self._state = "done"
+        self._a = 0
+        self._new_nonce = self._tmp_key = self._tmp_iv = b""
+        return answer
+
+    def __repr__(self) -> str:
+        return f"ServerHandshake(state={self._state!r})"
