@@ -184,7 +184,7 @@ def _batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]], decrypt: boo
         except (TypeError, ValueError):
             raise InvalidArgument(f"item {i} must be a (data, key, iv) tuple") from None
         kb, vb = bytes(fixed(k, 32, f"key of item {i}")), bytes(fixed(v, 32, f"iv of item {i}"))
-        db = d if type(d) is bytes else bytes(readable(d, f"data of item {i}")[0])
+        db = d if type(d) is bytes else ffi.buffer(*readable(d, f"data of item {i}"))[:]
         keys.append(kb)
         ivs.append(vb)
         datas.append(db)

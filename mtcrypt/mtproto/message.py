@@ -263,7 +263,7 @@ def encrypt_messages(
     """Seal many messages under one key in a single native call; the AES work
     of all of them is interleaved across the AES pipelines."""
     key = _auth_key(auth_key)
-    parts = [p if type(p) is bytes else bytes(readable(p, "plaintext")[0]) for p in plaintexts]
+    parts = [p if type(p) is bytes else ffi.buffer(*readable(p, "plaintext"))[:] for p in plaintexts]
     if not parts:
         return []
     plain_lens = array("Q", map(len, parts))
@@ -317,7 +317,7 @@ def decrypt_messages(
     stop the others.
     """
     key = _auth_key(auth_key)
-    blobs = [p if type(p) is bytes else bytes(readable(p, "packet")[0]) for p in packets]
+    blobs = [p if type(p) is bytes else ffi.buffer(*readable(p, "packet"))[:] for p in packets]
     if not blobs:
         return []
     lens = array("Q", map(len, blobs))

@@ -235,6 +235,10 @@ class _Decoder:
         cid = r.peek_uint32()
         comb = self.schema.by_id.get(cid)
         if comb is None or comb.name in _BARE_ONLY:
+            # TL data is whole 4-byte words: the encoder refuses a raw object
+            # of another length, so the decoder must not produce one.
+            if r.remaining % 4:
+                raise TLError(f"unknown TL object of {r.remaining} bytes, not a multiple of 4")
             return r.read_rest()
         if functions_only and not comb.is_function and comb.name != "gzip_packed":
             raise TLError(f"expected a function call, got {comb.name}")
