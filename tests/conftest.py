@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -22,6 +23,14 @@ _default = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 
 VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.fixture(scope="session")
+def server_key() -> Any:
+    """One RSA server key per test run (generating one takes up to a second)."""
+    from mtcrypt.handshake.rsa import generate_private_key
+
+    return generate_private_key()
 
 
 def load_vectors(name: str) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""The asyncio client against the reference server over real TCP, on every
+transport and obfuscation mode."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+
+import pytest
+
+from mtcrypt.aio import Client, RpcCallError
+from mtcrypt.handshake.rsa import RsaPrivateKey
+from mtcrypt.testing import ReferenceServer, ThreadedReferenceServer, echo_handler
+
+DD = "dd" + "5a" * 16
+EE = "ee" + "a5" * 16 + b"example.com".hex()
+
+CASES = [
+    {"framing": "abridged"},
+    {"framing": "intermediate"},
+    {"framing": "padded_intermediate"},
+    {"framing": "full"},
+    {"framing": "abridged", "obfuscated": True},
+    {"framing": "intermediate", "obfuscated": True},
+    {"framing": "padded_intermediate", "obfuscated": True},
+    {"framing": "padded_intermediate", "secret": DD},
+    {"framing": "padded_intermediate", "secret": EE},
+]
+
+
+def _id(case: dict[str, object]) -> str:
+    parts = [str(case["framing"])]
+    if case.get("obfuscated"):
+        parts.append("obfuscated")
+    if "secret" in case:
+        parts.append(str(case["secret"])[:2] + "-secret")
+    return "-".join(parts)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_client_server_every_transport(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
+    async def run() -> None:
+        async with ReferenceServer(
+            server_key, handler=echo_handler, secrets=[DD, EE], seed=7
+        ) as server:
+            client = await Client.connect(
+                "127.0.0.1", server.port, public_keys=[server.public_key], **case
+            )  # type: ignore[arg-type]
+            try:
+                assert client.auth_key is not None
+                record = server.handshakes[-1]
+                assert record.key_id == client.auth_key.key_id
+                assert record.rsa_scheme == "rsa_pad"
+                assert await client.ping() > 0
+                payloads = [struct.pack("<I", 0x0D0E0D0E) + os.urandom(4 * i) for i in range(50)]
+                results = await asyncio.gather(*(client.invoke(p) for p in payloads))
+                assert results == payloads
+                big = struct.pack("<I", 0x0D0E0D0E) + os.urandom(200_000)
+                assert await client.invoke(big) == big
+            finally:
+                await client.close()
+
+    asyncio.run(run())
+
+
+def test_default_handler_answers_401(server_key: RsaPrivateKey) -> None:
+    async def run() -> None:
+        async with ReferenceServer(server_key) as server:
+            async with await Client.connect(
+                "127.0.0.1", server.port, public_keys=[server.public_key]
+            ) as client:
+                with pytest.raises(RpcCallError) as info:
+                    await client.invoke(struct.pack("<I", 0x12345678))
+                assert info.value.code == 401
+
+    asyncio.run(run())
+
+
+def test_saved_key_is_reused_and_unknown_key_gets_404(server_key: RsaPrivateKey) -> None:
+    async def run() -> None:
+        async with ReferenceServer(server_key, handler=echo_handler) as server:
+            first = await Client.connect("127.0.0.1", server.port, public_keys=[server.public_key])
+            key, salt = first.auth_key, first.server_salt
+            await first.close()
+            assert key is not None
+            again = await Client.connect("127.0.0.1", server.port, auth_key=key, salt=salt)
+            assert await again.invoke(b"\x01\x02\x03\x04") == b"\x01\x02\x03\x04"
+            await again.close()
+            assert len(server.handshakes) == 1
+            from mtcrypt.errors import TransportError
+            from mtcrypt.mtproto import AuthKey
+
+            stranger = await Client.connect(
+                "127.0.0.1", server.port, auth_key=AuthKey(os.urandom(256))
+            )
+            with pytest.raises(TransportError) as info:
+                await stranger.invoke(b"\x01\x02\x03\x04", timeout=5)
+            assert info.value.code == -404
+            await stranger.close()
+
+    asyncio.run(run())
+
+
+def test_garbage_closes_only_that_connection(server_key: RsaPrivateKey) -> None:
+    async def run() -> None:
+        async with ReferenceServer(server_key, handler=echo_handler) as server:
+            good = await Client.connect("127.0.0.1", server.port, public_keys=[server.public_key])
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"\xee\xee\xee\xee" + b"\xff\xff\xff\x7f" + os.urandom(64))
+            await writer.drain()
+            closed = await asyncio.wait_for(reader.read(100), 5)
+            assert len(closed) <= 8  # at most a transport error code, then EOF
+            writer.close()
+            assert await good.invoke(b"\x05\x06\x07\x08") == b"\x05\x06\x07\x08"
+            await good.close()
+
+    asyncio.run(run())
+
+
+def test_threaded_server_for_sync_tests(server_key: RsaPrivateKey) -> None:
+    with ThreadedReferenceServer(server_key, handler=echo_handler) as server:
+
+        async def run() -> bytes:
+            async with await Client.connect(
+                "127.0.0.1", server.port, public_keys=[server.public_key]
+            ) as client:
+                return await client.invoke(b"\x09\x09\x09\x09")
+
+        assert asyncio.run(run()) == b"\x09\x09\x09\x09"
+        assert len(server.handshakes) == 1
