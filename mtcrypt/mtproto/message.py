@@ -263,7 +263,9 @@ def encrypt_messages(
     """Seal many messages under one key in a single native call; the AES work
     of all of them is interleaved across the AES pipelines."""
     key = _auth_key(auth_key)
-    parts = [p if type(p) is bytes else ffi.buffer(*readable(p, "plaintext"))[:] for p in plaintexts]
+    parts = [
+        p if type(p) is bytes else ffi.buffer(*readable(p, "plaintext"))[:] for p in plaintexts
+    ]
     if not parts:
         return []
     plain_lens = array("Q", map(len, parts))
