@@ -11,6 +11,8 @@ derived from a secret.
 
 from __future__ import annotations
 
+from enum import Enum
+
 __all__ = [
     "BackendUnavailable",
     "DecryptionFailed",
@@ -85,3 +87,59 @@ class TransportError(MtcryptError, ValueError):
 
 class SessionError(MtcryptError):
     """A session was used in a way its state does not allow."""
+
+
+# ---- secret chats (mtcrypt.e2e) ------------------------------------------
+
+
+class E2EError(MtcryptError):
+    """Base class of the secret-chat errors."""
+
+
+class KeyExchangeError(E2EError):
+    """The initial key exchange failed; ``check`` names the failed check
+    (``dh_prime``, ``g``, ``g_a``, ``g_b``, ``key_fingerprint``).
+
+    The chat must not be used: per core.telegram.org/api/end-to-end the client
+    calls ``messages.discardEncryption`` and tells the user.
+    """
+
+    def __init__(self, check: str, detail: str = "") -> None:
+        self.check = check
+        message = f"secret chat key exchange failed: {check}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+
+class AbortReason(Enum):
+    """Why a secret chat was aborted (each is a rule of api/end-to-end[/seq_no,/pfs])."""
+
+    LOCAL = "aborted locally"
+    SEQ_NO_PARITY = "in_seq_no or out_seq_no of the wrong parity"
+    NEGATIVE_IN_SEQ_NO = "negative in_seq_no"
+    IN_SEQ_NO_DECREASED = "in_seq_no went down"
+    IN_SEQ_NO_TOO_HIGH = "in_seq_no above the number of messages we sent"
+    LAYER_DECREASED = "the peer's layer went down"
+    MTPROTO1_FORBIDDEN = "MTProto 1.0 message at a layer that requires MTProto 2.0"
+    RESEND_UNSATISFIABLE = "the peer asked to resend messages we cannot resend"
+    RESEND_TOO_LARGE = "the peer asked to resend too many messages"
+    TOO_MANY_PENDING = "too many out-of-order messages are waiting for a gap to fill"
+    REKEY_UNEXPECTED = "a re-keying message the protocol state does not allow"
+    REKEY_EXCHANGE_MISMATCH = "a re-keying message for another exchange_id"
+    REKEY_FINGERPRINT_MISMATCH = "a re-keying key_fingerprint does not match our key"
+    REKEY_BAD_DH_VALUE = "a re-keying g_a or g_b outside the safe range"
+
+
+class ChatAborted(E2EError):
+    """The secret chat is aborted: call ``messages.discardEncryption``.
+
+    Raised by every call on an aborted :class:`~mtcrypt.e2e.SecretChat`; the
+    receive call that detected the violation reports it as an
+    :class:`~mtcrypt.e2e.Aborted` event instead, so that events it produced
+    before the violation are not lost.
+    """
+
+    def __init__(self, reason: AbortReason) -> None:
+        self.reason = reason
+        super().__init__(f"secret chat aborted: {reason.value}")

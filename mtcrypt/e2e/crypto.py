@@ -1,0 +1,134 @@
+"""MTProto 2.0 encryption of secret-chat messages (core.telegram.org/api/end-to-end).
+
+Wire form: ``key_fingerprint (8) | msg_key (16) | AES-256-IGE(plaintext)`` where
+``plaintext = int32 length | payload | 12..1024 random padding bytes`` (a
+multiple of 16), ``payload`` the serialized ``decryptedMessageLayer``,
+``msg_key = SHA256(key[88+x : 120+x] + plaintext)[8:24]`` and the AES key and IV
+come from the MTProto 2.0 KDF (:func:`mtcrypt.mtproto.kdf2`).
+
+Direction: ``x = 0`` for messages *from the chat's creator* (the side that
+called ``messages.requestEncryption``), ``x = 8`` for the other direction.
+Both functions take it as ``from_creator``: a creator writes with
+``from_creator=True`` and reads with ``from_creator=False``, like tdlib
+("reading: x = 8 iff we are the creator; writing: x = 0 iff we are the creator").
+
+Receive order (security checklist C1-C4, as tdlib's Transport.cpp): public
+checks only on the packet length and the key fingerprint, then IGE decryption
+of the whole ciphertext, the msg_key over the whole buffer compared with
+``hmac.compare_digest``, and only then the length and padding checks; every
+failure raises the same :class:`~mtcrypt.errors.DecryptionFailed`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+
+from .._random import Rng, random_bytes
+from ..crypto import ige256_decrypt, ige256_encrypt
+from ..crypto._buffers import BytesLike, readable
+from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
+from ..mtproto import AuthKey, kdf2
+
+__all__ = [
+    "E2E_HEADER_SIZE",
+    "MAX_E2E_PACKET",
+    "MAX_PADDING",
+    "MIN_PADDING",
+    "decrypt_e2e",
+    "encrypt_e2e",
+    "padding_length",
+]
+
+E2E_HEADER_SIZE = 24
+"""key_fingerprint (8) + msg_key (16)."""
+MIN_PADDING = 12
+MAX_PADDING = 1024
+MAX_E2E_PACKET = 1 << 24
+"""Largest packet accepted (far above any secret-chat message)."""
+
+_LEN = struct.Struct("<i")
+_BUCKETS = (64, 128, 192, 256, 384, 512, 768, 1024, 1280)
+
+
+def padding_length(size: int) -> int:
+    """Padding for ``size`` bytes (length prefix + payload), tdlib's way: the
+    encrypted part is rounded up to 64, 128, 192, 256, 384, 512, 768, 1024 or
+    1280 bytes, then to 1280 + a multiple of 448, hiding the exact length.
+    The result is always in 12..1024 and makes the total a multiple of 16."""
+    if size < 0:
+        raise InvalidArgument("size must be non-negative")
+    total = (size + 12 + 15) & ~15
+    for bucket in _BUCKETS:
+        if total <= bucket:
+            return bucket - size
+    return (total - 1280 + 447) // 448 * 448 + 1280 - size
+
+
+def _check_key(key: object) -> AuthKey:
+    if not isinstance(key, AuthKey):
+        raise InvalidArgument("key must be an mtcrypt.mtproto.AuthKey (the 256-byte chat key)")
+    return key
+
+
+def encrypt_e2e(
+    key: AuthKey,
+    payload: BytesLike,
+    *,
+    from_creator: bool,
+    rng: Rng = random_bytes,
+    padding: int | None = None,
+) -> bytes:
+    """Seal one secret-chat message.
+
+    ``payload`` is the serialized ``decryptedMessageLayer`` (a multiple of 4
+    bytes). ``padding`` forces a padding length (12..1024, total a multiple of
+    16); by default :func:`padding_length` chooses. The padding bytes come
+    from ``rng``.
+    """
+    key = _check_key(key)
+    _, n = readable(payload, "payload")
+    if n & 3:
+        raise InvalidLength("payload must be a multiple of 4 bytes (TL-serialized)")
+    if n > MAX_E2E_PACKET:
+        raise InvalidLength(f"payload is larger than {MAX_E2E_PACKET} bytes")
+    size = 4 + n
+    pad = padding_length(size) if padding is None else padding
+    if not MIN_PADDING <= pad <= MAX_PADDING or (size + pad) % 16:
+        raise InvalidArgument("padding must be 12..1024 bytes and make the total a multiple of 16")
+    filler = rng(pad)
+    if type(filler) is not bytes or len(filler) != pad:
+        raise InvalidArgument(f"rng({pad}) must return {pad} bytes")
+    plaintext = _LEN.pack(n) + bytes(payload) + filler
+    x = 0 if from_creator else 8
+    msg_key = hashlib.sha256(key.key[88 + x : 120 + x] + plaintext).digest()[8:24]
+    aes_key, aes_iv = kdf2(key, msg_key, from_server=bool(x))
+    return key.key_id_bytes + msg_key + ige256_encrypt(plaintext, aes_key, aes_iv)
+
+
+def decrypt_e2e(key: AuthKey, packet: BytesLike, *, from_creator: bool) -> bytes:
+    """Open one secret-chat message and return the payload (the serialized
+    ``decryptedMessageLayer``). Raises :class:`DecryptionFailed` for every
+    kind of failure, indistinguishably."""
+    key = _check_key(key)
+    _, n = readable(packet, "packet")
+    data = bytes(packet)
+    # Public checks: length and fingerprint are visible to anyone on the wire.
+    if n < E2E_HEADER_SIZE + 16 or (n - E2E_HEADER_SIZE) & 15 or n > MAX_E2E_PACKET:
+        raise DecryptionFailed()
+    if not hmac.compare_digest(data[:8], key.key_id_bytes):
+        raise DecryptionFailed()
+    x = 0 if from_creator else 8
+    msg_key = data[8:24]
+    aes_key, aes_iv = kdf2(key, msg_key, from_server=bool(x))
+    plain = ige256_decrypt(data[24:], aes_key, aes_iv)
+    # The MAC over the whole decrypted buffer, before any field is read.
+    expected = hashlib.sha256(key.key[88 + x : 120 + x] + plain).digest()[8:24]
+    mac_ok = hmac.compare_digest(expected, msg_key)
+    (length,) = _LEN.unpack_from(plain, 0)
+    pad = len(plain) - 4 - length
+    length_ok = (length >= 0) & (length & 3 == 0) & (MIN_PADDING <= pad <= MAX_PADDING)
+    if not (mac_ok & length_ok):
+        raise DecryptionFailed()
+    return plain[4 : 4 + length]
