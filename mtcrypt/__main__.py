@@ -1,4 +1,4 @@
-"""Command line: ``python -m mtcrypt {demo,serve,keygen,info,bench}``."""
+"""Command line: ``python -m mtcrypt {demo,serve,keygen,info,bench,conformance}``."""
 
 from __future__ import annotations
 
@@ -87,8 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, help="seed the server's randomness (tests)")
     keygen = sub.add_parser("keygen", help="write an RSA key pair and print its fingerprint")
     keygen.add_argument("out", help="private key file (public key goes to OUT.pub)")
-    args = parser.parse_args(argv)
+    sub.add_parser(
+        "conformance", add_help=False, help="play conformance scenarios against a client or server"
+    )
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "conformance":  # its options are parsed by the conformance package
+        from .testing.conformance.cli import main as conformance_main
 
+        return conformance_main(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return _serve(args)
     if args.command == "keygen":

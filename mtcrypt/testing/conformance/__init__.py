@@ -1,0 +1,102 @@
+"""Conformance runner: play scenarios against an MTProto client or server and
+report, per scenario, whether it rejected what it must reject.
+
+* **Scenarios are data** (:class:`Scenario`: id, description, mutation kind and
+  parameters, ``reject``/``accept``, checklist item); the built-in ones are
+  :func:`default_scenarios`, more load from JSON/TOML (:func:`load_scenarios`),
+  and new mutation kinds register with :func:`register_mutation`.
+* **Adversarial server** (:class:`AdversarialServer`): plays client-role
+  scenarios -- a handshake with bad nonces, primes, hashes, retry and fail
+  answers; authentic messages with bad padding, lengths, session ids, msg_ids,
+  salts; bad transport frames, obfuscation headers and fake-TLS answers --
+  against a client driven by an adapter (:class:`MtcryptAdapter`,
+  :class:`TelethonAdapter`, :class:`PyrogramAdapter`, or any program through
+  :class:`CommandAdapter`).  :func:`run_client_suite` plays a list.
+* **Mirror mode** (:func:`run_server_suite`): a client that plays server-role
+  scenarios against a server under test.
+* :class:`Report`: per scenario what happened, as a table or JSON.
+
+Command line: ``python -m mtcrypt conformance --target telethon|pyrogram|mtcrypt|command:...``
+(see :mod:`.cli`).
+"""
+
+from . import client_mutations as _client_mutations  # registers the client-role kinds
+from .adapters import (
+    ClientAdapter,
+    ClientReport,
+    CommandAdapter,
+    Endpoint,
+    InProcessAdapter,
+    MtcryptAdapter,
+    PyrogramAdapter,
+    SessionProbe,
+    TelethonAdapter,
+    make_adapter,
+)
+from .adversary import (
+    AdversarialHandshake,
+    AdversarialServer,
+    Evidence,
+    FakeTlsPlan,
+    HandshakePlan,
+    HeaderPlan,
+    MessagePlan,
+    Probe,
+    Raw,
+    ServerContext,
+)
+from .catalog import default_scenarios
+from .mirror import (
+    ClientContext,
+    ClientHandshakePlan,
+    FakeTlsRequestPlan,
+    RequestPlan,
+    ServerEndpoint,
+    run_server_suite,
+    run_server_suite_sync,
+)
+from .runner import PairResult, Report, ScenarioResult, run_client_suite, run_client_suite_sync
+from .scenarios import MUTATIONS, MutationKind, Scenario, load_scenarios, register_mutation
+
+del _client_mutations
+
+__all__ = [
+    "MUTATIONS",
+    "AdversarialHandshake",
+    "AdversarialServer",
+    "ClientAdapter",
+    "ClientContext",
+    "ClientHandshakePlan",
+    "ClientReport",
+    "CommandAdapter",
+    "Endpoint",
+    "Evidence",
+    "FakeTlsPlan",
+    "FakeTlsRequestPlan",
+    "HandshakePlan",
+    "HeaderPlan",
+    "InProcessAdapter",
+    "MessagePlan",
+    "MtcryptAdapter",
+    "MutationKind",
+    "PairResult",
+    "Probe",
+    "PyrogramAdapter",
+    "Raw",
+    "Report",
+    "RequestPlan",
+    "Scenario",
+    "ScenarioResult",
+    "ServerContext",
+    "ServerEndpoint",
+    "SessionProbe",
+    "TelethonAdapter",
+    "default_scenarios",
+    "load_scenarios",
+    "make_adapter",
+    "register_mutation",
+    "run_client_suite",
+    "run_client_suite_sync",
+    "run_server_suite",
+    "run_server_suite_sync",
+]

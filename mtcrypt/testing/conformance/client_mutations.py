@@ -1,0 +1,452 @@
+"""The built-in mutation kinds that test a **client** (played by the adversarial server).
+
+Each is registered under its name with :func:`~.scenarios.register_mutation`
+and returns a plan for :class:`~.adversary.AdversarialServer`:
+a :class:`~.adversary.HandshakePlan`, a :class:`~.adversary.MessagePlan`, a
+:class:`~.adversary.HeaderPlan` or a :class:`~.adversary.FakeTlsPlan`.  The
+first line of each docstring is what ``--list`` shows.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Literal
+
+from ... import tl
+from ...handshake.dh import TELEGRAM_DH_PRIME
+from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage
+from .. import mutators
+from .adversary import (
+    FakeTlsPlan,
+    HandshakePlan,
+    HeaderPlan,
+    MessagePlan,
+    Out,
+    Probe,
+    Raw,
+    ServerContext,
+)
+from .scenarios import register_mutation
+
+__all__: list[str] = []
+
+
+def _client(
+    name: str, phase: Literal["handshake", "message", "header", "fake_tls"]
+) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    return register_mutation(name, role="client", phase=phase)
+
+
+# ---- handshake ----------------------------------------------------------------------
+
+
+@_client("handshake_honest", "handshake")
+def _handshake_honest() -> HandshakePlan:
+    """An honest handshake (the control: every client must complete it)."""
+    return HandshakePlan()
+
+
+@_client("res_pq_nonce", "handshake")
+def _res_pq_nonce() -> HandshakePlan:
+    """resPQ whose nonce is not the client's (H2)."""
+    return HandshakePlan(step="resPQ", res_pq=mutators.wrong_nonce)
+
+
+@_client("res_pq_unknown_fingerprints", "handshake")
+def _res_pq_fingerprints() -> HandshakePlan:
+    """resPQ offering only RSA keys the client does not know (H2)."""
+    return HandshakePlan(step="resPQ", res_pq=mutators.unknown_fingerprints)
+
+
+def _nonce_mutator(field: str) -> Callable[[tl.TLObject], tl.TLObject]:
+    if field == "nonce":
+        return mutators.wrong_nonce
+    if field == "server_nonce":
+        return mutators.wrong_server_nonce
+    raise ValueError("field must be 'nonce' or 'server_nonce'")
+
+
+@_client("dh_params_nonce", "handshake")
+def _dh_params_nonce(field: str = "nonce") -> HandshakePlan:
+    """server_DH_params_ok with a wrong nonce or server_nonce in the clear (H2)."""
+    return HandshakePlan(step="server_DH_params", params_ok=_nonce_mutator(field))
+
+
+@_client("dh_inner_nonce", "handshake")
+def _dh_inner_nonce(field: str = "nonce") -> HandshakePlan:
+    """server_DH_inner_data (inside the encrypted answer) with a wrong nonce or
+    server_nonce (H2)."""
+    return HandshakePlan(step="server_DH_params", inner=_nonce_mutator(field))
+
+
+@_client("dh_answer_hash", "handshake")
+def _dh_answer_hash() -> HandshakePlan:
+    """encrypted_answer whose SHA1(answer) is wrong, everything else valid (H2)."""
+    return HandshakePlan(step="server_DH_params", digest=mutators.bad_sha1)
+
+
+@_client("dh_answer_padding", "handshake")
+def _dh_answer_padding(length: int = 16) -> HandshakePlan:
+    """encrypted_answer with ``length`` (16 or more) bytes of padding after the answer (H2)."""
+    return HandshakePlan(step="server_DH_params", padding=length)
+
+
+@_client("dh_answer_misaligned", "handshake")
+def _dh_answer_misaligned() -> HandshakePlan:
+    """encrypted_answer whose length is not a multiple of 16 (H2)."""
+    return HandshakePlan(step="server_DH_params", misalign=True)
+
+
+@_client("dh_prime", "handshake")
+def _dh_prime(prime: str = "non_safe") -> HandshakePlan:
+    """DH with another prime: ``non_safe`` (2048 bits, (p-1)/2 composite) or ``short`` (1024-bit
+    safe) (H3)."""
+    if prime == "non_safe":
+        return HandshakePlan(step="server_DH_params", dh_prime=mutators.NON_SAFE_PRIME, g=3)
+    if prime == "short":
+        return HandshakePlan(step="server_DH_params", dh_prime=mutators.SHORT_SAFE_PRIME, g=2)
+    raise ValueError("prime must be 'non_safe' or 'short'")
+
+
+@_client("dh_generator", "handshake")
+def _dh_generator(g: int | None = None) -> HandshakePlan:
+    """Telegram's prime with a bad generator: by default one that fails the residue rule (H3)."""
+    value = mutators.non_residue_generator(TELEGRAM_DH_PRIME) if g is None else g
+    return HandshakePlan(step="server_DH_params", g=value)
+
+
+@_client("g_a_out_of_range", "handshake")
+def _g_a(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> HandshakePlan:
+    """g_a outside [2^1984, p - 2^1984]: zero, one, p-1, or just below/above the bounds (H3)."""
+    return HandshakePlan(step="server_DH_params", g_a=mutators.dh_value_out_of_range(value))
+
+
+@_client("dh_gen", "handshake")
+def _dh_gen(
+    answer: Literal["ok", "retry", "fail"] = "ok", bad_hash: bool = False, field: str | None = None
+) -> HandshakePlan:
+    """The final answer: dh_gen_ok/retry/fail, optionally with a bad new_nonce_hash or nonce (H4).
+
+    ``retry`` with a valid hash expects the retry flow: a second
+    set_client_DH_params with retry_id = the first key's aux hash, then
+    dh_gen_ok, and the client must use the second key.
+    """
+    mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
+    if bad_hash:
+        mutate = mutators.bad_new_nonce_hash
+    elif field is not None:
+        mutate = _nonce_mutator(field)
+    return HandshakePlan(
+        step="dh_gen",
+        dh_gen=answer,
+        dh_gen_mutate=mutate,
+        retry_flow=answer == "retry" and mutate is None,
+    )
+
+
+@_client("dh_params_fail", "handshake")
+def _dh_params_fail(bad_hash: bool = False) -> HandshakePlan:
+    """server_DH_params_fail (the client must abort), optionally with a bad new_nonce_hash (H5)."""
+    return HandshakePlan(
+        step="server_DH_params",
+        params_fail=True,
+        params_fail_mutate=mutators.bad_new_nonce_hash if bad_hash else None,
+    )
+
+
+# ---- messages ----------------------------------------------------------------------
+
+
+class _Answer(MessagePlan):
+    """Answer the mutated ping with ``build(ctx, probe)``."""
+
+    def __init__(self, build: Callable[[ServerContext, Probe], Out]) -> None:
+        self._build = build
+
+    def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
+        return self._build(ctx, probe)
+
+
+@_client("message_honest", "message")
+def _message_honest() -> MessagePlan:
+    """Every ping answered honestly (the control: the pong must be delivered)."""
+    return MessagePlan()
+
+
+@_client("flip_msg_key", "message")
+def _flip_msg_key(bit: int = 0) -> MessagePlan:
+    """The answer with a bit of its msg_key flipped (C1)."""
+    return _Answer(lambda ctx, p: mutators.flip_msg_key(ctx.honest(p), bit))
+
+
+@_client("flip_auth_key_id", "message")
+def _flip_auth_key_id(bit: int = 0) -> MessagePlan:
+    """The answer with a bit of its auth_key_id flipped (C1)."""
+    return _Answer(lambda ctx, p: mutators.flip_auth_key_id(ctx.honest(p), bit))
+
+
+@_client("truncate", "message")
+def _truncate(count: int = 16) -> MessagePlan:
+    """The answer without its last ``count`` bytes (C1)."""
+    return _Answer(lambda ctx, p: mutators.truncate(ctx.honest(p), count))
+
+
+@_client("extend", "message")
+def _extend(count: int = 16) -> MessagePlan:
+    """The answer with ``count`` zero bytes appended (C1)."""
+    return _Answer(lambda ctx, p: mutators.extend(ctx.honest(p), bytes(count)))
+
+
+def _padded(ctx: ServerContext, message: InnerMessage) -> bytes:
+    plain = message.pack()
+    pad = -len(plain) % 16
+    if pad < MIN_PADDING:
+        pad += 16
+    return plain + ctx.rng(pad)
+
+
+_UNKNOWN_BODY = struct.pack("<I", 0x0BADC0DE) + bytes(16)
+
+
+@_client("forge_msg_key", "message")
+def _forge_msg_key(
+    session: Literal["same", "other"] = "same", body: Literal["pong", "unknown"] = "pong"
+) -> MessagePlan:
+    """A well-formed plaintext under a msg_key that is not its MAC (C1, C5); ``session=other``
+    changes the session_id inside, ``body=unknown`` puts an unknown constructor in it."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        sid = ctx.session_id if session == "same" else mutators.other_session_id(ctx.session_id)
+        message = ctx.answer(p, session_id=sid)
+        if body == "unknown":
+            message = replace(message, body=_UNKNOWN_BODY)
+        return mutators.forge_msg_key(ctx.auth_key, _padded(ctx, message), from_server=True)
+
+    return _Answer(build)
+
+
+def _pad_short_body(ctx: ServerContext, p: Probe) -> InnerMessage:
+    message = ctx.answer(p)
+    if -(HEADER_SIZE + len(message.body)) % 16 >= MIN_PADDING:
+        # pong alone leaves exactly 12 bytes to the next block: send it as rpc_result(pong).
+        message = InnerMessage(
+            message.salt,
+            message.session_id,
+            message.msg_id,
+            message.seq_no,
+            ctx.pong_body(p, wrapped=True),
+        )
+    return message
+
+
+@_client("padding_length", "message")
+def _padding_length(padding: str | int = "over") -> MessagePlan:
+    """Authentic answer (valid msg_key) with padding over 1024 (``over``), under 12 (``under``) or
+    of a given length (C3)."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        if padding == "over":
+            return mutators.padding_too_long(ctx.auth_key, ctx.answer(p), from_server=True)
+        if padding == "under":
+            return mutators.padding_too_short(
+                ctx.auth_key, _pad_short_body(ctx, p), from_server=True
+            )
+        return ctx.seal(ctx.answer(p), padding=int(padding))
+
+    return _Answer(build)
+
+
+_LENGTH_ATTACKS = {
+    "not_multiple_of_4": mutators.length_not_multiple_of_4,
+    "exceeds_plaintext": mutators.length_exceeds_plaintext,
+    "negative": mutators.length_negative,
+    "short_of_body": mutators.length_short_of_body,
+}
+
+
+@_client("length_field", "message")
+def _length_field(attack: str = "not_multiple_of_4") -> MessagePlan:
+    """Authentic answer with a bad message_data_length: not_multiple_of_4, exceeds_plaintext,
+    negative, short_of_body (C3)."""
+    if attack not in _LENGTH_ATTACKS:
+        raise ValueError(f"attack must be one of {sorted(_LENGTH_ATTACKS)}")
+    seal = _LENGTH_ATTACKS[attack]
+    return _Answer(lambda ctx, p: seal(ctx.auth_key, ctx.answer(p), from_server=True))
+
+
+@_client("wrong_session_id", "message")
+def _wrong_session() -> MessagePlan:
+    """Authentic answer carrying another session_id (C7)."""
+    return _Answer(
+        lambda ctx, p: ctx.seal(ctx.answer(p, session_id=mutators.other_session_id(ctx.session_id)))
+    )
+
+
+@_client("msg_id_parity", "message")
+def _parity() -> MessagePlan:
+    """Authentic answer whose msg_id is even (a client's id) (C7)."""
+    return _Answer(
+        lambda ctx, p: ctx.seal(
+            ctx.answer(p, msg_id=mutators.wrong_parity_msg_id(ctx.next_msg_id(), from_server=True))
+        )
+    )
+
+
+@_client("duplicate_msg_id", "message")
+def _duplicate() -> MessagePlan:
+    """Authentic answer reusing the msg_id of the previous (delivered) server message (C7)."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        previous = ctx.sent[-1] if ctx.sent else ctx.next_msg_id()
+        return ctx.seal(ctx.answer(p, msg_id=previous))
+
+    return _Answer(build)
+
+
+@_client("too_old", "message")
+def _too_old(seconds: float = 400.0, seq_no: int | None = None) -> MessagePlan:
+    """Authentic answer whose msg_id is ``seconds`` old (over 300); ``seq_no=0`` also marks it not
+    content-related (C7)."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        msg_id = mutators.too_old_msg_id(ctx.now(), from_server=True, seconds=seconds)
+        if seq_no is None:
+            return ctx.seal(ctx.answer(p, msg_id=msg_id))
+        return ctx.seal(ctx.answer(p, msg_id=msg_id, seq_no=seq_no))
+
+    return _Answer(build)
+
+
+@_client("too_new", "message")
+def _too_new(seconds: float = 60.0) -> MessagePlan:
+    """Authentic answer whose msg_id is ``seconds`` ahead (over 30) (C7)."""
+    return _Answer(
+        lambda ctx, p: ctx.seal(
+            ctx.answer(
+                p, msg_id=mutators.too_new_msg_id(ctx.now(), from_server=True, seconds=seconds)
+            )
+        )
+    )
+
+
+class _BelowWindow(MessagePlan):
+    def __init__(self, fill: int) -> None:
+        self.fill = fill
+
+    def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
+        raise NotImplementedError  # respond() does the work
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        # Fill the window with ids 100 s old (older than anything seen), then
+        # answer with a fresh id lower than all of them.
+        first = mutators.too_old_msg_id(ctx.now(), from_server=True, seconds=100.0)
+        container_id = ctx.next_msg_id()
+        body, ids = mutators.window_filler(
+            first, self.fill, container_msg_id=container_id, from_server=True
+        )
+        out: list[Out] = [ctx.seal(ctx.message(body, msg_id=container_id, content_related=False))]
+        low = mutators.below_window_msg_id(ids)
+        out.append(ctx.seal(ctx.answer(mutated, msg_id=low)))
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+
+@_client("below_window", "message")
+def _below_window(fill: int = 1020) -> MessagePlan:
+    """A container of ``fill`` messages fills the replay window, then an answer with an id below all
+    of them (C7)."""
+    return _BelowWindow(fill)
+
+
+class _Reordered(MessagePlan):
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        first = ctx.answer(mutated)  # the lower id ...
+        if sentinel is None:
+            return [ctx.seal(first)]
+        second = ctx.answer(sentinel)  # ... sent after the higher one
+        return [ctx.seal(second), ctx.seal(first)]
+
+
+@_client("reordered", "message")
+def _reordered() -> MessagePlan:
+    """Two answers delivered in the opposite order of their msg_ids, both fresh (the control:
+    accept) (C7)."""
+    return _Reordered()
+
+
+_NEW_SALT = 0x0123456789ABCDEF
+
+
+class _BadServerSalt(MessagePlan):
+    observe = "salt"
+
+    def __init__(self, solicited: bool) -> None:
+        self.solicited = solicited
+        self.salt = _NEW_SALT
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        assert self.salt is not None
+        if self.solicited:
+            bad_msg_id = mutated.msg_id
+            out: list[Out] = []
+        else:
+            bad_msg_id = (mutated.msg_id & ~3) - 4096  # never sent
+            out = []
+        notice = mutators.unsolicited_bad_server_salt(bad_msg_id, self.salt)
+        out.append(ctx.seal(ctx.message(notice)))
+        if not self.solicited:
+            out.append(ctx.honest(mutated))
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
+        return [ctx.honest(probe)] if self.solicited else []
+
+
+@_client("bad_server_salt", "message")
+def _bad_server_salt(solicited: bool = False) -> MessagePlan:
+    """bad_server_salt with a new salt, naming a message the client never sent (or, ``solicited``,
+    its own ping); observed: the salt of its next message (C9)."""
+    return _BadServerSalt(solicited)
+
+
+@_client("bad_crc", "message")
+def _bad_crc() -> MessagePlan:
+    """The answer's full-transport frame with a bad CRC32 (T2; needs framing=full)."""
+    return _Answer(lambda ctx, p: Raw(mutators.bad_crc(ctx.frame(ctx.honest(p)))))
+
+
+@_client("bad_seqno", "message")
+def _bad_seqno() -> MessagePlan:
+    """The answer's full-transport frame skipping one seqno, with a valid CRC32 (T2; needs
+    framing=full)."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        frame = ctx.frame(ctx.honest(p))
+        return Raw(mutators.with_seqno(frame, ctx.full_seq()))
+
+    return _Answer(build)
+
+
+# ---- transport -------------------------------------------------------------------------
+
+
+@_client("forbidden_header", "header")
+def _forbidden_header(prefix: str = "HEAD") -> HeaderPlan:
+    """The client's first obfuscated2 header candidate starts with a forbidden prefix; it must draw
+    again (T1)."""
+    if prefix not in mutators.FORBIDDEN_PREFIXES:
+        raise ValueError(f"prefix must be one of {sorted(mutators.FORBIDDEN_PREFIXES)}")
+    return HeaderPlan(prefix)
+
+
+@_client("fake_tls", "fake_tls")
+def _fake_tls(hmac: Literal["valid", "bad"] = "bad") -> FakeTlsPlan:
+    """MTProxy fake-TLS: the proxy's ServerHello with a valid or a bad HMAC (T3)."""
+    if hmac not in ("valid", "bad"):
+        raise ValueError("hmac must be 'valid' or 'bad'")
+    return FakeTlsPlan(bad_hmac=hmac == "bad")

@@ -1,0 +1,245 @@
+"""The conformance runner: scenarios as data, the adversarial server against
+mtcrypt's own client (the control: every scenario passes), mirror mode against
+mtcrypt's own server, the command adapter, the report and the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtcrypt.__main__ import main as mtcrypt_main
+from mtcrypt.errors import InvalidArgument
+from mtcrypt.handshake.rsa import RsaPrivateKey
+from mtcrypt.testing import ReferenceServer
+from mtcrypt.testing.conformance import (
+    MUTATIONS,
+    CommandAdapter,
+    MessagePlan,
+    MtcryptAdapter,
+    Probe,
+    Report,
+    Scenario,
+    ServerContext,
+    ServerEndpoint,
+    default_scenarios,
+    load_scenarios,
+    register_mutation,
+    run_client_suite_sync,
+    run_server_suite,
+)
+from mtcrypt.testing.conformance.adversary import Out
+from mtcrypt.testing.conformance.cli import main as conformance_main
+
+SECRET = "ee" + "61" * 16 + b"conformance.test".hex()
+
+
+# ---- scenarios as data ----------------------------------------------------------------
+
+
+def test_default_scenarios_are_valid_data() -> None:
+    scenarios = default_scenarios()
+    ids = [s.id for s in scenarios]
+    assert len(ids) == len(set(ids))
+    assert {s.role for s in scenarios} == {"client", "server"}
+    for s in scenarios:
+        s.plan()  # every parameter set builds
+        assert Scenario.from_dict(s.to_dict()) == s
+        assert s.checklist and s.description
+    used = {s.mutation for s in scenarios}
+    builtin = {"client_mutations", "mirror"}
+    assert used >= {
+        k for k, v in MUTATIONS.items() if v.build.__module__.rsplit(".", 1)[-1] in builtin
+    }
+
+
+def test_scenario_validation() -> None:
+    with pytest.raises(InvalidArgument):
+        Scenario("x", "d", "no_such_mutation", "reject", "C3")
+    with pytest.raises(InvalidArgument):
+        Scenario("x", "d", "truncate", "maybe", "C1")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        Scenario.from_dict(
+            {
+                "id": "x",
+                "description": "d",
+                "mutation": "truncate",
+                "expect": "reject",
+                "checklist": "C1",
+                "colour": "red",
+            }
+        )
+    with pytest.raises(InvalidArgument):
+        Scenario("x", "d", "truncate", "reject", "C1", params={"bogus": 1}).plan()
+
+
+def test_scenarios_load_from_json_and_toml(tmp_path: Path) -> None:
+    toml = tmp_path / "extra.toml"
+    toml.write_text(
+        "[[scenario]]\n"
+        'id = "C3-padding-2048"\n'
+        'description = "authentic answer with 2048 bytes of padding"\n'
+        'mutation = "padding_length"\n'
+        "params = { padding = 2048 }\n"
+        'expect = "reject"\n'
+        'checklist = "C3"\n'
+    )
+    data = [
+        {
+            "id": "C1-flip-7",
+            "description": "msg_key bit 7",
+            "mutation": "flip_msg_key",
+            "params": {"bit": 7},
+            "expect": "reject",
+            "checklist": "C1",
+        }
+    ]
+    js = tmp_path / "extra.json"
+    js.write_text(json.dumps({"scenarios": data}))
+    loaded = load_scenarios(toml) + load_scenarios(js)
+    assert [s.id for s in loaded] == ["C3-padding-2048", "C1-flip-7"]
+    assert dict(loaded[0].params) == {"padding": 2048}
+
+
+# ---- the control: mtcrypt's own client passes everything ------------------------------------
+
+
+def test_mtcrypt_client_passes_every_scenario(server_key: RsaPrivateKey) -> None:
+    report = run_client_suite_sync(
+        MtcryptAdapter(), default_scenarios("client"), rsa_key=server_key, timeout=2.0
+    )
+    assert report.passed, report.to_table()
+    assert {r.status for r in report.results} == {"pass"}
+    assert len(report.results) == len(default_scenarios("client"))
+    assert all(p.uniform for p in report.pairs) and len(report.pairs) == 2
+
+
+class _Padding2048(MessagePlan):
+    def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
+        return ctx.seal(ctx.answer(probe), padding=2048 - (32 + 20) % 16 + 12)
+
+
+def test_user_defined_mutation_kind(server_key: RsaPrivateKey) -> None:
+    """Extending from Python: register a kind, describe scenarios with it."""
+
+    @register_mutation("test_padding_2048", role="client", phase="message")
+    def build() -> MessagePlan:
+        """Authentic answer with about 2 KiB of padding (C3)."""
+        return _Padding2048()
+
+    try:
+        scenarios = [
+            Scenario("C3-user-2k", "user-defined", "test_padding_2048", "reject", "C3"),
+            Scenario("C-user-control", "honest", "message_honest", "accept", "C"),
+        ]
+        report = run_client_suite_sync(MtcryptAdapter(), scenarios, rsa_key=server_key)
+        assert [r.status for r in report.results] == ["pass", "pass"]
+        assert MUTATIONS["test_padding_2048"].doc.startswith("Authentic answer")
+        with pytest.raises(InvalidArgument):
+            register_mutation("test_padding_2048", role="client", phase="message")(build)
+    finally:
+        MUTATIONS.pop("test_padding_2048", None)
+
+
+# ---- mirror mode -------------------------------------------------------------------------------
+
+
+def _mirror(enforce_salt: bool, scenarios: list[Scenario]) -> Report:
+    async def run() -> Report:
+        async with ReferenceServer(enforce_salt=enforce_salt, secrets=[SECRET]) as server:
+            endpoint = ServerEndpoint("127.0.0.1", server.port, server.public_key, secret=SECRET)
+            return await run_server_suite(endpoint, scenarios, target="mtcrypt-server")
+
+    return asyncio.run(run())
+
+
+def test_mtcrypt_server_passes_every_mirror_scenario() -> None:
+    report = _mirror(True, default_scenarios("server"))
+    assert report.passed, report.to_table()
+    assert len(report.results) == len(default_scenarios("server"))
+
+
+def test_mirror_sees_a_server_that_accepts() -> None:
+    """Negative control: a reference server that does not enforce salts
+    answers a request with a made-up salt, and the report says so."""
+    chosen = [
+        s for s in default_scenarios("server") if s.id in ("srv-C9-wrong-salt", "srv-C-honest")
+    ]
+    report = _mirror(False, chosen)
+    assert report.result("srv-C-honest").status == "pass"
+    wrong = report.result("srv-C9-wrong-salt")
+    assert (wrong.observed, wrong.status) == ("accepted", "FAIL")
+    assert not report.passed
+
+
+# ---- a client in another process -----------------------------------------------------------------
+
+
+def test_command_adapter_with_the_example_client(server_key: RsaPrivateKey) -> None:
+    wanted = {"H-honest", "H2-answer-hash", "C-honest", "C3-padding-over-1024"}
+    chosen = [s for s in default_scenarios("client") if s.id in wanted]
+    adapter = CommandAdapter([sys.executable, "-m", "mtcrypt.testing.conformance.example_client"])
+    report = run_client_suite_sync(adapter, chosen, rsa_key=server_key, timeout=3.0)
+    assert report.passed, report.to_table()
+    assert {r.id for r in report.results} == wanted
+
+
+# ---- report and command line ---------------------------------------------------------
+
+
+def test_report_table_and_json(server_key: RsaPrivateKey, tmp_path: Path) -> None:
+    chosen = [s for s in default_scenarios("client") if s.id.startswith(("C5-", "T1-header-H"))]
+    report = run_client_suite_sync(MtcryptAdapter(), chosen, rsa_key=server_key)
+    table = report.to_table()
+    assert "C5-forged-mac" in table and "C4 uniform failure" in table
+    data = json.loads(report.to_json(tmp_path / "r.json"))
+    assert data["passed"] is True and data["counts"] == {"pass": len(chosen)}
+    assert json.loads((tmp_path / "r.json").read_text())["target"] == "mtcrypt"
+    assert {r["id"] for r in data["results"]} == {s.id for s in chosen}
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.json"
+    status = mtcrypt_main(
+        [
+            "conformance",
+            "--target",
+            "mtcrypt",
+            "--only",
+            "C3-*,C7-dup*",
+            "--quiet",
+            "--json",
+            str(out),
+        ]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "C3-length-beyond" in printed and "C7-duplicate" in printed
+    assert json.loads(out.read_text())["counts"] == {"pass": 7}
+    assert conformance_main(["--list", "--only", "srv-*"]) == 0
+    assert "srv-C3-padding-over-1024" in capsys.readouterr().out
+    assert conformance_main(["--target", "mtcrypt-server", "--only", "srv-C1-*", "--quiet"]) == 0
+    assert conformance_main(["--target", "mtcrypt", "--only", "nothing"]) == 2
+    extra = tmp_path / "x.json"
+    extra.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "C-mine",
+                    "description": "mine",
+                    "mutation": "message_honest",
+                    "expect": "accept",
+                    "checklist": "C",
+                }
+            ]
+        )
+    )
+    assert (
+        conformance_main(
+            ["--target", "mtcrypt", "--no-defaults", "--scenarios", str(extra), "--quiet"]
+        )
+        == 0
+    )

@@ -1,0 +1,117 @@
+"""The conformance runner against clients nobody on this project wrote.
+
+Telethon and Pyrogram (kurigram) run unmodified (their handshake code, their
+sessions, their transports) against the adversarial server.  These tests
+assert the runner completes and reports what each accepts that it should not;
+the expectations below were established by running the scenarios against the
+pinned versions (see ``docs/guides/fuzzing.md``).  A representative subset
+runs by default (about 5 s); the whole suite (about 20 s) is marked ``slow`` and
+runs with ``MTCRYPT_CONFORMANCE_FULL=1``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mtcrypt.handshake.rsa import RsaPrivateKey
+from mtcrypt.testing.conformance import (
+    PyrogramAdapter,
+    Report,
+    TelethonAdapter,
+    default_scenarios,
+    run_client_suite_sync,
+)
+
+pytestmark = pytest.mark.interop
+
+# scenario id -> (observed, status) for the pinned versions
+TELETHON = {
+    "H-honest": ("accepted", "pass"),
+    "H2-resPQ-nonce": ("rejected", "pass"),
+    "H2-answer-hash": ("accepted", "FAIL"),  # SHA1(answer) is read and discarded
+    "H2-answer-padding": ("accepted", "FAIL"),
+    "H3-prime-not-safe": ("accepted", "FAIL"),  # no primality / safety check
+    "H3-g-non-residue": ("accepted", "FAIL"),  # no generator check
+    "H3-g_a-below": ("rejected", "pass"),
+    "H4-ok-bad-hash": ("rejected", "pass"),
+    "H4-retry": ("rejected", "FAIL"),  # dh_gen_retry unsupported
+    "C-honest": ("accepted", "pass"),
+    "C1-msg-key-flip": ("rejected", "pass"),
+    "C3-padding-over-1024": ("accepted", "FAIL"),  # no length/padding checks at all
+    "C3-length-beyond": ("accepted", "FAIL"),
+    "C7-duplicate": ("rejected", "pass"),
+    "C7-below-window": ("accepted", "FAIL"),  # only ids still in its deque are refused
+    "C9-salt-unsolicited": ("accepted", "FAIL"),  # adopts any bad_server_salt
+    "T2-full-bad-seqno": ("accepted", "FAIL"),
+    "T1-header-HEAD": ("accepted", "FAIL"),  # HEAD, OPTI, TLS, dddddddd not filtered
+    "T1-header-POST": ("rejected", "pass"),
+}
+
+PYROGRAM = {
+    "H-honest": ("accepted", "pass"),
+    "H2-resPQ-nonce": ("late", "late"),  # every check runs after set_client_DH_params
+    "H2-inner-nonce": ("accepted", "FAIL"),  # server_DH_inner_data nonces never checked
+    "H2-answer-hash": ("late", "late"),
+    "H2-answer-padding": ("accepted", "FAIL"),
+    "H3-prime-not-safe": ("late", "late"),  # pinned prime, checked late
+    "H3-g-non-residue": ("accepted", "FAIL"),
+    "H4-ok-bad-hash": ("accepted", "FAIL"),  # new_nonce_hash1 never checked
+    "H4-fail": ("accepted", "FAIL"),  # dh_gen_fail key used
+    "H4-retry": ("wrong-key", "FAIL"),  # dh_gen_retry key used, no retry
+    "C-honest": ("accepted", "pass"),
+    "C3-padding-over-1024": ("rejected", "pass"),
+    "C3-length-not-4n": ("accepted", "FAIL"),
+    "C3-length-short": ("accepted", "FAIL"),
+    "C5-forged-mac": ("rejected", "pass"),
+    "C5-forged-mac-other-session": ("rejected", "pass"),
+    "C7-below-window": ("rejected", "pass"),
+    "C9-salt-unsolicited": ("rejected", "pass"),
+    "T2-full-bad-seqno": ("accepted", "FAIL"),
+    "T1-header-HEAD": ("rejected", "pass"),
+}
+
+
+def _run(adapter: object, expected: dict[str, tuple[str, str]], key: RsaPrivateKey) -> Report:
+    chosen = [s for s in default_scenarios("client") if s.id in expected]
+    assert len(chosen) == len(expected)
+    return run_client_suite_sync(adapter, chosen, rsa_key=key, timeout=2.0)  # type: ignore[arg-type]
+
+
+def _check(report: Report, expected: dict[str, tuple[str, str]]) -> None:
+    got = {r.id: (r.observed, r.status) for r in report.results}
+    assert got == expected, report.to_table()
+
+
+def test_telethon_findings(server_key: RsaPrivateKey) -> None:
+    pytest.importorskip("telethon")
+    report = _run(TelethonAdapter(), TELETHON, server_key)
+    _check(report, TELETHON)
+    assert "telethon" in report.versions
+
+
+def test_pyrogram_findings(server_key: RsaPrivateKey) -> None:
+    pytest.importorskip("pyrogram")
+    report = _run(PyrogramAdapter(), PYROGRAM, server_key)
+    _check(report, PYROGRAM)
+    # A failed msg_key and a wrong session_id behind a failed msg_key are told
+    # apart: Pyrogram looks at the plaintext before the MAC (checklist C4/C5).
+    (pair,) = report.pairs
+    assert pair.uniform is False and "session_id" in pair.detail
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("MTCRYPT_CONFORMANCE_FULL") != "1", reason="set MTCRYPT_CONFORMANCE_FULL=1"
+)
+@pytest.mark.parametrize("name", ["telethon", "pyrogram"])
+def test_full_suite(server_key: RsaPrivateKey, name: str) -> None:
+    pytest.importorskip(name)
+    adapter = TelethonAdapter() if name == "telethon" else PyrogramAdapter()
+    expected = TELETHON if name == "telethon" else PYROGRAM
+    report = run_client_suite_sync(adapter, default_scenarios("client"), rsa_key=server_key)
+    got = {r.id: (r.observed, r.status) for r in report.results}
+    assert {k: got[k] for k in expected} == expected, report.to_table()
+    assert not [r for r in report.results if r.status == "error"], report.to_table()
+    assert all(r.status == "pass" for r in report.results if r.id.startswith("C1-"))
