@@ -5,9 +5,16 @@
 
 #if defined(__x86_64__)
 
+/* Only the functions of this file are compiled for these instructions;
+ * cpu.c decides at run time whether they may be called.  gcc and clang spell
+ * "target for a region" differently. */
+#include <immintrin.h>
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("aes,sse4.1,ssse3,avx2,avx512f,avx512vl,avx512bw,vaes"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("aes,sse4.1,ssse3,avx2,avx512f,avx512vl,avx512bw,vaes")
-#include <immintrin.h>
+#endif
 
 #define LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define STORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
@@ -275,6 +282,10 @@ int mtc_vaes_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
     return MTC_OK;
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif /* x86-64 */
