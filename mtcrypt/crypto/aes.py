@@ -183,7 +183,13 @@ def _batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]], decrypt: boo
             d, k, v = item
         except (TypeError, ValueError):
             raise InvalidArgument(f"item {i} must be a (data, key, iv) tuple") from None
-        kb, vb = bytes(fixed(k, 32, f"key of item {i}")), bytes(fixed(v, 32, f"iv of item {i}"))
+        # fixed()/readable() return the object itself for bytes, else a cffi
+        # pointer, which bytes() cannot copy: ffi.buffer() can.
+        kb = k if type(k) is bytes else ffi.buffer(fixed(k, 32, f"key of item {i}"), 32)[:]
+        vb = v if type(v) is bytes else ffi.buffer(fixed(v, 32, f"iv of item {i}"), 32)[:]
+        if len(kb) != 32 or len(vb) != 32:
+            fixed(kb, 32, f"key of item {i}")
+            fixed(vb, 32, f"iv of item {i}")
         db = d if type(d) is bytes else ffi.buffer(*readable(d, f"data of item {i}"))[:]
         keys.append(kb)
         ivs.append(vb)
