@@ -10,7 +10,7 @@
 #    pyinstaller over a native core compiled with the same flags.
 #
 #  * Locally (fuzz/run.py calls it): LIB_FUZZING_ENGINE unset, so clang with
-#    -fsanitize=fuzzer,address,undefined builds the C targets into fuzz/out/.
+#    -fsanitize=fuzzer,address,undefined builds the C targets into build/fuzz/.
 #    The atheris targets run straight from fuzz/python/ with the installed
 #    package, so nothing is built for them here.
 #
@@ -27,7 +27,7 @@ if [ -z "${LIB_FUZZING_ENGINE:-}" ]; then
     CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined"
     CFLAGS="$CFLAGS -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link"
     LIB_FUZZING_ENGINE="-fsanitize=fuzzer"
-    OUT="${OUT:-$HERE/out}"
+    OUT="${OUT:-$ROOT/build/fuzz}"
     WORK="$OUT/work"
     PYTHON="${PYTHON:-python3}"
 else

@@ -7,11 +7,11 @@
 What it does, per target:
 
 * C targets (fuzz/c/fuzz_*.c) are built first by fuzz/build.sh (clang,
-  -fsanitize=fuzzer,address,undefined, into fuzz/out/); atheris targets
+  -fsanitize=fuzzer,address,undefined, into build/fuzz/); atheris targets
   (fuzz/python/fuzz_*.py) run with this interpreter, which needs atheris.
   With clang present, the atheris targets run over a copy of the package
   whose native core is built with -fsanitize=address,fuzzer-no-link
-  (fuzz/python/build_native.py, into fuzz/out/pyroot/) and atheris's ASan
+  (fuzz/python/build_native.py, into build/fuzz/pyroot/) and atheris's ASan
   runtime preloaded, so libFuzzer also sees the C edges the Python calls
   reach and AddressSanitizer checks them; --plain-native uses the installed
   extension instead.
@@ -24,8 +24,8 @@ What it does, per target:
   used up (at most --max-findings per target).
 * Prints, per target: executions, libFuzzer's final ``cov:`` (coverage
   counters hit; for atheris, Python and native edges) and ``ft:`` (features),
-  corpus size and findings.  Full logs in fuzz/out/logs/, a JSON summary in
-  fuzz/out/summary.json.  Exit status 1 if anything was found.
+  corpus size and findings.  Full logs in build/fuzz/logs/, a JSON summary in
+  build/fuzz/summary.json.  Exit status 1 if anything was found.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "out"
+OUT = HERE.parent / "build" / "fuzz"  # build/ is ignored by git
 CORPUS = HERE / "corpus"
 REGRESSIONS = HERE / "regressions"
 
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--time", type=int, default=60, help="seconds per target (default 60)")
     parser.add_argument("--only", default="", help="comma-separated target names")
-    parser.add_argument("--no-build", action="store_true", help="use the C targets in fuzz/out")
+    parser.add_argument("--no-build", action="store_true", help="use the C targets in build/fuzz")
     parser.add_argument("--python", default=sys.executable, help="interpreter for atheris")
     parser.add_argument("--max-findings", type=int, default=5, help="per target (default 5)")
     parser.add_argument("--list", action="store_true", help="list the targets and exit")
