@@ -150,7 +150,12 @@ class ProxyLink:
 def parse_proxy_link(link: str) -> ProxyLink:
     """Parse ``tg://proxy?server=…&port=…&secret=…`` or the same query on
     ``https://t.me/proxy``; the secret is validated like :meth:`ProxySecret.parse`."""
-    parts = urlsplit(link.strip())
+    if not isinstance(link, str):
+        raise InvalidType("an MTProxy link must be a str")
+    try:
+        parts = urlsplit(link.strip())
+    except ValueError:  # urlsplit's own complaint (e.g. an unbalanced "[")
+        raise InvalidArgument("not an MTProxy link: malformed URL") from None
     is_tg = parts.scheme == "tg" and parts.netloc == "proxy"
     is_web = parts.scheme in ("http", "https") and parts.netloc in ("t.me", "telegram.me")
     if not (is_tg or (is_web and parts.path == "/proxy")):
