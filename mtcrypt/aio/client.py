@@ -1,4 +1,5 @@
-"""An asyncio MTProto client connection: transport, handshake, session."""
+"""An asyncio MTProto client: a thin pump over
+:class:`~mtcrypt.connection.ClientConnection`."""
 
 from __future__ import annotations
 
@@ -9,14 +10,24 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._random import Rng, random_bytes
-from ..errors import MtcryptError, SessionError, TransportError
-from ..handshake.client import ClientHandshake
-from ..handshake.rsa import RsaPublicKey
+from ..connection import (
+    ClientConnection,
+    Closed,
+    CloseReason,
+    ConnectionEvent,
+    ConnectionLimits,
+    HandshakeComplete,
+    PongReceived,
+    Ready,
+    RequestFailed,
+    RequestTimedOut,
+    ResultReceived,
+    Timeouts,
+)
+from ..errors import HandshakeError, MtcryptError, SessionError, TransportError
+from ..handshake.rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey
 from ..mtproto import AuthKey
-from ..mtproto.session import Role, Session
-from ..mtproto.session_events import Pong, Resent, RpcError, RpcResult
 from ..transport import ClientTransport
-from ..transport.events import Frame, QuickAck, TransportErrorCode
 
 __all__ = ["Client", "RpcCallError"]
 
@@ -30,33 +41,40 @@ class RpcCallError(MtcryptError):
         super().__init__(f"rpc_error {code}: {message}")
 
 
+def _closed_error(event: Closed) -> MtcryptError:
+    """The exception waiters get when the connection ends."""
+    reason = event.reason
+    if reason is CloseReason.TRANSPORT_ERROR_RECEIVED:
+        return TransportError(event.detail, code=event.error_code or -404)
+    if reason is CloseReason.BAD_TRANSPORT:
+        return TransportError(f"bad transport data: {event.detail}")
+    if reason is CloseReason.HANDSHAKE_FAILED:
+        return HandshakeError(event.detail or "handshake", "the handshake failed")
+    if reason is CloseReason.PEER_CLOSED:
+        return TransportError("connection closed by the server", code=0)
+    detail = f": {event.detail}" if event.detail else ""
+    return SessionError(f"the connection is closed ({reason.value}{detail})")
+
+
 class Client:
     """One encrypted MTProto connection.  Create it with :meth:`connect`.
 
     ``invoke(request)`` sends a TL-serialized query and returns the
-    serialized result; acks, salts, resends and pings are handled by the
-    session underneath.
+    serialized result; acks, salts, re-sends, keep-alive pings and deadlines
+    are the connection's.
     """
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        transport: ClientTransport,
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._transport = transport
-        self._session: Session | None = None
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._frames: asyncio.Queue[bytes] = asyncio.Queue()
-        self._reader_task: asyncio.Task[None] | None = None
+    def __init__(self, conn: ClientConnection) -> None:
+        self._conn = conn
+        self._transport: asyncio.Transport | None = None
+        self._futures: dict[int, asyncio.Future[Any]] = {}
+        self._slot_waiters: list[asyncio.Future[None]] = []
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._error: MtcryptError | None = None
         self._closed = False
-        self._error: BaseException | None = None
-        self.auth_key: AuthKey | None = None
-        self.handshake_seconds: float = 0.0
-        self.server_salt = 0
-        self.time_offset = 0.0
+        self.handshake_seconds = 0.0
 
     # ---- setup ---------------------------------------------------------------
 
@@ -74,11 +92,17 @@ class Client:
         auth_key: AuthKey | None = None,
         salt: int = 0,
         time_offset: float | None = None,
+        temp_key_expires_in: int | None = None,
+        timeouts: Timeouts | None = None,
+        limits: ConnectionLimits | None = None,
         timeout: float = 10.0,
         rng: Rng = random_bytes,
     ) -> Client:
-        """Open a connection, create an auth key (unless ``auth_key`` is given)
-        and start an encrypted session."""
+        """Open a connection, create an auth key (unless ``auth_key`` is given;
+        with ``temp_key_expires_in`` also a temporary key bound to it) and
+        start an encrypted session."""
+        if auth_key is None and public_keys is None:
+            raise SessionError("public_keys are needed to create an auth key")
         transport = ClientTransport(
             framing,
             obfuscated=obfuscated,
@@ -86,145 +110,170 @@ class Client:
             dc_id=dc_id if (secret is not None or obfuscated) else None,
             rng=rng,
         )
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        client = cls(reader, writer, transport)
-        client._reader_task = asyncio.create_task(client._read_loop())
+        conn = ClientConnection(
+            transport,
+            public_keys=TELEGRAM_PRODUCTION_KEYS if public_keys is None else public_keys,
+            dc_id=dc_id,
+            auth_key=auth_key,
+            salt=salt,
+            time_offset=time_offset,
+            temp_key_expires_in=temp_key_expires_in,
+            timeouts=timeouts,
+            limits=limits,
+            rng=rng,
+        )
+        client = cls(conn)
+        loop = asyncio.get_running_loop()
         try:
-            await client._write(transport.data_to_send())
-            if auth_key is None:
-                if public_keys is None:
-                    raise SessionError("public_keys are needed to create an auth key")
-                await asyncio.wait_for(client._handshake(public_keys, dc_id, rng), timeout)
-            else:
-                client.auth_key = auth_key
-                client.server_salt = salt
-                client.time_offset = time_offset or 0.0
-            assert client.auth_key is not None
-            client._session = Session(
-                client.auth_key,
-                Role.CLIENT,
-                salt=client.server_salt,
-                time_offset=client.time_offset if auth_key is None else time_offset,
-                rng=rng,
+            await asyncio.wait_for(
+                loop.create_connection(lambda: _ClientProtocol(client), host, port), timeout
             )
+            client._process(conn.start())
+            await asyncio.wait_for(asyncio.shield(client._ready), timeout)
         except BaseException:
             await client.close()
             raise
         return client
 
-    async def _handshake(self, public_keys: Iterable[RsaPublicKey], dc_id: int, rng: Rng) -> None:
-        start = time.perf_counter()
-        hs = ClientHandshake(dc=dc_id, public_keys=public_keys, rng=rng)
-        packet: bytes | None = hs.start()
-        while packet is not None:
-            await self._send_payload(packet)
-            packet = hs.receive(await self._next_frame())
-        result = hs.result
-        self.auth_key = result.auth_key
-        self.server_salt = result.server_salt
-        self.time_offset = float(result.time_offset)
-        self.handshake_seconds = time.perf_counter() - start
+    # ---- state -------------------------------------------------------------------
 
-    # ---- I/O plumbing ---------------------------------------------------------
+    @property
+    def connection(self) -> ClientConnection:
+        """The sans-I/O connection underneath."""
+        return self._conn
 
-    async def _write(self, data: bytes) -> None:
-        if data:
-            self._writer.write(data)
-            await self._writer.drain()
+    @property
+    def auth_key(self) -> AuthKey | None:
+        """The permanent key (save it, with :attr:`server_salt`, to reconnect)."""
+        return self._conn.perm_key
 
-    async def _send_payload(self, payload: bytes) -> None:
-        await self._write(self._transport.send(payload))
-        await self._write(self._transport.data_to_send())
+    @property
+    def server_salt(self) -> int:
+        session = self._conn.session
+        return 0 if session is None else session.salt
 
-    async def _next_frame(self) -> bytes:
-        frame = await self._frames.get()
-        if self._error is not None and not frame:
-            raise self._error
-        return frame
+    @property
+    def time_offset(self) -> float:
+        session = self._conn.session
+        return 0.0 if session is None else session.time_offset
 
-    async def _read_loop(self) -> None:
-        try:
-            while True:
-                data = await self._reader.read(65536)
-                if not data:
-                    raise TransportError("connection closed by the server", code=0)
-                for event in self._transport.receive(data):
-                    if isinstance(event, Frame):
-                        if self._session is None:
-                            await self._frames.put(event.payload)
-                        else:
-                            self._dispatch(self._session.receive(event.payload))
-                    elif isinstance(event, TransportErrorCode):
-                        raise TransportError(
-                            f"server sent transport error {event.code}", code=event.code
-                        )
-                    elif isinstance(event, QuickAck):
-                        continue
-                await self._write(self._transport.data_to_send())
-                if self._session is not None:
-                    await self._flush()
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
-        except BaseException as exc:  # surface to every waiter
-            self._error = exc
-            await self._frames.put(b"")
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(exc)
-            self._pending.clear()
+    # ---- the pump ----------------------------------------------------------------------
 
-    def _dispatch(self, events: list[Any]) -> None:
+    def _process(self, events: list[ConnectionEvent]) -> None:
         for event in events:
-            if isinstance(event, RpcResult):
-                self._resolve(event.req_msg_id, event.result)
-            elif isinstance(event, RpcError):
-                future = self._pending.pop(event.req_msg_id, None)
-                if future is not None and not future.done():
-                    future.set_exception(RpcCallError(event.error_code, event.error_message))
-            elif isinstance(event, Pong):
-                self._resolve(event.ping_msg_id, event.ping_id)
-            elif isinstance(event, Resent) and event.req_msg_id != event.new_msg_id:
-                future = self._pending.pop(event.old_msg_id, None)
-                if future is not None:
-                    self._pending[event.new_msg_id] = future
+            if isinstance(event, ResultReceived):
+                self._resolve(event.request_id, event.result)
+            elif isinstance(event, PongReceived):
+                self._resolve(event.request_id, event.ping_id)
+            elif isinstance(event, RequestFailed):
+                self._fail(event.request_id, RpcCallError(event.error_code, event.error_message))
+            elif isinstance(event, RequestTimedOut):
+                self._fail(event.request_id, TimeoutError("no answer in time"))
+            elif isinstance(event, HandshakeComplete):
+                self.handshake_seconds += event.seconds
+            elif isinstance(event, Ready):
+                if not self._ready.done():
+                    self._ready.set_result(None)
+            elif isinstance(event, Closed):
+                self._on_closed(_closed_error(event))
+        data = self._conn.data_to_send()
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if data:
+                transport.write(data)
+            if self._conn.closed:
+                transport.close()
+        if not self._conn.closed:
+            self._reschedule()
 
-    def _resolve(self, msg_id: int, value: object) -> None:
-        future = self._pending.pop(msg_id, None)
+    def _on_closed(self, error: MtcryptError) -> None:
+        if self._error is None:
+            self._error = error
+        if not self._ready.done():
+            self._ready.set_exception(error)
+            self._ready.exception()  # retrieved: connect() re-raises it
+        for future in [*self._futures.values(), *self._slot_waiters]:
+            if not future.done():
+                future.set_exception(error)
+        self._futures.clear()
+        self._slot_waiters.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _resolve(self, request_id: int, value: object) -> None:
+        future = self._futures.pop(request_id, None)
         if future is not None and not future.done():
             future.set_result(value)
 
-    async def _flush(self) -> None:
-        assert self._session is not None
-        for packet in self._session.data_to_send():
-            await self._write(self._transport.send(packet))
+    def _fail(self, request_id: int, error: BaseException) -> None:
+        future = self._futures.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_exception(error)
 
-    def _check_open(self) -> Session:
-        if self._error is not None:
-            raise self._error
-        if self._closed or self._session is None:
-            raise SessionError("the connection is closed")
-        return self._session
+    def _reschedule(self) -> None:
+        deadline = self._conn.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        delay = max(0.0, deadline - time.time())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._process(self._conn.on_timer())
 
     # ---- API ---------------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise SessionError("the connection is closed")
+
+    async def _call(self, request_id: int, timeout: float) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._futures[request_id] = future
+        self._process([])
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._futures.pop(request_id, None)
+            self._conn.cancel(request_id)
+            raise
+        finally:
+            while self._slot_waiters:
+                waiter = self._slot_waiters.pop(0)
+                if not waiter.done():
+                    waiter.set_result(None)
+                    break
+
+    async def _slot(self) -> None:
+        """Wait while ``limits.max_pending_requests`` requests are in flight."""
+        limit = self._conn.limits.max_pending_requests
+        while len(self._futures) >= limit:
+            self._check_open()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._slot_waiters.append(waiter)
+            await waiter
+        self._check_open()
+
     async def invoke(self, request: bytes, *, timeout: float = 10.0) -> bytes:
-        """Send a TL-serialized RPC query; returns the serialized result."""
-        session = self._check_open()
-        msg_id = session.send(request)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = future
-        await self._flush()
-        return await asyncio.wait_for(future, timeout)
+        """Send a TL-serialized RPC query; returns the serialized result.  With
+        ``limits.max_pending_requests`` already in flight, waits for a slot."""
+        await self._slot()
+        result: bytes = await self._call(self._conn.send_request(request), timeout)
+        return result
 
     async def ping(self, *, timeout: float = 10.0) -> float:
         """An encrypted ping; returns the round-trip time in seconds."""
-        session = self._check_open()
+        await self._slot()
         start = time.perf_counter()
-        msg_id = session.send_ping()
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = future
-        await self._flush()
-        await asyncio.wait_for(future, timeout)
+        await self._call(self._conn.send_ping(), timeout)
         return time.perf_counter() - start
 
     async def close(self) -> None:
@@ -232,16 +281,40 @@ class Client:
         if self._closed:
             return
         self._closed = True
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader_task
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+        if not self._conn.closed:
+            self._process(self._conn.close())
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        transport = self._transport
+        if transport is not None:
+            transport.close()
+            with contextlib.suppress(Exception):
+                await asyncio.sleep(0)
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class _ClientProtocol(asyncio.Protocol):
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.client._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.client._process(self.client._conn.receive_data(data))
+
+    def eof_received(self) -> bool:
+        self.client._process(self.client._conn.receive_data(b""))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        conn = self.client._conn
+        if not conn.closed:
+            self.client._process(conn.receive_data(b""))

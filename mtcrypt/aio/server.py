@@ -1,33 +1,54 @@
-"""An asyncio MTProto server: every transport, the handshake, sessions, and a
-handler hook for RPCs.  The protocol work is done by the sans-I/O objects."""
+"""An asyncio MTProto server: a thin pump over
+:class:`~mtcrypt.connection.ServerConnection`.
+
+All protocol decisions are the connection's; this module moves bytes between
+sockets and connections, sleeps until each connection's next deadline, runs
+handshake crypto in a thread pool, calls the application's handler, enforces
+the server-wide caps (connections, buffered bytes) and logs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import struct
+import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .._random import Rng, random_bytes
-from ..errors import DecryptionFailed, MtcryptError
+from ..connection import (
+    BufferBudget,
+    Closed,
+    ConnectionEvent,
+    ConnectionLimits,
+    HandshakeComplete,
+    HandshakeFailed,
+    HandshakeWork,
+    HandshakeWorkNeeded,
+    IncomingRequest,
+    KeyBound,
+    KeyStore,
+    LimitExceeded,
+    MemoryKeyStore,
+    MessageRejected,
+    ServerConnection,
+    StoredKey,
+    Timeouts,
+    TransportReady,
+)
+from ..errors import InvalidArgument
 from ..handshake.rsa import RsaPrivateKey
-from ..handshake.server import ServerHandshake
 from ..mtproto import AuthKey
-from ..mtproto.session import Role, Session
-from ..mtproto.session_events import MessageDropped, Request
 from ..transport import ServerTransport
-from ..transport.events import Frame, TransportDetected, TransportInfo
+from ..transport.events import TransportInfo
 
-__all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server"]
+__all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server", "ServerStats"]
 
 log = logging.getLogger("mtcrypt.server")
-
-_INVOKE_WITH_LAYER = 0xDA9B0D0D
-_INVOKE_WITHOUT_UPDATES = 0xBF9459B7
-_INIT_CONNECTION = 0xC1CD5EA9
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +72,13 @@ class ConnectionInfo:
     transport: TransportInfo | None
     auth_key_id: int
     session_id: int | None
+    layer: int | None = None
+    api_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HandshakeRecord:
-    """One completed handshake, kept for tests and the demo."""
+    """One completed handshake (kept only with ``record_handshakes``)."""
 
     key_id: int
     transport: TransportInfo | None
@@ -65,45 +88,36 @@ class HandshakeRecord:
     seconds: float
 
 
+@dataclass
+class ServerStats:
+    """Counters, readable at any time (``server.stats``)."""
+
+    connections_opened: int = 0
+    connections_refused: int = 0
+    """Turned away at ``max_connections``."""
+    connections_closed: Counter[str] = field(default_factory=Counter)
+    """By :class:`~mtcrypt.connection.CloseReason` value."""
+    handshakes_ok: int = 0
+    handshakes_failed: Counter[str] = field(default_factory=Counter)
+    """By the failed check."""
+    requests: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    """Messages dropped by the sessions, by reason."""
+    limits_exceeded: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def connections_open(self) -> int:
+        return self.connections_opened - sum(self.connections_closed.values())
+
+
 Handler = Callable[[bytes, ConnectionInfo], Awaitable[RpcReply] | RpcReply]
 
 
-def unwrap_query(body: bytes) -> bytes:
-    """Strip ``invokeWithLayer``, ``invokeWithoutUpdates`` and ``initConnection``
-    wrappers (any nesting) and return the query inside."""
-    from .. import tl
-
-    while len(body) >= 4:
-        (cid,) = struct.unpack_from("<I", body)
-        if cid == _INVOKE_WITH_LAYER:
-            body = body[8:]
-        elif cid == _INVOKE_WITHOUT_UPDATES:
-            body = body[4:]
-        elif cid == _INIT_CONNECTION:
-            query = tl.deserialize(body).query
-            if isinstance(query, bytes):
-                body = query
-            elif isinstance(query, tl.TLObject):
-                body = tl.serialize(query)
-            else:
-                break
-        else:
-            break
-    return body
-
-
-async def default_handler(query: bytes, info: ConnectionInfo) -> RpcReply:
+def default_handler(query: bytes, info: ConnectionInfo) -> RpcReply:
     """Answer every query with ``rpc_error 401 AUTH_KEY_UNREGISTERED`` (what a
     real server says to a client that has not logged in)."""
     del query, info
     return RpcReply.error(401, "AUTH_KEY_UNREGISTERED")
-
-
-@dataclass
-class _Keys:
-    """Auth keys the server knows, by key id, with their first salt."""
-
-    by_id: dict[bytes, tuple[AuthKey, int]] = field(default_factory=dict)
 
 
 class Server:
@@ -111,11 +125,18 @@ class Server:
 
     ``rsa_key`` is the server's private key (``python -m mtcrypt keygen``
     makes one).  ``handler(query, info)`` answers RPC queries (wrappers
-    already removed); the default answers ``rpc_error 401``.  ``secrets``
-    enables MTProxy ``dd``/``ee`` secrets; plain and obfuscated transports are
-    accepted too unless ``secrets_only``.  ``enforce_salt`` makes sessions
-    answer ``bad_server_salt`` to a wrong salt.  Randomness and time are
-    injected (``rng``, ``clock``) so runs can be reproduced.
+    already removed; it may be a coroutine function); the default answers
+    ``rpc_error 401``.  ``secrets`` enables MTProxy ``dd``/``ee`` secrets;
+    plain and obfuscated transports are accepted too unless ``secrets_only``.
+    ``enforce_salt`` makes sessions answer ``bad_server_salt`` to a wrong salt.
+
+    Hardening: ``timeouts`` (handshake and idle deadlines), ``limits`` (per
+    connection), ``max_connections`` (more are closed at once),
+    ``max_buffered_bytes`` (one budget for the partial frames of all
+    connections), ``handshake_workers`` threads for the handshakes' RSA and DH
+    work (0: on the event loop), ``accept_legacy_rsa``.  Keys live in ``keys``
+    (a :class:`~mtcrypt.connection.KeyStore`; default a bounded in-memory
+    store).  Randomness and time are injected (``rng``, ``clock``).
     """
 
     def __init__(
@@ -129,9 +150,26 @@ class Server:
         secrets_only: bool = False,
         enforce_salt: bool = False,
         max_padding: int = 3,
+        keys: KeyStore | None = None,
+        limits: ConnectionLimits | None = None,
+        timeouts: Timeouts | None = None,
+        max_connections: int | None = None,
+        max_buffered_bytes: int | None = None,
+        handshake_workers: int | None = None,
+        accept_legacy_rsa: bool = True,
+        backlog: int = 1024,
+        record_handshakes: bool = False,
         rng: Rng = random_bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if max_connections is not None and (
+            type(max_connections) is not int or max_connections < 1
+        ):
+            raise InvalidArgument("max_connections must be a positive int or None")
+        if handshake_workers is None:
+            handshake_workers = min(4, os.cpu_count() or 1)
+        if type(handshake_workers) is not int or handshake_workers < 0:
+            raise InvalidArgument("handshake_workers must be a non-negative int")
         self.rsa_key = rsa_key
         self.host = host
         self._port = port
@@ -140,38 +178,63 @@ class Server:
         self._secrets_only = secrets_only
         self._enforce_salt = enforce_salt
         self._max_padding = max_padding
+        self.keys: KeyStore = keys if keys is not None else MemoryKeyStore()
+        self.limits = limits or ConnectionLimits()
+        self.timeouts = timeouts or Timeouts()
+        self.max_connections = max_connections
+        self._budget = None if max_buffered_bytes is None else BufferBudget(max_buffered_bytes)
+        self._workers = handshake_workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._accept_legacy = accept_legacy_rsa
+        self._backlog = backlog
+        self._record = record_handshakes
         self._rng = rng
         self._clock = clock
-        self._keys = _Keys()
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._active: set[_ServerProtocol] = set()
         self.handshakes: list[HandshakeRecord] = []
-        self.requests_served = 0
+        """Completed handshakes, when ``record_handshakes`` (tests, the demo)."""
+        self.stats = ServerStats()
+        # Fail now on a bad secret or transport option, not at the first connection.
+        self._new_transport()
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._server is None or not self._server.sockets:
             return self._port
         return int(self._server.sockets[0].getsockname()[1])
 
+    @property
+    def requests_served(self) -> int:
+        return self.stats.requests
+
     def add_auth_key(self, auth_key: AuthKey, salt: int = 0) -> None:
         """Trust an existing key (as if a handshake had created it)."""
-        self._keys.by_id[auth_key.key_id_bytes] = (auth_key, salt)
+        self.keys.add(StoredKey(auth_key, salt, created_at=self._clock()))
 
     async def start(self) -> Server:
-        self._server = await asyncio.start_server(self._on_connection, self.host, self._port)
+        loop = asyncio.get_running_loop()
+        if self._workers and self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mtcrypt-handshake")
+        self._server = await loop.create_server(
+            lambda: _ServerProtocol(self), self.host, self._port, backlog=self._backlog
+        )
+        log.info("listening on %s:%d", self.host, self.port)
         return self
 
     async def close(self) -> None:
+        """Stop listening and close every connection (graceful shutdown)."""
         if self._server is not None:
             self._server.close()
+        for protocol in list(self._active):
+            protocol.shutdown()
+        if self._server is not None:
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(BaseException):
-                await task
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def __aenter__(self) -> Server:
         return await self.start()
@@ -180,146 +243,265 @@ class Server:
         await self.close()
 
     async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
         assert self._server is not None
         await self._server.serve_forever()
 
-    # ---- one connection -----------------------------------------------------------
-
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        peer = str(writer.get_extra_info("peername"))
-        try:
-            await _Connection(self, reader, writer, peer).run()
-        except (asyncio.CancelledError, ConnectionError):
-            pass
-        except MtcryptError as exc:
-            log.debug("connection %s closed: %s", peer, exc)
-        finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
     def _new_transport(self) -> ServerTransport:
+        options: dict[str, object] = {}
         if self._secrets:
-            return ServerTransport(
-                secrets=self._secrets,
-                allow_plain=not self._secrets_only,
-                allow_secretless=not self._secrets_only,
-                max_padding=self._max_padding,
-                rng=self._rng,
-                clock=self._clock,
-            )
-        return ServerTransport(max_padding=self._max_padding, rng=self._rng, clock=self._clock)
+            options = {
+                "secrets": self._secrets,
+                "allow_plain": not self._secrets_only,
+                "allow_secretless": not self._secrets_only,
+            }
+        return ServerTransport(
+            max_padding=self._max_padding,
+            max_frame=self.limits.max_frame,
+            rng=self._rng,
+            clock=self._clock,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def _new_connection(self) -> ServerConnection:
+        return ServerConnection(
+            self.rsa_key,
+            keys=self.keys,
+            transport=self._new_transport(),
+            limits=self.limits,
+            timeouts=self.timeouts,
+            budget=self._budget,
+            accept_legacy_rsa=self._accept_legacy,
+            check_salt=self._enforce_salt,
+            offload_handshakes=self._pool is not None,
+            rng=self._rng,
+            clock=self._clock,
+        )
 
 
-class _Connection:
-    def __init__(
-        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
-    ) -> None:
+class _ServerProtocol(asyncio.Protocol):
+    """One accepted socket: bytes to the connection, its output to the socket."""
+
+    def __init__(self, server: Server) -> None:
         self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.peer = peer
-        self.transport = server._new_transport()
+        self.conn: ServerConnection | None = None
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
         self.info: TransportInfo | None = None
-        self.handshake: ServerHandshake | None = None
-        self.handshake_started = 0.0
-        self.sessions: dict[bytes, Session] = {}
+        self.loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._tasks: set[asyncio.Future[object]] = set()
 
-    async def run(self) -> None:
-        while True:
-            data = await self.reader.read(65536)
-            if not data:
-                return
-            try:
-                events = self.transport.receive(data)
-            except MtcryptError as exc:
-                code = getattr(exc, "code", -404) or -404
-                with contextlib.suppress(MtcryptError):
-                    self.writer.write(self.transport.send_error(code))
-                raise
-            out = [self.transport.data_to_send()]
-            for event in events:
-                if isinstance(event, TransportDetected):
-                    self.info = event.info
-                elif isinstance(event, Frame):
-                    out.extend(await self._on_frame(event.payload))
-            self.writer.write(b"".join(out))
-            await self.writer.drain()
+    # ---- asyncio callbacks ------------------------------------------------------------
 
-    async def _on_frame(self, payload: bytes) -> list[bytes]:
-        if payload[:8] == bytes(8):
-            return self._on_plain(payload)
-        return await self._on_encrypted(payload)
-
-    def _on_plain(self, payload: bytes) -> list[bytes]:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         srv = self.server
-        if self.handshake is None or self.handshake.done:
-            self.handshake = ServerHandshake(srv.rsa_key, rng=srv._rng, clock=srv._clock)
-            self.handshake_started = time.perf_counter()
-        answer = self.handshake.receive(payload)
-        if self.handshake.done:
-            result = self.handshake.result
-            key = result.auth_key
-            srv._keys.by_id[key.key_id_bytes] = (key, result.server_salt)
-            srv.handshakes.append(
-                HandshakeRecord(
-                    key_id=key.key_id,
-                    transport=self.info,
-                    rsa_scheme=str(result.rsa_scheme),
-                    inner_data=str(result.inner_data),
-                    temporary=result.expires_at is not None,
-                    seconds=time.perf_counter() - self.handshake_started,
-                )
-            )
-        return [self.transport.send(answer)]
+        self.transport = transport
+        self.peer = _peer(transport)
+        if srv.max_connections is not None and len(srv._active) >= srv.max_connections:
+            srv.stats.connections_refused += 1
+            log.warning("refused %s: max_connections (%d) reached", self.peer, srv.max_connections)
+            transport.abort()
+            return
+        self.conn = srv._new_connection()
+        srv._active.add(self)
+        srv.stats.connections_opened += 1
+        log.info("open %s", self.peer)
+        self._reschedule()
 
-    async def _on_encrypted(self, payload: bytes) -> list[bytes]:
-        srv = self.server
-        known = srv._keys.by_id.get(payload[:8])
-        if known is None:
-            # Unknown key: transport error -404, as Telegram answers.
-            return [self.transport.send_error(-404)]
-        key, salt = known
-        session = self.sessions.get(key.key_id_bytes)
-        if session is None:
-            session = Session(
-                key,
-                Role.SERVER,
-                salt=salt,
-                rng=srv._rng,
-                clock=srv._clock,
-                check_salt=srv._enforce_salt,
-            )
-            self.sessions[key.key_id_bytes] = session
-        try:
-            events = session.receive(payload)
-        except DecryptionFailed:
-            return [self.transport.send_error(-404)]
+    def data_received(self, data: bytes) -> None:
+        if self.conn is not None:
+            self._process(self.conn.receive_data(data))
+
+    def eof_received(self) -> bool:
+        if self.conn is not None:
+            self._process(self.conn.receive_data(b""))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        conn = self.conn
+        if conn is not None and not conn.closed:
+            self._process(conn.close("connection lost" if exc is None else type(exc).__name__))
+        self._cleanup()
+
+    def pause_writing(self) -> None:
+        # The peer reads slower than we answer: stop reading its requests too.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and self.conn is not None and not self.conn.closed:
+            self.transport.resume_reading()
+
+    def shutdown(self) -> None:
+        """Close from our side (server shutdown)."""
+        if self.conn is not None and not self.conn.closed:
+            self._process(self.conn.close("server shutdown"))
+
+    # ---- the pump ----------------------------------------------------------------------
+
+    def _process(self, events: list[ConnectionEvent]) -> None:
+        conn = self.conn
+        assert conn is not None
         for event in events:
-            if isinstance(event, Request):
-                await self._answer(session, key, event)
-            elif isinstance(event, MessageDropped) and event.notify_code is not None:
-                session.notify_bad_message(event)
-        return [self.transport.send(p) for p in session.data_to_send()]
+            if isinstance(event, IncomingRequest):
+                self._dispatch(event)
+            elif isinstance(event, HandshakeWorkNeeded):
+                self._offload(event.work)
+            else:
+                self._note(event)
+        data = conn.data_to_send()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if data:
+                transport.write(data)
+            if conn.closed:
+                transport.close()  # after the buffered bytes (a -404) are written
+        if conn.closed:
+            self._cleanup()
+        else:
+            self._reschedule()
 
-    async def _answer(self, session: Session, key: AuthKey, request: Request) -> None:
+    def _note(self, event: ConnectionEvent) -> None:
         srv = self.server
-        info = ConnectionInfo(self.peer, self.info, key.key_id, session.session_id)
+        stats = srv.stats
+        if isinstance(event, TransportReady):
+            self.info = event.info
+            log.debug("%s: transport %s", self.peer, event.info.framing.value)
+        elif isinstance(event, HandshakeComplete):
+            stats.handshakes_ok += 1
+            log.info(
+                "%s: handshake ok, key %016x%s, %s padding, %.1f ms",
+                self.peer,
+                event.key_id & (2**64 - 1),
+                " (temporary)" if event.temporary else "",
+                event.rsa_scheme,
+                event.seconds * 1e3,
+            )
+            if srv._record:
+                srv.handshakes.append(
+                    HandshakeRecord(
+                        event.key_id,
+                        self.info,
+                        event.rsa_scheme,
+                        event.inner_data,
+                        event.temporary,
+                        event.seconds,
+                    )
+                )
+        elif isinstance(event, HandshakeFailed):
+            stats.handshakes_failed[event.check] += 1
+            log.info("%s: handshake failed: %s", self.peer, event.check)
+        elif isinstance(event, MessageRejected):
+            stats.dropped[event.reason.value] += 1
+            log.info("%s: message dropped: %s", self.peer, event.reason.value)
+        elif isinstance(event, KeyBound):
+            log.info("%s: temporary key bound", self.peer)
+        elif isinstance(event, LimitExceeded):
+            stats.limits_exceeded[event.limit] += 1
+            log.warning("%s: limit exceeded: %s (%d)", self.peer, event.limit, event.value)
+        elif isinstance(event, Closed):
+            stats.connections_closed[event.reason.value] += 1
+            detail = f" ({event.detail})" if event.detail else ""
+            log.info("close %s: %s%s", self.peer, event.reason.value, detail)
+
+    def _reschedule(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        deadline = conn.next_deadline()
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        # Only move the timer earlier; a later deadline is picked up when it fires.
+        if self._timer is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        delay = max(0.0, deadline - self.server._clock())
+        self._timer = self.loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.conn is not None and not self.conn.closed:
+            self._process(self.conn.on_timer())
+
+    # ---- requests and handshake work -----------------------------------------------------
+
+    def _dispatch(self, request: IncomingRequest) -> None:
+        info = ConnectionInfo(
+            self.peer,
+            self.info,
+            request.key_id,
+            request.session_id,
+            request.layer,
+            request.api_id,
+        )
         try:
-            reply = srv._handler(unwrap_query(request.body), info)
-            if not isinstance(reply, RpcReply):
-                reply = await reply
+            reply = self.server._handler(request.query, info)
         except Exception:  # a handler bug must not take the connection down
             log.exception("handler failed")
             reply = RpcReply.error(500, "INTERNAL")
-        srv.requests_served += 1
+        if isinstance(reply, RpcReply):
+            self._reply(request, reply)
+            return
+        task: asyncio.Future[object] = asyncio.ensure_future(self._await_reply(request, reply))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _await_reply(self, request: IncomingRequest, pending: Awaitable[RpcReply]) -> None:
+        try:
+            reply = await pending
+            if not isinstance(reply, RpcReply):
+                raise TypeError(f"the handler returned {type(reply).__name__}, not RpcReply")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler failed")
+            reply = RpcReply.error(500, "INTERNAL")
+        if self.conn is not None and not self.conn.closed:
+            self._reply(request, reply)
+            self._process([])
+
+    def _reply(self, request: IncomingRequest, reply: RpcReply) -> None:
+        conn = self.conn
+        assert conn is not None
+        self.server.stats.requests += 1
         if reply.result is not None:
-            session.send_result(request.msg_id, reply.result)
+            conn.answer(request, reply.result)
         else:
-            session.send_error(request.msg_id, reply.error_code, reply.error_message)
+            conn.answer_error(request, reply.error_code, reply.error_message)
+
+    def _offload(self, work: HandshakeWork) -> None:
+        pool = self.server._pool
+        if pool is None:
+            work.run()
+            self._finish(work)
+            return
+        future = self.loop.run_in_executor(pool, work.run)
+        future.add_done_callback(lambda _: self._finish(work))
+
+    def _finish(self, work: HandshakeWork) -> None:
+        conn = self.conn
+        if conn is not None and not conn.closed and work.ran:
+            self._process(conn.work_done(work))
+
+    def _cleanup(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._tasks):
+            task.cancel()
+        self.server._active.discard(self)
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    name = transport.get_extra_info("peername")
+    if isinstance(name, tuple) and len(name) >= 2:
+        return f"{name[0]}:{name[1]}"
+    return str(name)

@@ -486,6 +486,32 @@ class Session:
         return tuple(self._pending_acks)
 
     @property
+    def ack_deadline(self) -> float | None:
+        """When pending acks are due to go out on their own (clock time), if any:
+        call :meth:`data_to_send` then."""
+        if self._ack_since is None or not self._pending_acks:
+            return None
+        return self._ack_since + self._ack_delay
+
+    @property
+    def has_queued(self) -> bool:
+        """Whether :meth:`data_to_send` has messages waiting to go out."""
+        return bool(self._queue)
+
+    def unacknowledged(self, sent_before: float) -> tuple[int, ...]:
+        """Our sent messages that await an answer, were sent before
+        ``sent_before`` (clock time) and were not acknowledged (ids as
+        :meth:`send` returned): candidates for :meth:`resend`."""
+        return tuple(
+            o.handle
+            for o in self._sent.values()
+            if o.kind in _AWAITS_ANSWER
+            and not o.acked
+            and o.sent_at is not None
+            and o.sent_at < sent_before
+        )
+
+    @property
     def awaiting(self) -> tuple[int, ...]:
         """Our messages (ids as :meth:`send` returned) still awaiting an answer."""
         queued = [o.handle for o in self._queue if o.kind in _AWAITS_ANSWER]
@@ -515,6 +541,18 @@ class Session:
         if content_related:
             data = self._maybe_gzip(data)
         return self._queue_message(data, content_related, kind, response=response).msg_id
+
+    def send_naming_msg_id(self, build: Callable[[int], bytes]) -> int:
+        """Queue a content-related message whose body must name its own msg_id
+        (``auth.bindTempAuthKey``): ``build(msg_id)`` returns the body.  Returns
+        the msg_id.  Never gzip_packed; a re-send gets a new msg_id, so such a
+        message is better built again than re-sent."""
+        msg_id = self._new_msg_id(response=False)
+        data = _check_body(build(msg_id), "body")
+        kind = _Kind.REQUEST if self._client else _Kind.OTHER
+        out = _Outgoing(msg_id, msg_id, self._next_seq_no(True), data, True, kind)
+        self._queue.append(out)
+        return msg_id
 
     def send_ping(self, ping_id: int | None = None) -> int:
         """Client: queue a ``ping``; the :class:`Pong` event carries the returned msg_id."""

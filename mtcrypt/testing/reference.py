@@ -50,7 +50,11 @@ class ReferenceServer:
     (``server.port``); ``server.public_key`` is what clients must trust;
     ``server.handshakes`` records each completed handshake (key id, transport,
     RSA padding used).  ``seed`` makes the server's randomness reproducible.
-    ``handler`` answers RPCs (default: ``rpc_error 401``).
+    ``handler`` answers RPCs (default: ``rpc_error 401``).  Other keyword
+    arguments go to :class:`~mtcrypt.aio.Server` (``timeouts``, ``limits``,
+    ``max_connections``, ``max_buffered_bytes``, ``accept_legacy_rsa``,
+    ``keys``...).  Handshakes run on the event loop unless
+    ``handshake_workers`` is given, so that a seeded run is reproducible.
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class ReferenceServer:
         seed: int | bytes | None = None,
         max_padding: int = 3,
         clock: Callable[[], float] = time.time,
+        handshake_workers: int = 0,
+        **options: Any,
     ) -> None:
         rng: Any = SeededRng(seed) if seed is not None else None
         self.rsa_key = rsa_key if rsa_key is not None else generate_private_key()
@@ -80,7 +86,10 @@ class ReferenceServer:
             enforce_salt=enforce_salt,
             max_padding=max_padding,
             clock=clock,
+            handshake_workers=handshake_workers,
+            record_handshakes=True,
             **kwargs,
+            **options,
         )
 
     @property

@@ -280,6 +280,11 @@ class ClientTransport:
         return self._codec
 
     @property
+    def buffered(self) -> int:
+        """Bytes received and held that are not yet part of a complete frame."""
+        return len(self._hello_buf) + self._codec.buffered
+
+    @property
     def established(self) -> bool:
         """False only while a fake-TLS client waits for the proxy's answer."""
         return not self._waiting
@@ -402,6 +407,14 @@ class ServerTransport:
     @property
     def codec(self) -> FrameCodec | None:
         return None if self._stack is None else self._stack.codec
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and held that are not yet part of a complete frame
+        (the detection prefix, a fake-TLS stream before its header, and the
+        codec's partial frame): what a server counts against its memory budget."""
+        codec = 0 if self._stack is None else self._stack.codec.buffered
+        return len(self._buf) + len(self._stream) + codec
 
     def data_to_send(self) -> bytes:
         out = b"".join(self._pending)

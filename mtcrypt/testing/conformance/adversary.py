@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from ... import tl
 from ..._random import Rng, random_bytes
-from ...aio.server import unwrap_query
+from ...connection import unwrap_query
 from ...crypto import ige256_decrypt
 from ...errors import DecryptionFailed, HandshakeError, MtcryptError, TLError
 from ...handshake._common import aux_hash_as_retry_id, int_to_be, server_salt, tmp_aes_key_iv
@@ -632,7 +632,7 @@ class _Connection:
         wrapped = False
         if cid not in (_PING, _PING_DELAY) and cid not in _SERVICE_IN:
             try:
-                query = unwrap_query(body)
+                query = unwrap_query(body).query
             except (TLError, MtcryptError, ValueError, struct.error):
                 query = body
             wrapped = query is not body

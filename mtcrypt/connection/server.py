@@ -1,0 +1,574 @@
+"""The server side of one MTProto connection, sans-I/O.
+
+:class:`ServerConnection` is where a server's transport, handshakes, key
+store and sessions meet::
+
+    conn = ServerConnection(rsa_key, keys=store)
+    events = conn.receive_data(bytes_from_socket)   # b"" when the peer closed
+    socket.write(conn.data_to_send())
+    for event in events:
+        if isinstance(event, IncomingRequest):
+            conn.answer(event, result_bytes)         # now or later
+        ...
+    # and when conn.next_deadline() comes: conn.on_timer(now)
+
+What it does on its own: detects the transport; answers the handshake (one
+:class:`~mtcrypt.handshake.ServerHandshake` at a time, at most
+``limits.max_handshakes`` per connection) and stores each new key; routes
+every encrypted packet by key id and session id to a
+:class:`~mtcrypt.mtproto.Session` (created on first use, announcing
+``new_session_created``), which answers pings, salts, acks and bad messages;
+removes ``invokeWithLayer``/``initConnection`` wrappers; accepts
+``auth.bindTempAuthKey`` under a temporary key.  An unknown key or a packet
+that does not decrypt is answered with transport error -404 and closes the
+connection, as Telegram's servers do.
+
+It never raises on the peer's bytes: malformed input, timeouts and exceeded
+limits end in a :class:`Closed` event whose ``reason`` says why.  It reads
+no clock and draws no randomness but the injected ones; deadlines are data
+(:meth:`next_deadline`).  With ``offload_handshakes`` the expensive handshake
+steps (RSA decryption, DH exponentiations) come out as
+:class:`HandshakeWorkNeeded` events for the I/O layer to run in a thread.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from .. import tl
+from .._random import Rng, random_bytes
+from ..errors import (
+    DecryptionFailed,
+    HandshakeError,
+    InvalidArgument,
+    MtcryptError,
+    TransportError,
+)
+from ..handshake import HandshakeResult, ServerHandshake, verify_bind_temp_auth_key
+from ..handshake.rsa import RsaPrivateKey
+from ..mtproto import AuthKey, decrypt_message
+from ..mtproto.session import MessageDropped, Request, Role, Session
+from ..transport import Frame, ServerTransport, TransportDetected, TransportInfo
+from ..transport._util import as_bytes
+from ._base import ConnectionBase, now_or
+from .events import (
+    CloseReason,
+    ConnectionEvent,
+    HandshakeComplete,
+    HandshakeFailed,
+    HandshakeWorkNeeded,
+    IncomingRequest,
+    KeyBound,
+    MessageRejected,
+    TransportReady,
+)
+from .hooks import ConnectionHooks
+from .keystore import KeyStore, MemoryKeyStore, StoredKey
+from .limits import BufferBudget, ConnectionLimits, Timeouts
+from .wrappers import unwrap_query
+
+__all__ = ["HandshakeResponder", "HandshakeWork", "ServerConnection"]
+
+_PLAIN_KEY_ID = bytes(8)
+_BIND_TEMP_AUTH_KEY = 0xCDD42A05
+_BOOL_TRUE = struct.pack("<I", 0x997275B5)
+_I64 = struct.Struct("<q")
+
+
+class HandshakeResponder(Protocol):
+    """What :class:`ServerConnection` needs of a server handshake
+    (:class:`~mtcrypt.handshake.ServerHandshake`, or a tool's own)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def result(self) -> HandshakeResult: ...
+
+    def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes: ...
+
+
+class HandshakeWork:
+    """One handshake step, to run anywhere (:meth:`run` touches only the
+    handshake object), then to hand back with ``ServerConnection.work_done``."""
+
+    __slots__ = ("_handshake", "_now", "_packet", "_rng", "answer", "error", "ran")
+
+    def __init__(self, handshake: HandshakeResponder, packet: bytes, rng: Rng, now: float) -> None:
+        self._handshake = handshake
+        self._packet = packet
+        self._rng = rng
+        self._now = now
+        self.answer: bytes | None = None
+        self.error: MtcryptError | None = None
+        self.ran = False
+
+    def run(self) -> None:
+        """Run the step; never raises (the outcome is kept for ``work_done``)."""
+        try:
+            self.answer = self._handshake.receive_with(self._packet, self._rng, self._now)
+        except MtcryptError as exc:
+            self.error = exc
+        self.ran = True
+
+    def __repr__(self) -> str:
+        return f"<HandshakeWork ran={self.ran}>"
+
+
+class ServerConnection(ConnectionBase):
+    """One accepted connection, server side (sans-I/O; see the module docs).
+
+    :param rsa_keys: the server's RSA private key(s).
+    :param keys: the :class:`KeyStore` shared by the server's connections
+        (default: a fresh :class:`MemoryKeyStore`, for one-connection uses).
+    :param transport: a configured :class:`~mtcrypt.transport.ServerTransport`
+        (MTProxy secrets, fake-TLS policy...); default: every plain and
+        obfuscated transport, frames up to ``limits.max_frame``.  Build your
+        own with ``max_frame=limits.max_frame``.
+    :param limits: :class:`ConnectionLimits`; :param timeouts: :class:`Timeouts`
+        (``handshake`` and ``idle`` apply to a server).
+    :param budget: a :class:`BufferBudget` shared with the server's other
+        connections.
+    :param accept_legacy_rsa: accept the legacy RSA padding in the handshake
+        (Telethon and Pyrogram send it).
+    :param check_salt: sessions drop messages with a wrong salt (answering
+        ``bad_server_salt``).
+    :param offload_handshakes: hand handshake steps out as
+        :class:`HandshakeWorkNeeded` instead of running them inline.
+    :param handshake_factory: makes the handshake object for each key
+        creation (tooling; default :class:`~mtcrypt.handshake.ServerHandshake`).
+    :param session_options: extra keyword arguments for each
+        :class:`~mtcrypt.mtproto.Session`.
+    :param hooks: :class:`ConnectionHooks` (tooling).
+    :param rng: random bytes; :param clock: Unix time in seconds.
+    """
+
+    def __init__(
+        self,
+        rsa_keys: RsaPrivateKey | Iterable[RsaPrivateKey],
+        *,
+        keys: KeyStore | None = None,
+        transport: ServerTransport | None = None,
+        limits: ConnectionLimits | None = None,
+        timeouts: Timeouts | None = None,
+        budget: BufferBudget | None = None,
+        accept_legacy_rsa: bool = True,
+        check_salt: bool = False,
+        offload_handshakes: bool = False,
+        handshake_factory: Callable[[], HandshakeResponder] | None = None,
+        session_options: Mapping[str, Any] | None = None,
+        hooks: ConnectionHooks | None = None,
+        rng: Rng = random_bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            limits=limits, timeouts=timeouts, budget=budget, hooks=hooks, rng=rng, clock=clock
+        )
+        self._rsa_keys = [rsa_keys] if isinstance(rsa_keys, RsaPrivateKey) else list(rsa_keys)
+        if handshake_factory is None:
+            # Fail now, not at the first handshake, on bad keys.
+            ServerHandshake(self._rsa_keys, rng=rng, clock=clock)
+        if keys is not None and not isinstance(keys, KeyStore):
+            raise InvalidArgument("keys must implement the KeyStore interface")
+        if transport is not None and not isinstance(transport, ServerTransport):
+            raise InvalidArgument("transport must be a ServerTransport")
+        self._keys: KeyStore = keys if keys is not None else MemoryKeyStore()
+        self._transport = transport or ServerTransport(
+            max_frame=self.limits.max_frame, rng=rng, clock=clock
+        )
+        self._accept_legacy = accept_legacy_rsa
+        self._check_salt = check_salt
+        self._offload = offload_handshakes
+        self._factory = handshake_factory
+        self._session_options = dict(session_options or {})
+        self._handshake: HandshakeResponder | None = None
+        self._handshake_started_at = 0.0
+        self._handshakes = 0
+        self._completed: HandshakeResponder | None = None
+        self._work: HandshakeWork | None = None
+        self._frames: deque[bytes] = deque()
+        self._frames_size = 0
+        self._sessions: dict[tuple[int, int], Session] = {}
+        self._auth_keys: dict[int, AuthKey] = {}  # the keys of those sessions
+        self._pending: set[tuple[int, int, int]] = set()
+        self._authenticated = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("open" if self._authenticated else "new")
+        return f"<ServerConnection {state} sessions={len(self._sessions)}>"
+
+    # ---- public state ---------------------------------------------------------------
+
+    @property
+    def transport_info(self) -> TransportInfo | None:
+        """The detected transport (None until detected)."""
+        return self._transport.info
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the peer has proven a key (a handshake completed here, or an
+        encrypted packet decrypted); the handshake deadline no longer applies."""
+        return self._authenticated
+
+    @property
+    def sessions(self) -> Mapping[tuple[int, int], Session]:
+        """The sessions on this connection, by ``(key_id, session_id)``."""
+        return self._sessions
+
+    @property
+    def pending_requests(self) -> int:
+        """Requests handed out and not answered yet."""
+        return len(self._pending)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for the peer: partial frames and frames behind handshake work."""
+        return self._held_bytes()
+
+    # ---- input -------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[ConnectionEvent]:
+        """Feed what the socket produced (``b""`` for end of stream)."""
+        raw = as_bytes(data, "data")
+        events: list[ConnectionEvent] = []
+        if self._closed is not None:
+            return events
+        if not raw:
+            self._close(events, CloseReason.PEER_CLOSED)
+            return events
+        try:
+            transport_events = self._transport.receive(raw)
+        except TransportError as exc:
+            self._refuse(events, CloseReason.BAD_TRANSPORT, str(exc), exc.code)
+            return events
+        self._write(self._transport.data_to_send())
+        for event in transport_events:
+            if self._closed is not None:
+                break
+            if isinstance(event, Frame):
+                self._last_frame_at = self._clock()
+                if self._work is not None:
+                    self._frames.append(event.payload)
+                    self._frames_size += len(event.payload)
+                else:
+                    self._on_frame(event.payload, events)
+            elif isinstance(event, TransportDetected):
+                events.append(TransportReady(event.info))
+        if self._closed is None:
+            self._check_buffers(events)
+        return events
+
+    def work_done(self, work: HandshakeWork) -> list[ConnectionEvent]:
+        """Finish a :class:`HandshakeWork` after ``work.run()``; frames that
+        arrived meanwhile are processed now."""
+        events: list[ConnectionEvent] = []
+        if work is not self._work:
+            if self._closed is not None:
+                return events  # the connection ended while the work ran
+            raise InvalidArgument("not this connection's outstanding handshake work")
+        if not work.ran:
+            raise InvalidArgument("run the work before handing it back")
+        self._work = None
+        handshake = self._handshake
+        assert handshake is not None
+        self._step_done(handshake, work.answer, work.error, events)
+        while self._frames and self._work is None and self._closed is None:
+            payload = self._frames.popleft()
+            self._frames_size -= len(payload)
+            self._on_frame(payload, events)
+        return events
+
+    # ---- answering -----------------------------------------------------------------------
+
+    def answer(self, request: IncomingRequest, result: bytes) -> None:
+        """Answer a request with its serialized result (``rpc_result``).  After
+        the connection closed this does nothing."""
+        session = self._take_pending(request)
+        if session is not None:
+            session.send_result(request.msg_id, result)
+            self._flush(request.key_id, session)
+
+    def answer_error(self, request: IncomingRequest, code: int, message: str) -> None:
+        """Answer a request with ``rpc_error``."""
+        session = self._take_pending(request)
+        if session is not None:
+            session.send_error(request.msg_id, code, message)
+            self._flush(request.key_id, session)
+
+    def send_update(self, key_id: int, session_id: int, body: bytes) -> int:
+        """Send a message of the server's own (an update) into a session on this
+        connection; returns its msg_id."""
+        session = self._sessions.get((key_id, session_id))
+        if session is None:
+            raise InvalidArgument("no such session on this connection")
+        msg_id = session.send(body)
+        self._flush(key_id, session)
+        return msg_id
+
+    def close(self, detail: str = "") -> list[ConnectionEvent]:
+        """End the connection from this side."""
+        events: list[ConnectionEvent] = []
+        self._close(events, CloseReason.LOCAL, detail)
+        return events
+
+    # ---- time ------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` must be called next (clock time), or None."""
+        if self._closed is not None:
+            return None
+        handshake = self.timeouts.handshake
+        acks = [s.ack_deadline for s in self._sessions.values()]
+        return self._earliest(
+            None if self._authenticated or handshake is None else self.opened_at + handshake,
+            self._idle_deadline(),
+            *acks,
+        )
+
+    def on_timer(self, now: float | None = None) -> list[ConnectionEvent]:
+        """Act on the deadlines that have passed by ``now`` (default: the clock)."""
+        events: list[ConnectionEvent] = []
+        if self._closed is not None:
+            return events
+        now = now_or(self._clock, now)
+        handshake = self.timeouts.handshake
+        idle = self._idle_deadline()
+        if not self._authenticated and handshake is not None and now >= self.opened_at + handshake:
+            self._close(events, CloseReason.HANDSHAKE_TIMEOUT, f"{handshake:g} s")
+        elif idle is not None and now >= idle:
+            self._close(events, CloseReason.IDLE_TIMEOUT, f"{self.timeouts.idle:g} s")
+        else:
+            for (key_id, _), session in list(self._sessions.items()):
+                deadline = session.ack_deadline
+                if deadline is not None and deadline <= now:
+                    self._flush(key_id, session)
+        return events
+
+    # ---- frames ---------------------------------------------------------------------------
+
+    def _on_frame(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+        if payload[:8] == _PLAIN_KEY_ID:
+            self._on_plain(payload, events)
+        else:
+            self._on_encrypted(payload, events)
+
+    def _new_handshake(self) -> HandshakeResponder:
+        if self._factory is not None:
+            return self._factory()
+        return ServerHandshake(
+            self._rsa_keys,
+            accept_legacy_rsa=self._accept_legacy,
+            rng=self._rng,
+            clock=self._clock,
+        )
+
+    def _on_plain(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+        handshake = self._handshake
+        now = self._clock()
+        if handshake is None or handshake.done:
+            if self._handshakes >= self.limits.max_handshakes:
+                self._exceeded(events, "max_handshakes", self._handshakes + 1)
+                return
+            handshake = self._handshake = self._new_handshake()
+            self._handshakes += 1
+            self._handshake_started_at = now
+        if self._offload:
+            self._work = HandshakeWork(handshake, payload, self._rng, now)
+            events.append(HandshakeWorkNeeded(self._work))
+            return
+        try:
+            answer: bytes | None = handshake.receive_with(payload, self._rng, now)
+            error: MtcryptError | None = None
+        except MtcryptError as exc:
+            answer, error = None, exc
+        self._step_done(handshake, answer, error, events)
+
+    def _step_done(
+        self,
+        handshake: HandshakeResponder,
+        answer: bytes | None,
+        error: MtcryptError | None,
+        events: list[ConnectionEvent],
+    ) -> None:
+        if error is not None or answer is None:
+            check = error.check if isinstance(error, HandshakeError) else "unexpected_message"
+            events.append(HandshakeFailed(check))
+            self._handshake = None
+            self._refuse(events, CloseReason.HANDSHAKE_FAILED, check, -404)
+            return
+        packet = self._hooked_plain(answer)
+        if packet is not None:
+            self._write(self._transport.send(packet))
+        if handshake.done and self._completed is not handshake:
+            self._completed = handshake
+            self._authenticated = True
+            result = handshake.result
+            now = self._clock()
+            self._keys.add(
+                StoredKey(
+                    auth_key=result.auth_key,
+                    salt=result.server_salt,
+                    created_at=now,
+                    expires_at=None if result.expires_at is None else float(result.expires_at),
+                )
+            )
+            events.append(
+                HandshakeComplete(
+                    key_id=result.auth_key.key_id,
+                    temporary=result.expires_at is not None,
+                    expires_at=result.expires_at,
+                    rsa_scheme=str(result.rsa_scheme),
+                    inner_data=str(result.inner_data),
+                    retries=result.retries,
+                    seconds=now - self._handshake_started_at,
+                )
+            )
+
+    def _on_encrypted(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+        now = self._clock()
+        key_id = _I64.unpack_from(payload)[0] if len(payload) >= 8 else 0
+        entry = self._keys.get(key_id, now)
+        if entry is None:
+            self._refuse(events, CloseReason.UNKNOWN_KEY, "", -404)
+            return
+        try:
+            plaintext = decrypt_message(entry.auth_key, payload, from_server=False)
+        except DecryptionFailed:
+            self._refuse(events, CloseReason.DECRYPTION_FAILED, "", -404)
+            return
+        self._authenticated = True
+        session_id = _I64.unpack_from(plaintext, 8)[0]
+        session = self._sessions.get((key_id, session_id))
+        if session is None:
+            if len(self._sessions) >= self.limits.max_sessions:
+                self._exceeded(events, "max_sessions", len(self._sessions) + 1)
+                return
+            session = Session(
+                entry.auth_key,
+                Role.SERVER,
+                session_id=session_id,
+                salt=entry.salt,
+                check_salt=self._check_salt,
+                rng=self._rng,
+                clock=self._clock,
+                **self._session_options,
+            )
+            self._sessions[(key_id, session_id)] = session
+            self._auth_keys[key_id] = entry.auth_key
+        for event in session.receive_plaintext(plaintext):
+            if isinstance(event, Request):
+                self._on_request(entry, session, session_id, event, now, events)
+                if self._closed is not None:
+                    return
+            elif isinstance(event, MessageDropped):
+                if event.notify_code is not None:
+                    session.notify_bad_message(event)
+                events.append(MessageRejected(event.reason, event.msg_id, event.notify_code))
+        self._flush(key_id, session)
+
+    def _on_request(
+        self,
+        entry: StoredKey,
+        session: Session,
+        session_id: int,
+        request: Request,
+        now: float,
+        events: list[ConnectionEvent],
+    ) -> None:
+        unwrapped = unwrap_query(request.body)
+        query = unwrapped.query
+        if len(query) >= 4 and struct.unpack_from("<I", query)[0] == _BIND_TEMP_AUTH_KEY:
+            self._bind(entry, session, session_id, request.msg_id, query, now, events)
+            return
+        if len(self._pending) >= self.limits.max_pending_requests:
+            self._exceeded(events, "max_pending_requests", len(self._pending) + 1)
+            return
+        self._pending.add((entry.key_id, session_id, request.msg_id))
+        events.append(
+            IncomingRequest(
+                key_id=entry.key_id,
+                session_id=session_id,
+                msg_id=request.msg_id,
+                query=query,
+                body=request.body,
+                layer=unwrapped.layer,
+                api_id=unwrapped.api_id,
+            )
+        )
+
+    def _bind(
+        self,
+        temp: StoredKey,
+        session: Session,
+        session_id: int,
+        msg_id: int,
+        query: bytes,
+        now: float,
+        events: list[ConnectionEvent],
+    ) -> None:
+        try:
+            request = tl.deserialize(query)
+            perm = self._keys.get(request.perm_auth_key_id, now)
+            if not temp.temporary or perm is None or perm.temporary:
+                raise HandshakeError("bind.perm_auth_key_id", "no such permanent key")
+            verify_bind_temp_auth_key(
+                request,
+                perm_key=perm.auth_key,
+                temp_key=temp.auth_key,
+                msg_id=msg_id,
+                session_id=session_id,
+                now=now,
+            )
+        except (HandshakeError, MtcryptError):
+            session.send_error(msg_id, 400, "ENCRYPTED_MESSAGE_INVALID")
+            return
+        self._keys.bind(temp.key_id, perm.key_id)
+        session.send_result(msg_id, _BOOL_TRUE)
+        events.append(KeyBound(temp.key_id, perm.key_id))
+
+    # ---- output ---------------------------------------------------------------------------
+
+    def _flush(self, key_id: int, session: Session) -> None:
+        if self._closed is not None:
+            return
+        for packet in session.data_to_send():
+            if self._hooks is not None:
+                hooked = self._hooked_sealed(self._auth_keys[key_id], packet, from_server=True)
+                if hooked is None:
+                    continue
+                packet = hooked
+            self._write(self._transport.send(packet))
+
+    def _refuse(
+        self, events: list[ConnectionEvent], reason: CloseReason, detail: str, code: int
+    ) -> None:
+        """Send a transport error code (when the framing allows one), then close."""
+        self._write(self._transport.send_error(code))
+        self._close(events, reason, detail, code)
+
+    def _take_pending(self, request: IncomingRequest) -> Session | None:
+        if not isinstance(request, IncomingRequest):
+            raise InvalidArgument("answer takes the IncomingRequest event")
+        key = (request.key_id, request.session_id, request.msg_id)
+        if key not in self._pending:
+            if self._closed is not None:
+                return None
+            raise InvalidArgument("not an unanswered request of this connection")
+        self._pending.discard(key)
+        return self._sessions[(request.key_id, request.session_id)]
+
+    def _held_bytes(self) -> int:
+        return self._transport.buffered + self._frames_size
+
+    def _on_closed(self) -> None:
+        self._sessions.clear()
+        self._auth_keys.clear()
+        self._pending.clear()
+        self._frames.clear()
+        self._frames_size = 0
+        self._handshake = None
+        self._work = None
