@@ -9,15 +9,47 @@ import sys
 from pathlib import Path
 
 
+def _fail(message: str, status: int = 2) -> int:
+    """One line on stderr instead of a traceback (a user's mistake, not a bug)."""
+    print(f"mtcrypt: error: {message}", file=sys.stderr)
+    return status
+
+
 def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from .connection import ConnectionLimits, Timeouts
+    from .errors import MtcryptError
     from .handshake.rsa import generate_private_key, load_private_key
     from .testing import ReferenceServer, echo_handler
+    from .transport import ProxySecret
 
-    key = (
-        load_private_key(Path(args.rsa_key).read_bytes())
-        if args.rsa_key
-        else generate_private_key()
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
+    try:
+        key = (
+            load_private_key(Path(args.rsa_key).read_bytes())
+            if args.rsa_key
+            else generate_private_key()
+        )
+    except OSError as exc:
+        return _fail(f"cannot read the RSA key {args.rsa_key}: {exc.strerror or exc}")
+    except MtcryptError as exc:
+        return _fail(f"{args.rsa_key} is not an RSA private key: {exc}")
+    for secret in args.secret or ():
+        try:
+            ProxySecret.parse(secret)
+        except MtcryptError as exc:
+            return _fail(f"bad --secret {secret!r}: {exc}")
+    try:
+        timeouts = Timeouts(handshake=args.handshake_timeout, idle=args.idle_timeout)
+        limits = ConnectionLimits(max_frame=args.max_frame)
+    except MtcryptError as exc:
+        return _fail(str(exc))
 
     async def run() -> None:
         server = ReferenceServer(
@@ -28,29 +60,56 @@ def _serve(args: argparse.Namespace) -> int:
             handler=echo_handler if args.echo else None,
             enforce_salt=args.enforce_salt,
             seed=args.seed,
+            handshake_workers=args.handshake_workers,
+            timeouts=timeouts,
+            limits=limits,
+            max_connections=args.max_connections,
+            max_buffered_bytes=args.max_buffered_bytes,
+            accept_legacy_rsa=not args.no_legacy_rsa,
+            backlog=args.backlog,
         )
-        async with server:
-            public = server.public_key
-            print(
-                json.dumps(
-                    {
-                        "host": args.host,
-                        "port": server.port,
-                        "fingerprint": str(public.fingerprint),
-                        "n": str(public.n),
-                        "e": public.e,
-                        "public_key_pem": public.to_pem(),
-                    }
-                ),
-                flush=True,
-            )
-            await server.server.serve_forever()
+        await server.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        public = server.public_key
+        print(
+            json.dumps(
+                {
+                    "host": args.host,
+                    "port": server.port,
+                    "fingerprint": str(public.fingerprint),
+                    "n": str(public.n),
+                    "e": public.e,
+                    "public_key_pem": public.to_pem(),
+                }
+            ),
+            flush=True,
+        )
+        await stop.wait()
+        logging.getLogger("mtcrypt.server").info("shutting down")
+        await server.close()
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+    except OSError as exc:  # the port is taken, the address is not ours...
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -85,6 +144,60 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--echo", action="store_true", help="answer queries with themselves")
     serve.add_argument("--enforce-salt", action="store_true")
     serve.add_argument("--seed", type=int, help="seed the server's randomness (tests)")
+    serve.add_argument(
+        "--handshake-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="close a connection that has not created or used a key by then (default 30)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="close a connection that sent no complete frame for this long (default 300)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        metavar="N",
+        help="refuse connections beyond N open ones (default: no cap)",
+    )
+    serve.add_argument(
+        "--max-buffered-bytes",
+        type=_positive_int,
+        metavar="N",
+        help="one budget for the partial frames of all connections; the connection "
+        "that would exceed it is closed (default: no shared cap; 8 MiB per connection)",
+    )
+    serve.add_argument(
+        "--max-frame",
+        type=_positive_int,
+        default=2 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest frame accepted (default 2 MiB)",
+    )
+    serve.add_argument(
+        "--handshake-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="threads for the handshakes' RSA and DH work, off the event loop "
+        "(default 2; 0 runs them on the loop)",
+    )
+    serve.add_argument(
+        "--no-legacy-rsa",
+        action="store_true",
+        help="refuse the legacy RSA padding (Telethon and Pyrogram still send it)",
+    )
+    serve.add_argument("--backlog", type=_positive_int, default=1024, help="listen backlog")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error", "critical"],
+        help="what the server logs to stderr (default info: connections, handshakes, drops)",
+    )
     keygen = sub.add_parser("keygen", help="write an RSA key pair and print its fingerprint")
     keygen.add_argument("out", help="private key file (public key goes to OUT.pub)")
     sub.add_parser(
