@@ -76,14 +76,16 @@ class Timeouts:
     :param request: client: stop waiting for an answer after this long
         (:class:`~mtcrypt.connection.RequestTimedOut`).
     :param resend: client: re-send a request that was neither acknowledged
-        nor answered this long after it was sent (once per period).
+        nor answered this long after it was sent (once per period).  Off by
+        default: the server sees a re-sent query as a new message, so only
+        idempotent queries should be re-sent this way.
     """
 
     handshake: float | None = 30.0
     idle: float | None = 300.0
     keepalive: float | None = 60.0
     request: float | None = None
-    resend: float | None = 15.0
+    resend: float | None = None
 
     def __post_init__(self) -> None:
         for name in Timeouts.__slots__:
