@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -134,7 +133,7 @@ class Server:
     connection), ``max_connections`` (more are closed at once),
     ``max_buffered_bytes`` (one budget for the partial frames of all
     connections), ``handshake_workers`` threads for the handshakes' RSA and DH
-    work (0: on the event loop), ``accept_legacy_rsa``.  Keys live in ``keys``
+    work (default 2; 0: on the event loop), ``accept_legacy_rsa``.  Keys live in ``keys``
     (a :class:`~mtcrypt.connection.KeyStore`; default a bounded in-memory
     store).  Randomness and time are injected (``rng``, ``clock``).
     """
@@ -167,7 +166,7 @@ class Server:
         ):
             raise InvalidArgument("max_connections must be a positive int or None")
         if handshake_workers is None:
-            handshake_workers = min(4, os.cpu_count() or 1)
+            handshake_workers = 2
         if type(handshake_workers) is not int or handshake_workers < 0:
             raise InvalidArgument("handshake_workers must be a non-negative int")
         self.rsa_key = rsa_key
