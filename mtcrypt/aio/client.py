@@ -28,6 +28,7 @@ from ..errors import HandshakeError, MtcryptError, SessionError, TransportError
 from ..handshake.rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey
 from ..mtproto import AuthKey
 from ..transport import ClientTransport
+from ._timer import DeadlineTimer
 
 __all__ = ["Client", "RpcCallError"]
 
@@ -70,8 +71,7 @@ class Client:
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._slot_waiters: list[asyncio.Future[None]] = []
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timer = DeadlineTimer(asyncio.get_running_loop(), time.time, self._on_timer)
         self._error: MtcryptError | None = None
         self._closed = False
         self.handshake_seconds = 0.0
@@ -197,9 +197,7 @@ class Client:
                 future.set_exception(error)
         self._futures.clear()
         self._slot_waiters.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def _resolve(self, request_id: int, value: object) -> None:
         future = self._futures.pop(request_id, None)
@@ -212,19 +210,9 @@ class Client:
             future.set_exception(error)
 
     def _reschedule(self) -> None:
-        deadline = self._conn.next_deadline()
-        if deadline is None:
-            return
-        if self._timer is not None and self._timer_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        delay = max(0.0, deadline - time.time())
-        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+        self._timer.update(self._conn.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
         self._process(self._conn.on_timer())
 
     # ---- API ---------------------------------------------------------------------
@@ -283,9 +271,7 @@ class Client:
         self._closed = True
         if not self._conn.closed:
             self._process(self._conn.close())
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         transport = self._transport
         if transport is not None:
             transport.close()

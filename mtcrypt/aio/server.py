@@ -44,6 +44,7 @@ from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey
 from ..transport import ServerTransport
 from ..transport.events import TransportInfo
+from ._timer import DeadlineTimer
 
 __all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server", "ServerStats"]
 
@@ -289,8 +290,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.peer = "?"
         self.info: TransportInfo | None = None
         self.loop = asyncio.get_running_loop()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timer = DeadlineTimer(self.loop, server._clock, self._on_timer)
         self._tasks: set[asyncio.Future[object]] = set()
 
     # ---- asyncio callbacks ------------------------------------------------------------
@@ -408,25 +408,10 @@ class _ServerProtocol(asyncio.Protocol):
             log.info("close %s: %s%s", self.peer, event.reason.value, detail)
 
     def _reschedule(self) -> None:
-        conn = self.conn
-        assert conn is not None
-        deadline = conn.next_deadline()
-        if deadline is None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            return
-        # Only move the timer earlier; a later deadline is picked up when it fires.
-        if self._timer is not None and self._timer_at <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        delay = max(0.0, deadline - self.server._clock())
-        self._timer = self.loop.call_later(delay, self._on_timer)
+        assert self.conn is not None
+        self._timer.update(self.conn.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
         if self.conn is not None and not self.conn.closed:
             self._process(self.conn.on_timer())
 
@@ -491,9 +476,7 @@ class _ServerProtocol(asyncio.Protocol):
             self._process(conn.work_done(work))
 
     def _cleanup(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         self.server._active.discard(self)

@@ -6,9 +6,12 @@ from collections.abc import Callable
 
 from .. import tl
 from .._random import Rng
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, TransportError
 from ..mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
 from ..mtproto.plain import pack_plain, unpack_plain
+from ..transport import ClientTransport, ServerTransport
+from ..transport._util import as_bytes
+from ..transport.events import Event as TransportEvent
 from .events import Closed, CloseReason, ConnectionEvent, LimitExceeded
 from .hooks import ConnectionHooks
 from .limits import BufferBudget, ConnectionLimits, Timeouts
@@ -18,6 +21,8 @@ Clock = Callable[[], float]
 
 class ConnectionBase:
     """Output buffer, close bookkeeping, the buffer limits and the idle deadline."""
+
+    _transport: ClientTransport | ServerTransport
 
     def __init__(
         self,
@@ -61,6 +66,28 @@ class ConnectionBase:
     def _write(self, data: bytes) -> None:
         if data:
             self._out.append(data if self._hooks is None else self._hooks.wire(data))
+
+    def _transport_events(
+        self, data: bytes | bytearray | memoryview, events: list[ConnectionEvent]
+    ) -> list[TransportEvent]:
+        """The first half of ``receive_data``: end of stream, the transport's
+        own failures and output; returns the transport's events."""
+        raw = as_bytes(data, "data")
+        if self._closed is not None:
+            return []
+        if not raw:
+            self._close(events, CloseReason.PEER_CLOSED)
+            return []
+        try:
+            transport_events = self._transport.receive(raw)
+        except TransportError as exc:
+            self._bad_transport(events, exc)
+            return []
+        self._write(self._transport.data_to_send())
+        return transport_events
+
+    def _bad_transport(self, events: list[ConnectionEvent], exc: TransportError) -> None:
+        self._close(events, CloseReason.BAD_TRANSPORT, str(exc))
 
     # ---- closing ------------------------------------------------------------------
 

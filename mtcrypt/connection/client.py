@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import tl
 from .._random import Rng, random_bytes
-from ..errors import DecryptionFailed, HandshakeError, InvalidArgument, SessionError, TransportError
+from ..errors import DecryptionFailed, HandshakeError, InvalidArgument, SessionError
 from ..handshake import TELEGRAM_PRODUCTION_KEYS, ClientHandshake, HandshakeResult
 from ..handshake.bind import bind_temp_auth_key
 from ..handshake.rsa import RsaPublicKey
@@ -106,6 +106,8 @@ class ClientConnection(ConnectionBase):
     :param hooks: :class:`ConnectionHooks` (tooling).
     :param rng: random bytes; :param clock: Unix time in seconds.
     """
+
+    _transport: ClientTransport
 
     def __init__(
         self,
@@ -305,20 +307,8 @@ class ClientConnection(ConnectionBase):
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[ConnectionEvent]:
         """Feed what the socket produced (``b""`` for end of stream)."""
-        raw = as_bytes(data, "data")
         events: list[ConnectionEvent] = []
-        if self._closed is not None:
-            return events
-        if not raw:
-            self._close(events, CloseReason.PEER_CLOSED)
-            return events
-        try:
-            transport_events = self._transport.receive(raw)
-        except TransportError as exc:
-            self._close(events, CloseReason.BAD_TRANSPORT, str(exc))
-            return events
-        self._write(self._transport.data_to_send())
-        for event in transport_events:
+        for event in self._transport_events(data, events):
             if self._closed is not None:
                 break
             if isinstance(event, Frame):

@@ -53,7 +53,6 @@ from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey, decrypt_message
 from ..mtproto.session import MessageDropped, Request, Role, Session
 from ..transport import Frame, ServerTransport, TransportDetected, TransportInfo
-from ..transport._util import as_bytes
 from ._base import ConnectionBase, now_or
 from .events import (
     CloseReason,
@@ -147,6 +146,8 @@ class ServerConnection(ConnectionBase):
     :param rng: random bytes; :param clock: Unix time in seconds.
     """
 
+    _transport: ServerTransport
+
     def __init__(
         self,
         rsa_keys: RsaPrivateKey | Iterable[RsaPrivateKey],
@@ -233,20 +234,8 @@ class ServerConnection(ConnectionBase):
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[ConnectionEvent]:
         """Feed what the socket produced (``b""`` for end of stream)."""
-        raw = as_bytes(data, "data")
         events: list[ConnectionEvent] = []
-        if self._closed is not None:
-            return events
-        if not raw:
-            self._close(events, CloseReason.PEER_CLOSED)
-            return events
-        try:
-            transport_events = self._transport.receive(raw)
-        except TransportError as exc:
-            self._refuse(events, CloseReason.BAD_TRANSPORT, str(exc), exc.code)
-            return events
-        self._write(self._transport.data_to_send())
-        for event in transport_events:
+        for event in self._transport_events(data, events):
             if self._closed is not None:
                 break
             if isinstance(event, Frame):
@@ -542,6 +531,9 @@ class ServerConnection(ConnectionBase):
                     continue
                 packet = hooked
             self._write(self._transport.send(packet))
+
+    def _bad_transport(self, events: list[ConnectionEvent], exc: TransportError) -> None:
+        self._refuse(events, CloseReason.BAD_TRANSPORT, str(exc), exc.code)
 
     def _refuse(
         self, events: list[ConnectionEvent], reason: CloseReason, detail: str, code: int
