@@ -397,6 +397,34 @@ def seeds_handshake() -> Iterator[bytes]:
             yield bytes([step, 1]) + struct.pack("<H", offset) + bytes([1])
 
 
+def seeds_connection() -> Iterator[bytes]:
+    """Client bytes as a server connection sees them (mode 0): a transport tag
+    and encrypted packets under the fixed key, whole and cut; and server bytes
+    for the client side (mode 2)."""
+    from mtcrypt.mtproto import AuthKey
+    from mtcrypt.mtproto.session import Role, Session
+    from mtcrypt.transport import ClientTransport
+
+    key = AuthKey(AUTH_KEY_BYTES)
+    now = 1_700_000_000.0
+    client = Session(key, Role.CLIENT, clock=lambda: now, rng=_rand)
+    server = Session(
+        key, Role.SERVER, session_id=client.session_id, clock=lambda: now, rng=_rand
+    )
+    for framing in ("abridged", "intermediate", "padded_intermediate", "full"):
+        transport = ClientTransport(framing, rng=_rand)
+        client.send(b"\x0e\x0d\x0e\x0d" + _rand(_rng.randrange(0, 64)) * 4)
+        stream = transport.data_to_send()
+        for packet in client.data_to_send():
+            stream += transport.send(packet)
+        cut = _rng.randrange(1, len(stream))
+        yield bytes([0, 1]) + cut.to_bytes(2, "little") + stream
+        yield bytes([0, 0]) + stream[: len(stream) - 3]
+    server.send(b"\x0e\x0d\x0e\x0d")
+    for packet in server.data_to_send():
+        yield bytes([2, 0]) + len(packet).to_bytes(4, "little") + packet
+
+
 GENERATORS: dict[str, Callable[[], Iterator[bytes]]] = {
     "fuzz_msg_open": seeds_msg_open,
     "fuzz_msg_seal": seeds_msg_seal,
@@ -411,8 +439,9 @@ GENERATORS: dict[str, Callable[[], Iterator[bytes]]] = {
     "fuzz_transport": seeds_transport,
     "fuzz_session": seeds_session,
     "fuzz_handshake": seeds_handshake,
+    "fuzz_connection": seeds_connection,
 }
-OPTIONAL = {"fuzz_transport", "fuzz_session", "fuzz_handshake"}
+OPTIONAL = {"fuzz_transport", "fuzz_session", "fuzz_handshake", "fuzz_connection"}
 DICTIONARIES = {"fuzz_tl_codec", "fuzz_tl_reader", "fuzz_mtproto_plain", "fuzz_session"}
 
 

@@ -458,7 +458,9 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-OPTIONAL_HARNESSES = frozenset({"fuzz_transport", "fuzz_session", "fuzz_handshake"})
+OPTIONAL_HARNESSES = frozenset(
+    {"fuzz_transport", "fuzz_session", "fuzz_handshake", "fuzz_connection"}
+)
 
 
 def _python_harness(name: str) -> Callable[[bytes], None] | None:
