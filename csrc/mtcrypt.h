@@ -198,6 +198,23 @@ int mtc_factorize_pq(uint64_t pq, uint64_t *p, uint64_t *q);
 /* 1 when n is prime (deterministic for every 64-bit n). */
 int mtc_is_prime_u64(uint64_t n);
 
+/* ---- legacy RSA padding, server side (rsa_legacy.c) ----
+ * block256 is a decrypted req_DH_params block, 00 | SHA1(data) | data | random.
+ * data is checked against n (1..4) candidate templates: template k is
+ * expect[k*235 .. k*235+lens[k]) with mask likewise (bits set where data must
+ * equal expect; mask bytes at or past lens[k] are ignored), lens[k] in 1..235.
+ * Accept iff block[0] == 0, SHA1(block[21:21+lens[k]]) == block[1:21] and the
+ * masked bytes match, for some k.  Constant time in the block: every candidate
+ * is hashed and compared, no branch or memory index depends on the block.
+ * Returns MTC_OK with *index the first matching k, or MTC_ERR_DECRYPT with
+ * *index = -1; MTC_ERR_ARG (nothing read) for a malformed call. */
+enum {
+    MTC_RSA_LEGACY_MAX_DATA = 235,     /* 256 - 1 - 20 */
+    MTC_RSA_LEGACY_MAX_CANDIDATES = 4
+};
+int mtc_rsa_legacy_check(const uint8_t *block256, size_t n, const uint8_t *expect,
+                         const uint8_t *mask, const uint32_t *lens, int *index);
+
 /* END CDEF */
 
 #ifdef __cplusplus

@@ -32,6 +32,7 @@ _SOURCES = [
     "sha.c",
     "message.c",
     "pq.c",
+    "rsa_legacy.c",
     "drbg.c",
 ]
 

@@ -18,6 +18,12 @@ carries ``new_nonce``) to the server's public key, the server decrypts it.
   Telethon and Pyrogram send, so a server has to accept it;
   :func:`rsa_legacy_encrypt` exists only to replay published transcripts and
   to test servers.
+* :func:`rsa_legacy_match` is how a server should check the legacy padding:
+  against templates of the data it expects, in constant time, in C
+  (``csrc/rsa_legacy.c``). :func:`rsa_legacy_unpad` finds the data length by
+  parsing the decrypted block, which is the timing oracle of Albrecht,
+  Mareková, Paterson and Stepanovs (IEEE S&P 2022); it stays as the plain
+  reference the constant-time check is tested against.
 
 Modular exponentiation goes through pycryptodome's constant-time
 :class:`Crypto.Math.Numbers.Integer` (about 10x faster than ``pow``); the
@@ -30,13 +36,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from Crypto.IO import PEM
 from Crypto.Math.Numbers import Integer
 from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
+from .._native import ffi, lib
 from .._random import Rng, random_bytes
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, InvalidType
@@ -44,11 +53,14 @@ from ..tl import pack_bytes
 
 __all__ = [
     "RSA_BLOCK_SIZE",
+    "RSA_LEGACY_MAX_DATA",
+    "RSA_LEGACY_MAX_TEMPLATES",
     "RSA_PAD_MAX_DATA",
     "TELEGRAM_PRODUCTION_KEYS",
     "TELEGRAM_PRODUCTION_PEM",
     "TELEGRAM_TEST_KEYS",
     "TELEGRAM_TEST_PEM",
+    "LegacyTemplate",
     "RsaPrivateKey",
     "RsaPublicKey",
     "decrypt_block",
@@ -58,6 +70,7 @@ __all__ = [
     "rsa_legacy_decrypt",
     "rsa_legacy_encrypt",
     "rsa_legacy_encrypt_with",
+    "rsa_legacy_match",
     "rsa_legacy_unpad",
     "rsa_pad_decrypt",
     "rsa_pad_encrypt",
@@ -71,6 +84,12 @@ RSA_BLOCK_SIZE = 256
 
 RSA_PAD_MAX_DATA = 144
 """Longest ``data`` RSA_PAD accepts (a ``p_q_inner_data_temp_dc`` is at most 124)."""
+
+RSA_LEGACY_MAX_DATA: int = lib.MTC_RSA_LEGACY_MAX_DATA
+"""Longest ``data`` the legacy padding carries (256 - 1 - 20 = 235 bytes)."""
+
+RSA_LEGACY_MAX_TEMPLATES: int = lib.MTC_RSA_LEGACY_MAX_CANDIDATES
+"""Most candidates one :func:`rsa_legacy_match` call checks (the four ``p_q_inner_data*``)."""
 
 _PADDED = 192  # data_with_padding
 _LEGACY_PLAIN = 255  # SHA1(data) + data + random
@@ -403,6 +422,11 @@ def rsa_legacy_unpad(block: bytes, data_length: Callable[[bytes], int | None]) -
     The block is ``00 || SHA1(data) || data || random``; ``data_length`` tells
     how long ``data`` is at the start of the given bytes (the TL object's
     length) or returns ``None``. Returns ``data`` or ``None`` on mismatch.
+
+    Not constant time: it branches on the first byte and lets ``data_length``
+    parse the decrypted bytes before the hash is checked. A server facing
+    untrusted clients uses :func:`rsa_legacy_match` instead; this is the
+    straightforward reference it is tested against.
     """
     if block[0] != 0:
         return None
@@ -414,6 +438,76 @@ def rsa_legacy_unpad(block: bytes, data_length: Callable[[bytes], int | None]) -
     if not hmac.compare_digest(hashlib.sha1(data).digest(), block[1:21]):
         return None
     return data
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class LegacyTemplate:
+    """One candidate ``data`` for :func:`rsa_legacy_match`.
+
+    ``expected`` is the candidate, as long as the ``data`` it stands for (1 to
+    235 bytes); ``mask`` has the same length, with the bits set where ``data``
+    must equal ``expected`` (``0xff`` for a known byte, ``0x00`` for one the
+    server cannot predict, such as ``new_nonce``). What the free bytes of
+    ``expected`` hold does not matter.
+    """
+
+    expected: bytes
+    mask: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.expected, bytes) or not isinstance(self.mask, bytes):
+            raise InvalidType("LegacyTemplate expected and mask must be bytes")
+        if not 0 < len(self.expected) <= RSA_LEGACY_MAX_DATA:
+            raise InvalidLength(f"a legacy template is 1 to {RSA_LEGACY_MAX_DATA} bytes long")
+        if len(self.mask) != len(self.expected):
+            raise InvalidLength("a legacy template's mask must be as long as its bytes")
+
+    def __len__(self) -> int:
+        return len(self.expected)
+
+    def __repr__(self) -> str:
+        # The expected bytes are the server's own values, but say only the shape.
+        return f"LegacyTemplate(length={len(self.expected)})"
+
+
+def _packed_templates(templates: Sequence[LegacyTemplate]) -> tuple[bytes, bytes, Any]:
+    if not isinstance(templates, Sequence) or not 0 < len(templates) <= RSA_LEGACY_MAX_TEMPLATES:
+        raise InvalidArgument(f"between 1 and {RSA_LEGACY_MAX_TEMPLATES} legacy templates needed")
+    for template in templates:
+        if not isinstance(template, LegacyTemplate):
+            raise InvalidType("templates must be LegacyTemplate objects")
+    # The C side reads fixed 235-byte slots; the zero-filled tails are masked off.
+    expect = b"".join(t.expected.ljust(RSA_LEGACY_MAX_DATA, b"\0") for t in templates)
+    mask = b"".join(t.mask.ljust(RSA_LEGACY_MAX_DATA, b"\0") for t in templates)
+    lens = ffi.new("uint32_t[]", [len(t.expected) for t in templates])
+    return expect, mask, lens
+
+
+def rsa_legacy_match(block: bytes, templates: Sequence[LegacyTemplate]) -> tuple[int, bytes] | None:
+    """Check a decrypted 256-byte block for the legacy padding, in constant time.
+
+    The block must be ``00 || SHA1(data) || data || random`` where ``data`` is
+    as long as one of the ``templates`` (1 to 4) and agrees with it on the
+    bytes its mask fixes. Returns ``(index, data)`` for the first template
+    that matches, or ``None``.
+
+    The check runs in C (``mtc_rsa_legacy_check``) without a branch or a memory
+    index that depends on the block: it hashes the block at every template's
+    length and compares everything, so the time it takes depends on the
+    templates alone. The single decision on the block is the ``None`` test on
+    the result; ``data`` is only sliced out (and parsed by the caller) after it.
+    """
+    if not isinstance(block, bytes) or len(block) != RSA_BLOCK_SIZE:
+        raise InvalidLength(f"the decrypted block must be {RSA_BLOCK_SIZE} bytes")
+    expect, mask, lens = _packed_templates(templates)
+    index = ffi.new("int *")
+    rc = lib.mtc_rsa_legacy_check(block, len(templates), expect, mask, lens, index)
+    if rc == lib.MTC_OK:
+        chosen = int(index[0])
+        return chosen, block[21 : 21 + len(templates[chosen])]
+    if rc == lib.MTC_ERR_DECRYPT:
+        return None
+    raise InvalidArgument("legacy template check refused its arguments")  # pragma: no cover
 
 
 def rsa_legacy_decrypt(

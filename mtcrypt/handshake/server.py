@@ -18,6 +18,15 @@ and the range of ``g_b``. A failed check raises
 :class:`~mtcrypt.errors.HandshakeError` naming it; a real server then
 answers with transport error -404 and closes the connection.
 
+The legacy padding is checked without parsing the decrypted block: the
+server knows every field of the ``p_q_inner_data*`` it expects except
+``new_nonce`` (and ``dc``, ``expires_in``), so it builds the four candidates
+and checks the block against all of them in constant time, in C
+(:func:`~mtcrypt.handshake.rsa.rsa_legacy_match`). Parsing the block to find
+the data length was the server-side timing oracle of Albrecht, Mareková,
+Paterson and Stepanovs (IEEE S&P 2022). A legacy block whose pq, p, q, nonce
+or server_nonce is not ours therefore fails as ``rsa_padding``.
+
 A request byte-identical to the previous one gets the previous answer again
 (the spec's retransmission rule), even after the handshake completed.
 
@@ -72,7 +81,7 @@ from .dh import (
     modexp,
 )
 from .pq import is_prime_u64
-from .rsa import RsaPrivateKey, decrypt_block, rsa_legacy_unpad, rsa_pad_unpad
+from .rsa import LegacyTemplate, RsaPrivateKey, decrypt_block, rsa_legacy_match, rsa_pad_unpad
 
 __all__ = ["DhGenAnswer", "ServerHandshake", "ServerState", "generate_pq"]
 
@@ -80,6 +89,13 @@ ServerState = Literal["wait_req_pq", "wait_req_dh_params", "wait_client_dh", "do
 DhGenAnswer = Literal["ok", "retry", "fail"]
 
 _INNER = ("p_q_inner_data", "p_q_inner_data_dc", "p_q_inner_data_temp", "p_q_inner_data_temp_dc")
+# The int fields of each that the server cannot know in advance (new_nonce aside).
+_FREE_INTS: dict[str, tuple[str, ...]] = {
+    "p_q_inner_data": (),
+    "p_q_inner_data_dc": ("dc",),
+    "p_q_inner_data_temp": ("expires_in",),
+    "p_q_inner_data_temp_dc": ("dc", "expires_in"),
+}
 
 # pq below 2^63 as the spec says; p, q above 2^30 so that 4-byte encodings
 # (Pyrogram writes p and q with to_bytes(4)) are minimal.
@@ -266,27 +282,56 @@ class ServerHandshake:
             server_public_key_fingerprints=list(self._keys),
         )
 
+    def _legacy_templates(self) -> list[LegacyTemplate]:
+        """The four ``p_q_inner_data*`` a legacy client may have encrypted.
+
+        Every field is ours except ``new_nonce`` (and ``dc``, ``expires_in``):
+        the constructor, pq, p and q (minimal big-endian, the only encoding
+        accepted anyway), nonce and server_nonce. So each candidate's length
+        and all but those bytes are known before the block is looked at.
+        """
+        known: dict[str, object] = {
+            "pq": self._pq,
+            "p": int_to_be(self._p),
+            "q": int_to_be(self._q),
+            "nonce": self._nonce,
+            "server_nonce": self._server_nonce,
+        }
+        templates = []
+        for name in _INNER:
+            # Serialized with the free fields all zeros and all ones, the
+            # candidate differs exactly in its free bytes: that is the mask.
+            free_ints = _FREE_INTS[name]
+            zeros = tl.serialize(
+                tl.make(name, **known, new_nonce=bytes(32), **dict.fromkeys(free_ints, 0))
+            )
+            ones = tl.serialize(
+                tl.make(name, **known, new_nonce=b"\xff" * 32, **dict.fromkeys(free_ints, -1))
+            )
+            mask = bytes(0xFF if a == b else 0 for a, b in zip(zeros, ones, strict=True))
+            templates.append(LegacyTemplate(zeros, mask))
+        return templates
+
     def _open_inner(self, key: RsaPrivateKey, encrypted: bytes) -> tl.TLObject:
         block = decrypt_block(encrypted, key)
-        data = rsa_pad_unpad(block)
-        if data is not None:
-            inner, _ = parse_prefix(data, _INNER, "p_q_inner_data")
+        # Both paddings are checked on every block before either verdict is
+        # used, so the time spent does not depend on which one (if any) holds.
+        # The legacy check is constant time in C against templates of what we
+        # expect (no TL parsing of unauthenticated bytes); only a block that
+        # passed is parsed.
+        padded = rsa_pad_unpad(block)
+        legacy = rsa_legacy_match(block, self._legacy_templates()) if self._accept_legacy else None
+        if padded is not None:
+            inner, _ = parse_prefix(padded, _INNER, "p_q_inner_data")
             self._scheme = "rsa_pad"
             return inner
-        if self._accept_legacy:
-            found: list[tl.TLObject] = []
-
-            def length(rest: bytes) -> int | None:
-                try:
-                    obj, n = parse_prefix(rest, _INNER, "p_q_inner_data")
-                except HandshakeError:
-                    return None
-                found.append(obj)
-                return n
-
-            if rsa_legacy_unpad(block, length) is not None:
-                self._scheme = "legacy"
-                return found[-1]
+        if legacy is not None:
+            index, data = legacy
+            inner, length = parse_prefix(data, (_INNER[index],), "p_q_inner_data")
+            if length != len(data):  # pragma: no cover - the template fixed the layout
+                raise HandshakeError("p_q_inner_data", "trailing bytes in the legacy data")
+            self._scheme = "legacy"
+            return inner
         raise HandshakeError("rsa_padding", "neither RSA_PAD nor the legacy padding verifies")
 
     def _on_req_dh_params(self, body: bytes, rng: Rng, now: float) -> tl.TLObject:
