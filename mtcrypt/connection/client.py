@@ -160,6 +160,7 @@ class ClientConnection(ConnectionBase):
         self._pending: dict[int, _Pending] = {}  # by request id
         self._by_handle: dict[int, _Pending] = {}
         self._last_sent_at = self.opened_at
+        self._dirty = False  # the session has something to send: see data_to_send()
         # Check the handshake parameters now rather than at start().
         if auth_key is None:
             self._make_handshake(None)
@@ -287,7 +288,7 @@ class ClientConnection(ConnectionBase):
         self._pending[pending.request_id] = pending
         if self._ready:
             self._submit(pending)
-            self._flush()
+            self._dirty = True
         return pending.request_id
 
     def _submit(self, pending: _Pending) -> None:
@@ -394,7 +395,7 @@ class ClientConnection(ConnectionBase):
         )
         if self._temp_key is not None and key is self._temp_key:
             self._send_bind()
-            self._flush()
+            self._dirty = True
         else:
             self._become_ready(events)
 
@@ -429,7 +430,7 @@ class ClientConnection(ConnectionBase):
         for pending in self._pending.values():
             if not pending.handle:
                 self._submit(pending)
-        self._flush()
+        self._dirty = True
 
     def _on_encrypted(
         self, session: Session, payload: bytes, events: list[ConnectionEvent]
@@ -486,7 +487,7 @@ class ClientConnection(ConnectionBase):
                 events.append(MessageRejected(event.reason, event.msg_id, event.notify_code))
             if self._closed is not None:
                 return
-        self._flush()
+        self._dirty = True
 
     def _on_bind_answer(self, ok: bool, detail: str, events: list[ConnectionEvent]) -> None:
         self._bind_handle = None
@@ -582,6 +583,14 @@ class ClientConnection(ConnectionBase):
         if hooked is not None:
             self._write(self._transport.send(hooked))
             self._last_sent_at = self._clock()
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the socket now (may be empty): queued requests
+        are sealed here, together (one container for a burst of requests)."""
+        if self._dirty:
+            self._dirty = False
+            self._flush()
+        return super().data_to_send()
 
     def _flush(self, *, force_acks: bool = False) -> None:
         session = self._session

@@ -194,6 +194,9 @@ class ServerConnection(ConnectionBase):
         self._frames: deque[bytes] = deque()
         self._frames_size = 0
         self._sessions: dict[tuple[int, int], Session] = {}
+        # Sessions with something to send: sealed in data_to_send(), so that the
+        # answers to a container of requests leave in one container too.
+        self._dirty: dict[tuple[int, int], Session] = {}
         self._auth_keys: dict[int, AuthKey] = {}  # the keys of those sessions
         self._pending: set[tuple[int, int, int]] = set()
         self._authenticated = False
@@ -279,14 +282,14 @@ class ServerConnection(ConnectionBase):
         session = self._take_pending(request)
         if session is not None:
             session.send_result(request.msg_id, result)
-            self._flush(request.key_id, session)
+            self._dirty[(request.key_id, request.session_id)] = session
 
     def answer_error(self, request: IncomingRequest, code: int, message: str) -> None:
         """Answer a request with ``rpc_error``."""
         session = self._take_pending(request)
         if session is not None:
             session.send_error(request.msg_id, code, message)
-            self._flush(request.key_id, session)
+            self._dirty[(request.key_id, request.session_id)] = session
 
     def send_update(self, key_id: int, session_id: int, body: bytes) -> int:
         """Send a message of the server's own (an update) into a session on this
@@ -295,7 +298,7 @@ class ServerConnection(ConnectionBase):
         if session is None:
             raise InvalidArgument("no such session on this connection")
         msg_id = session.send(body)
-        self._flush(key_id, session)
+        self._dirty[(key_id, session_id)] = session
         return msg_id
 
     def close(self, detail: str = "") -> list[ConnectionEvent]:
@@ -457,7 +460,7 @@ class ServerConnection(ConnectionBase):
                 if event.notify_code is not None:
                     session.notify_bad_message(event)
                 events.append(MessageRejected(event.reason, event.msg_id, event.notify_code))
-        self._flush(key_id, session)
+        self._dirty[(key_id, session_id)] = session
 
     def _on_request(
         self,
@@ -521,6 +524,15 @@ class ServerConnection(ConnectionBase):
 
     # ---- output ---------------------------------------------------------------------------
 
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the socket now (may be empty): queued answers
+        and service messages are sealed here, together."""
+        if self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for (key_id, _), session in dirty.items():
+                self._flush(key_id, session)
+        return super().data_to_send()
+
     def _flush(self, key_id: int, session: Session) -> None:
         if self._closed is not None:
             return
@@ -558,6 +570,7 @@ class ServerConnection(ConnectionBase):
 
     def _on_closed(self) -> None:
         self._sessions.clear()
+        self._dirty.clear()
         self._auth_keys.clear()
         self._pending.clear()
         self._frames.clear()
