@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from mtcrypt import tl
 from mtcrypt.__main__ import main as mtcrypt_main
 from mtcrypt.errors import InvalidArgument
+from mtcrypt.handshake import HandshakeResult, ServerHandshake
 from mtcrypt.handshake.rsa import RsaPrivateKey
+from mtcrypt.mtproto import InnerMessage, decrypt_message, encrypt_message, next_msg_id
 from mtcrypt.testing import ReferenceServer
 from mtcrypt.testing.conformance import (
     MUTATIONS,
@@ -31,8 +35,10 @@ from mtcrypt.testing.conformance import (
     run_client_suite_sync,
     run_server_suite,
 )
+from mtcrypt.testing.conformance._shared import contents
 from mtcrypt.testing.conformance.adversary import Out
 from mtcrypt.testing.conformance.cli import main as conformance_main
+from mtcrypt.transport import Frame, ServerTransport
 
 SECRET = "ee" + "61" * 16 + b"conformance.test".hex()
 
@@ -173,6 +179,58 @@ def test_mirror_sees_a_server_that_accepts() -> None:
     wrong = report.result("srv-C9-wrong-salt")
     assert (wrong.observed, wrong.status) == ("accepted", "FAIL")
     assert not report.passed
+
+
+async def _sloppy_server(key: RsaPrivateKey, keys: dict[bytes, HandshakeResult]) -> asyncio.Server:
+    """A server with the real transport and handshake that then answers every
+    ping in any packet that decrypts: no msg_id, salt or container checks."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        transport, handshake, last = ServerTransport(), ServerHandshake(key), 0
+        while data := await reader.read(65536):
+            for frame in transport.receive(data):
+                if not isinstance(frame, Frame):
+                    continue
+                if frame.payload[:8] == bytes(8):
+                    writer.write(transport.send(handshake.receive(frame.payload)))
+                    if handshake.done:
+                        keys[handshake.result.auth_key.key_id_bytes] = handshake.result
+                    continue
+                result = keys[frame.payload[:8]]
+                plain = decrypt_message(result.auth_key, frame.payload, from_server=False)
+                message = InnerMessage.parse(plain)
+                for _, body in contents(message):
+                    if isinstance(body, tl.TLObject) and body.name == "ping":
+                        last = next_msg_id(time.time(), last, 1)
+                        pong = tl.make("pong", msg_id=message.msg_id, ping_id=body.ping_id)
+                        answer = InnerMessage(
+                            result.server_salt, message.session_id, last, 1, tl.serialize(pong)
+                        )
+                        sealed = encrypt_message(result.auth_key, answer.pack(), from_server=True)
+                        writer.write(transport.send(sealed))
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def test_mirror_sees_a_server_that_skips_the_session_checks(server_key: RsaPrivateKey) -> None:
+    """Negative control: the pong to a request whose msg_id, salt or container
+    is wrong reaches the mirror even when its session could not match it."""
+    wanted = {f"srv-{n}" for n in ("C-honest", "C7-msg-id-odd", "C7-duplicate", "C7-too-old")}
+    wanted |= {"srv-C7-too-new", "srv-C8-container-inner-id", "srv-C9-wrong-salt"}
+    chosen = [s for s in default_scenarios("server") if s.id in wanted]
+
+    async def run() -> Report:
+        server = await _sloppy_server(server_key, {})
+        async with server:
+            port = int(server.sockets[0].getsockname()[1])
+            endpoint = ServerEndpoint("127.0.0.1", port, server_key.public_key)
+            return await run_server_suite(endpoint, chosen, timeout=1.0)
+
+    report = asyncio.run(run())
+    assert report.result("srv-C-honest").status == "pass", report.to_table()
+    findings = {r.id for r in report.results if (r.observed, r.status) == ("accepted", "FAIL")}
+    assert findings == wanted - {"srv-C-honest"}, report.to_table()
 
 
 # ---- a client in another process -----------------------------------------------------------------

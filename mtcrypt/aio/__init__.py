@@ -1,10 +1,20 @@
-"""Thin asyncio adapters over the sans-I/O objects: sockets in, bytes to the
-protocol objects, their output back to the socket.  No protocol logic lives
-here; it is all in :mod:`mtcrypt.transport`, :mod:`mtcrypt.handshake` and
-:mod:`mtcrypt.mtproto`.
+"""Thin asyncio pumps over the connection objects of :mod:`mtcrypt.connection`:
+socket bytes in, their output back to the socket, a timer on each
+connection's next deadline.  No protocol logic lives here.
+:class:`DeadlineTimer` is the timer, for other pumps (the conformance kit's).
 """
 
+from ._timer import DeadlineTimer
 from .client import Client, RpcCallError
-from .server import ConnectionInfo, HandshakeRecord, RpcReply, Server
+from .server import ConnectionInfo, HandshakeRecord, RpcReply, Server, ServerStats
 
-__all__ = ["Client", "ConnectionInfo", "HandshakeRecord", "RpcCallError", "RpcReply", "Server"]
+__all__ = [
+    "Client",
+    "ConnectionInfo",
+    "DeadlineTimer",
+    "HandshakeRecord",
+    "RpcCallError",
+    "RpcReply",
+    "Server",
+    "ServerStats",
+]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from .. import tl
 from .._random import Rng
-from ..errors import InvalidArgument, TransportError
+from ..errors import InvalidArgument, MtcryptError, TransportError
 from ..mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
 from ..mtproto.plain import pack_plain, unpack_plain
 from ..transport import ClientTransport, ServerTransport
@@ -66,6 +66,27 @@ class ConnectionBase:
     def _write(self, data: bytes) -> None:
         if data:
             self._out.append(data if self._hooks is None else self._hooks.wire(data))
+
+    def send_packet(self, packet: bytes | bytearray | memoryview) -> None:
+        """Tooling: frame ``packet`` (an MTProto packet of the tool's making)
+        with the connection's transport and queue it for :meth:`data_to_send`
+        after everything queued before (what the sessions hold is sealed
+        first).  Neither the hooks nor the sessions see it."""
+        data = as_bytes(packet, "packet")
+        self._queue_after(lambda: self._transport.send(data))
+
+    def send_raw(self, data: bytes | bytearray | memoryview) -> None:
+        """Tooling: queue ``data`` for :meth:`data_to_send` exactly as given,
+        after everything queued before (a frame built and then damaged, or
+        bytes that are no frame at all).  No framing, no hooks."""
+        raw = as_bytes(data, "data")
+        self._queue_after(lambda: raw)
+
+    def _queue_after(self, make: Callable[[], bytes]) -> None:
+        queued = self.data_to_send()  # the sides seal their sessions' output here
+        for data in (queued, make()):
+            if data:
+                self._out.append(data)
 
     def _transport_events(
         self, data: bytes | bytearray | memoryview, events: list[ConnectionEvent]
@@ -163,6 +184,20 @@ class ConnectionBase:
                 return None
             packet = pack_plain(msg_id, tl.serialize(obj))
         return hooks.packet(packet)
+
+    def _show_received(self, key: AuthKey | None, data: bytes, *, sealed: bool) -> None:
+        """Show an incoming message to the ``received`` hook, if overridden:
+        ``data`` is its plaintext, or (``sealed``) the server's packet, opened
+        here; a packet that does not open is not shown (the session refuses it)."""
+        hooks = self._hooks
+        if hooks is None or key is None or not hooks.observes_received:
+            return
+        try:
+            plaintext = decrypt_message(key, data, from_server=True) if sealed else data
+            message = InnerMessage.parse(plaintext)
+        except MtcryptError:
+            return
+        hooks.received(key.key_id, message)
 
     def _hooked_sealed(self, key: AuthKey, packet: bytes, *, from_server: bool) -> bytes | None:
         """Apply the message and packet hooks to one of our sealed packets."""

@@ -104,6 +104,10 @@ class ClientConnection(ConnectionBase):
     :param session_options: extra keyword arguments for the
         :class:`~mtcrypt.mtproto.Session`.
     :param hooks: :class:`ConnectionHooks` (tooling).
+    :param handshake_factory: makes the handshake object for each key creation
+        from :class:`~mtcrypt.handshake.ClientHandshake`'s keyword arguments
+        (``dc``, ``public_keys``, ``expires_in``, ``rng``, ``clock``); tooling
+        passes a subclass that misplays a step.  Default: ``ClientHandshake``.
     :param rng: random bytes; :param clock: Unix time in seconds.
     """
 
@@ -123,6 +127,7 @@ class ClientConnection(ConnectionBase):
         timeouts: Timeouts | None = None,
         session_options: Mapping[str, Any] | None = None,
         hooks: ConnectionHooks | None = None,
+        handshake_factory: Callable[..., ClientHandshake] | None = None,
         rng: Rng = random_bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -145,6 +150,7 @@ class ClientConnection(ConnectionBase):
         self._time_offset = time_offset
         self._temp_expires_in = temp_key_expires_in
         self._session_options = dict(session_options or {})
+        self._handshake_factory = handshake_factory or ClientHandshake
         self._started = False
         self._handshake: ClientHandshake | None = None
         self._handshake_started_at = 0.0
@@ -221,7 +227,7 @@ class ClientConnection(ConnectionBase):
         return events
 
     def _make_handshake(self, expires_in: int | None) -> ClientHandshake:
-        self._handshake = ClientHandshake(
+        self._handshake = self._handshake_factory(
             dc=self._dc_id,
             public_keys=self._public_keys,
             expires_in=expires_in,
@@ -435,6 +441,7 @@ class ClientConnection(ConnectionBase):
     def _on_encrypted(
         self, session: Session, payload: bytes, events: list[ConnectionEvent]
     ) -> None:
+        self._show_received(self.auth_key, payload, sealed=True)
         try:
             session_events = session.receive(payload)
         except DecryptionFailed:

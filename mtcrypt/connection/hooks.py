@@ -4,8 +4,10 @@ A conformance tool, a fuzzer or a test subclasses :class:`ConnectionHooks`
 and overrides what it needs; the connection then sends whatever the hooks
 return.  Nothing else changes: the connection's own state (msg_ids, seq_nos,
 acks, the handshake) advances as if the original had been sent, which is what
-an adversary playing a misbehaving peer wants.  An application never needs
-hooks.
+an adversary playing a misbehaving peer wants.  :meth:`ConnectionHooks.received`
+shows what arrives.  Packets or bytes of the tool's own making go out with
+``send_packet()``/``send_raw()`` on either connection.  An application never
+needs hooks.
 """
 
 from __future__ import annotations
@@ -37,9 +39,21 @@ class ConnectionHooks:
         """The transport's output, as it goes to the socket."""
         return data
 
+    def received(self, key_id: int, message: InnerMessage) -> None:
+        """Observe an incoming encrypted message once it has been authenticated
+        under the key ``key_id``, before the session checks it (a container as
+        it came).  Observation only: what the connection does next does not
+        change.  (Only called when overridden: a client then opens each packet
+        once more to show it here.)"""
+        del key_id, message
+
     @property
     def rewrites_messages(self) -> bool:
         return type(self).message is not ConnectionHooks.message
+
+    @property
+    def observes_received(self) -> bool:
+        return type(self).received is not ConnectionHooks.received
 
     @property
     def rewrites_plain(self) -> bool:

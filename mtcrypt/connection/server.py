@@ -432,6 +432,7 @@ class ServerConnection(ConnectionBase):
         except DecryptionFailed:
             self._refuse(events, CloseReason.DECRYPTION_FAILED, "", -404)
             return
+        self._show_received(entry.auth_key, plaintext, sealed=False)
         self._authenticated = True
         session_id = _I64.unpack_from(plaintext, 8)[0]
         session = self._sessions.get((key_id, session_id))

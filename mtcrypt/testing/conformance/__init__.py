@@ -14,6 +14,9 @@ report, per scenario, whether it rejected what it must reject.
   :class:`CommandAdapter`).  :func:`run_client_suite` plays a list.
 * **Mirror mode** (:func:`run_server_suite`): a client that plays server-role
   scenarios against a server under test.
+* Both are mtcrypt's own connections (:class:`~mtcrypt.connection.ServerConnection`,
+  :class:`~mtcrypt.connection.ClientConnection`) with the misbehaviour plugged in
+  through ``handshake_factory``, the connection hooks and injected packets.
 * :class:`Report`: per scenario what happened, as a table or JSON.
 
 Command line: ``python -m mtcrypt conformance --target telethon|pyrogram|mtcrypt|command:...``

@@ -1,12 +1,26 @@
 """The adversarial server: an MTProto server that plays one client-role scenario.
 
-It is built from the sans-I/O pieces (:class:`~mtcrypt.transport.ServerTransport`
-for every transport, :func:`~mtcrypt.mtproto.decrypt_message` and the
-:mod:`~mtcrypt.testing.mutators` to seal what it sends) rather than on
-:class:`~mtcrypt.aio.Server`, because it must be able to say what no honest
-server says: its handshake (:class:`AdversarialHandshake`) takes any DH
-parameters and mangles any field, and its message layer answers the client's
-pings through a :class:`MessagePlan`.
+It is the real server: a :class:`~mtcrypt.connection.ServerConnection` per
+client (the :class:`~mtcrypt.transport.ServerTransport` for every framing,
+obfuscation and fake-TLS, the key store, a :class:`~mtcrypt.mtproto.Session`
+per session, which answers pings, acks and service messages), pumped by a
+small asyncio protocol.  Only the misbehaviour is its own, plugged in where
+the connection layer lets a tool in:
+
+* **the handshake** (:class:`HandshakePlan`), through ``handshake_factory``:
+  :class:`AdversarialHandshake` lets the real
+  :class:`~mtcrypt.handshake.ServerHandshake` answer and check every step, and
+  changes only what the plan names: fields in the clear, the encrypted answer
+  of ``server_DH_params`` (for which it opens the client's RSA block once more
+  to learn ``new_nonce``) and, when the plan changes the DH group or ``g_a``,
+  the last step, whose key is the one the client computes with them;
+* **the messages** (:class:`MessagePlan`): the ``message`` hook holds back
+  the session's own pongs to the mutated and the sentinel ping (the sessions
+  seal one message per packet, ``max_container_messages=1``, so every pong
+  passes the hook on its own); the plan's answers are numbered by the same
+  session (:class:`ServerContext`) and sent with ``send_packet``/``send_raw``;
+  the ``received`` hook notes which packet, with which salt, carried each ping;
+* **the transport**: the ``wire`` hook damages the fake-TLS ServerHello.
 
 The client under test follows a fixed probe script after its handshake (see
 :mod:`mtcrypt.testing.conformance.adapters`): ping :data:`PING_WARMUP` and wait;
@@ -26,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,24 +47,32 @@ from typing import Any, Literal
 
 from ... import tl
 from ..._random import Rng, random_bytes
-from ...connection import unwrap_query
-from ...crypto import ige256_decrypt
-from ...errors import DecryptionFailed, HandshakeError, MtcryptError, TLError
-from ...handshake._common import aux_hash_as_retry_id, int_to_be, server_salt, tmp_aes_key_iv
+from ...connection import (
+    ConnectionEvent,
+    ConnectionHooks,
+    HandshakeFailed,
+    IncomingRequest,
+    KeyStore,
+    MemoryKeyStore,
+    ServerConnection,
+    StoredKey,
+    TransportReady,
+)
+from ...errors import HandshakeError, MtcryptError
+from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, server_salt
+from ...handshake._common import int_to_be
 from ...handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
-from ...handshake.rsa import RsaPrivateKey, decrypt_block, rsa_legacy_unpad, rsa_pad_unpad
-from ...handshake.server import generate_pq
+from ...handshake.rsa import RsaPrivateKey, rsa_legacy_decrypt, rsa_pad_decrypt
 from ...mtproto import (
     AuthKey,
     InnerMessage,
-    decrypt_message,
-    encrypt_message,
     next_msg_id,
     pack_plain,
     unpack_plain,
 )
-from ...transport import Frame, ServerTransport, TransportDetected
+from ...transport import ServerTransport
 from .. import mutators
+from ._shared import Out, Pump, Raw, SessionContext, contents, plain_object, read_prefix
 
 __all__ = [
     "PING_AFTER",
@@ -85,6 +106,8 @@ RpcHandler = Callable[[bytes], bytes | None]
 """Answers an RPC query (wrappers removed) with a serialized result, or ``None``
 for the default ``rpc_error 401``."""
 
+_PROBES = (PING_WARMUP, PING_MUTATED, PING_SENTINEL, PING_AFTER)
+
 
 # ---- plans ---------------------------------------------------------------------------
 
@@ -115,7 +138,31 @@ class HandshakePlan:
     retry_flow: bool = False
     """After the first ``dh_gen_retry``, expect a new ``set_client_DH_params``
     whose ``retry_id`` is the rejected key's aux hash and answer ``dh_gen_ok``
-    (``dh_gen_fail`` if the retry_id is wrong)."""
+    (a wrong retry_id fails the handshake, as the real server checks it)."""
+
+    @property
+    def changes_group(self) -> bool:
+        """Whether the DH prime, g or g_a is not the honest server's."""
+        return self.dh_prime != TELEGRAM_DH_PRIME or self.g != TELEGRAM_DH_G or self.g_a is not None
+
+    @property
+    def rewrites_answer(self) -> bool:
+        """Whether the encrypted answer of ``server_DH_params`` is changed."""
+        return self.changes_group or bool(
+            self.inner or self.digest or self.padding is not None or self.misalign
+        )
+
+    def mutation_for(self, name: str) -> Callable[[tl.TLObject], tl.TLObject] | None:
+        """The change to an answer in the clear, by its constructor name."""
+        if name == "resPQ":
+            return self.res_pq
+        if name == "server_DH_params_ok":
+            return self.params_ok
+        if name == "server_DH_params_fail":
+            return self.params_fail_mutate
+        if name.startswith("dh_gen_"):
+            return self.dh_gen_mutate
+        return None
 
 
 @dataclass(frozen=True)
@@ -128,17 +175,6 @@ class Probe:
     """Sent as an RPC (inside ``invokeWith*``): answered with ``rpc_result(pong)``."""
     salt: int
     session_id: int
-
-
-@dataclass(frozen=True)
-class Raw:
-    """Bytes written to the socket as they are (a frame already built)."""
-
-    data: bytes
-
-
-Out = bytes | Raw
-"""What a plan sends: an MTProto packet (framed by the connection's transport) or :class:`Raw`."""
 
 
 class MessagePlan:
@@ -197,12 +233,12 @@ class Evidence:
     connections: int = 0
     first_bytes: list[bytes] = field(default_factory=list)
     handshake_steps: list[str] = field(default_factory=list)
-    retry_ids: list[int] = field(default_factory=list)
     keys: list[AuthKey] = field(default_factory=list)
     """Keys the server confirmed with ``dh_gen_ok`` (honest or not), in order."""
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
-    key_ids_used: list[bytes] = field(default_factory=list)
+    key_ids_used: list[int] = field(default_factory=list)
+    """Key ids of the encrypted packets that decrypted (one entry per packet)."""
     salts: dict[int, int] = field(default_factory=dict)
     """ping_id -> salt of the packet that carried it (the last one, if re-sent)."""
     pings: list[int] = field(default_factory=list)
@@ -225,26 +261,37 @@ class Evidence:
 
 # ---- the handshake -------------------------------------------------------------------
 
-_INNER = ("p_q_inner_data", "p_q_inner_data_dc", "p_q_inner_data_temp", "p_q_inner_data_temp_dc")
+
+def _prefix_length(data: bytes) -> int | None:
+    found = read_prefix(data)
+    return None if found is None else found[1]
 
 
-def _read_prefix(data: bytes, names: Sequence[str]) -> tuple[tl.TLObject, int] | None:
-    reader = tl.Reader(data)
-    try:
-        obj = tl.read_object(reader)
-    except TLError:
-        return None
-    if obj.name not in names:
-        return None
-    return obj, reader.offset
+@dataclass
+class _Group:
+    """A DH exchange in a group (or with a g_a) of the plan's choosing: what
+    the last step needs, since the real handshake did not compute it."""
+
+    inner: tl.TLObject  # the client's p_q_inner_data: the nonces
+    scheme: RsaScheme
+    dh_prime: int
+    a: int
+    last_msg_id: int
+    attempts: int = 0
 
 
 class AdversarialHandshake:
-    """The server side of auth-key creation, permissive and steerable (sans-I/O).
+    """The server side of auth-key creation, misplayed by a :class:`HandshakePlan`
+    (a :class:`~mtcrypt.connection.HandshakeResponder`).
 
-    It checks almost nothing the client sends (it is not the one under test),
-    follows a :class:`HandshakePlan`, records what it sees in an
-    :class:`Evidence`, and registers every key it computes with ``on_key``.
+    The real :class:`~mtcrypt.handshake.ServerHandshake` answers and checks
+    every step; its ``decide`` callback records every key (and adds it to
+    ``keys``, so a client going on with a refused key is seen using it) and
+    answers ``dh_gen_ok``, ``retry`` or ``fail`` as the plan says.  What this
+    object adds is the plan's changes to the answers: the fields in the clear
+    (:meth:`HandshakePlan.mutation_for`), the encrypted answer of
+    ``server_DH_params``, and the last step when the plan changes the DH group
+    or g_a.
     """
 
     def __init__(
@@ -253,198 +300,165 @@ class AdversarialHandshake:
         plan: HandshakePlan,
         evidence: Evidence,
         *,
-        on_key: Callable[[AuthKey, int], None] | None = None,
+        keys: KeyStore | None = None,
         rng: Rng = random_bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._key = rsa_key
+        self._rsa_key = rsa_key
         self._plan = plan
         self._evidence = evidence
-        self._on_key = on_key
+        self._keys = keys
         self._rng = rng
         self._clock = clock
-        self._last_msg_id = 0
-        self._nonce = b""
-        self._server_nonce = b""
-        self._new_nonce = b""
-        self._pq = (0, 0)
-        self._a = 0
-        self._attempt = 0
-        self._previous: AuthKey | None = None
+        self._honest = ServerHandshake(
+            rsa_key, decide=self._decide, fail_dh_params=plan.params_fail, rng=rng, clock=clock
+        )
+        self._group: _Group | None = None
+        self._result: HandshakeResult | None = None
 
-    def _pack(self, obj: tl.TLObject) -> bytes:
-        self._last_msg_id = next_msg_id(self._clock(), self._last_msg_id, 1)
-        return pack_plain(self._last_msg_id, tl.serialize(obj))
+    @property
+    def done(self) -> bool:
+        return self._honest.done if self._group is None else self._result is not None
+
+    @property
+    def result(self) -> HandshakeResult:
+        if self._result is not None:
+            return self._result
+        return self._honest.result
 
     def receive(self, packet: bytes) -> bytes:
-        """Answer one client packet; raises :class:`HandshakeError` for junk."""
-        try:
-            _, body = unpack_plain(packet)
-            obj = tl.deserialize(body)
-        except (MtcryptError, ValueError):
-            raise HandshakeError("plain_message", "not a handshake message") from None
-        self._evidence.handshake_steps.append(obj.name)
-        if obj.name in ("req_pq_multi", "req_pq"):
-            return self._pack(self._res_pq(obj))
-        if obj.name == "req_DH_params":
-            return self._pack(self._dh_params(obj))
-        if obj.name == "set_client_DH_params":
-            return self._pack(self._dh_gen(obj))
-        raise HandshakeError("unexpected_message", obj.name)
+        return self.receive_with(packet, self._rng, self._clock())
 
-    def _res_pq(self, req: tl.TLObject) -> tl.TLObject:
-        self._nonce = req.nonce
-        self._server_nonce = self._rng(16)
-        self._pq = generate_pq(self._rng)
-        p, q = self._pq
-        answer = tl.make(
-            "resPQ",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
-            pq=int_to_be(p * q),
-            server_public_key_fingerprints=[self._key.fingerprint],
-        )
-        return self._plan.res_pq(answer) if self._plan.res_pq else answer
-
-    def _open_inner(self, encrypted: bytes) -> tl.TLObject:
-        block = decrypt_block(encrypted, self._key)
-        data = rsa_pad_unpad(block)
-        if data is not None:
-            found = _read_prefix(data, _INNER)
-            if found is not None:
-                return found[0]
-        objects: list[tl.TLObject] = []
-
-        def length(rest: bytes) -> int | None:
-            found = _read_prefix(rest, _INNER)
-            if found is None:
-                return None
-            objects.append(found[0])
-            return found[1]
-
-        if rsa_legacy_unpad(block, length) is not None and objects:
-            return objects[-1]
-        raise HandshakeError("rsa_padding", "cannot open p_q_inner_data")
-
-    def _dh_params(self, req: tl.TLObject) -> tl.TLObject:
-        plan = self._plan
-        inner = self._open_inner(req.encrypted_data)
-        self._new_nonce = inner.new_nonce
-        if plan.params_fail:
-            fail = mutators.dh_params_fail(self._nonce, self._server_nonce, self._new_nonce)
-            return plan.params_fail_mutate(fail) if plan.params_fail_mutate else fail
-        p, g = plan.dh_prime, plan.g
-        self._a = int.from_bytes(self._rng(256), "big") % (p - 2) + 1
-        g_a = modexp(g, self._a, p) if plan.g_a is None else plan.g_a
-        data = tl.make(
-            "server_DH_inner_data",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
-            g=g,
-            dh_prime=int_to_be(p),
-            g_a=int_to_be(g_a),
-            server_time=int(self._clock()),
-        )
-        if plan.inner:
-            data = plan.inner(data)
-        answer = tl.serialize(data)
-        digest = plan.digest(answer) if plan.digest else None
-        if plan.padding is None:
-            padding = None
+    def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes:
+        """Answer one client packet; raises :class:`HandshakeError` as the real one does."""
+        request = plain_object(packet)
+        if request is not None:
+            self._evidence.handshake_steps.append(request.name)
+        if self._group is not None:
+            answer = self._last_step(self._group, request, now)
         else:
-            base = -(20 + len(answer)) % 16
-            padding = self._rng(base + 16 * ((plan.padding - base + 15) // 16))
+            answer = self._honest.receive_with(packet, rng, now)
+            if request is not None and request.name == "req_DH_params":
+                answer = self._rewrite_answer(request, answer, rng)
+        msg_id, body = unpack_plain(answer)
+        obj = tl.deserialize(body)
+        mutate = self._plan.mutation_for(obj.name)
+        return answer if mutate is None else pack_plain(msg_id, tl.serialize(mutate(obj)))
+
+    def _decide(self, key: AuthKey, attempt: int) -> Literal["ok", "retry", "fail"]:
+        plan, evidence = self._plan, self._evidence
+        evidence.keys_offered.append(key)
+        if self._keys is not None:
+            self._keys.add(StoredKey(key, 0, created_at=self._clock()))
+        kind: Literal["ok", "retry", "fail"] = (
+            "ok" if plan.retry_flow and attempt > 0 else plan.dh_gen
+        )
+        if kind == "ok":
+            evidence.keys.append(key)
+        return kind
+
+    def _client_inner(self, encrypted: bytes) -> tuple[tl.TLObject, RsaScheme]:
+        """The client's p_q_inner_data, opened once more (the real handshake
+        has checked it), and the RSA padding it came in."""
+        scheme: RsaScheme = "rsa_pad"
+        try:
+            data = rsa_pad_decrypt(encrypted, self._rsa_key)
+        except HandshakeError:
+            scheme = "legacy"
+            data = rsa_legacy_decrypt(encrypted, self._rsa_key, _prefix_length)
+        found = read_prefix(data)
+        assert found is not None
+        return found[0], scheme
+
+    def _rewrite_answer(self, request: tl.TLObject, answer: bytes, rng: Rng) -> bytes:
+        msg_id, body = unpack_plain(answer)
+        params = tl.deserialize(body)
+        plan = self._plan
+        if params.name != "server_DH_params_ok" or not plan.rewrites_answer:
+            return answer
+        client, scheme = self._client_inner(request.encrypted_data)
+        server_nonce, new_nonce = client.server_nonce, client.new_nonce
+        _, plain = mutators.open_answer(params.encrypted_answer, server_nonce, new_nonce)
+        found = read_prefix(plain)
+        assert found is not None  # the real handshake's own answer
+        inner = found[0]
+        if plan.changes_group:
+            p = plan.dh_prime
+            a = int.from_bytes(rng(256), "big") % (p - 2) + 1
+            g_a = modexp(plan.g, a, p) if plan.g_a is None else plan.g_a
+            inner = mutators.tl_replace(inner, g=plan.g, dh_prime=int_to_be(p), g_a=int_to_be(g_a))
+            self._group = _Group(client, scheme, p, a, msg_id)
+        if plan.inner:
+            inner = plan.inner(inner)
+        data = tl.serialize(inner)
+        padding = None
+        if plan.padding is not None:
+            base = -(20 + len(data)) % 16
+            padding = rng(base + 16 * ((plan.padding - base + 15) // 16))
+        digest = plan.digest(data) if plan.digest else None
         encrypted = mutators.seal_answer(
-            answer,
-            self._server_nonce,
-            self._new_nonce,
-            digest=digest,
-            padding=padding,
-            rng=self._rng,
+            data, server_nonce, new_nonce, digest=digest, padding=padding, rng=rng
         )
         if plan.misalign:
-            encrypted += self._rng(4)
-        ok = tl.make(
-            "server_DH_params_ok",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
-            encrypted_answer=encrypted,
-        )
-        return plan.params_ok(ok) if plan.params_ok else ok
+            encrypted += rng(4)
+        params = mutators.tl_replace(params, encrypted_answer=encrypted)
+        return pack_plain(msg_id, tl.serialize(params))
 
-    def _client_key(self, g_b: int) -> AuthKey:
-        plan = self._plan
-        forced = plan.g_a
+    def _client_key(self, group: _Group, g_b: int) -> AuthKey:
+        """The key the client computes from our g_a (a guess for the degenerate ones)."""
+        forced = self._plan.g_a
         if forced == 0:
             return AuthKey(bytes(256))
-        if forced is not None and forced in (1, plan.dh_prime - 1):
+        if forced is not None and forced in (1, group.dh_prime - 1):
             return AuthKey.from_int(1)  # (p-1)^b is 1 for even b: a guess
-        value = modexp(g_b, self._a, plan.dh_prime)
+        value = modexp(g_b, group.a, group.dh_prime)
         return AuthKey(bytes(256)) if value == 0 else AuthKey.from_int(value)
 
-    def _dh_gen(self, req: tl.TLObject) -> tl.TLObject:
-        plan = self._plan
-        key_, iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
-        encrypted: bytes = req.encrypted_data
-        encrypted = encrypted[: len(encrypted) - len(encrypted) % 16]
-        found = _read_prefix(ige256_decrypt(encrypted, key_, iv)[20:], ("client_DH_inner_data",))
-        if found is None:
+    def _last_step(self, group: _Group, request: tl.TLObject | None, now: float) -> bytes:
+        """set_client_DH_params in the plan's group: the key is computed here."""
+        if request is None or request.name != "set_client_DH_params":
+            raise HandshakeError("unexpected_message", "expected set_client_DH_params")
+        client = group.inner
+        nonce, server_nonce, new_nonce = client.nonce, client.server_nonce, client.new_nonce
+        encrypted: bytes = request.encrypted_data
+        _, plain = mutators.open_answer(encrypted[: len(encrypted) & ~15], server_nonce, new_nonce)
+        found = read_prefix(plain)
+        if found is None or found[0].name != "client_DH_inner_data":
             raise HandshakeError("client_DH_inner_data", "cannot open it")
-        inner = found[0]
-        self._evidence.retry_ids.append(inner.retry_id)
-        key = self._client_key(int.from_bytes(inner.g_b, "big"))
-        self._evidence.keys_offered.append(key)
-        kind: Literal["ok", "retry", "fail"] = plan.dh_gen
-        if self._attempt > 0 and plan.retry_flow:
-            previous = self._previous
-            expected = aux_hash_as_retry_id(previous.aux_hash) if previous else 0
-            kind = "ok" if inner.retry_id == expected else "fail"
-            if kind == "fail":
-                self._evidence.notes.append("wrong retry_id in the second attempt")
-        self._attempt += 1
-        self._previous = key
-        salt = server_salt(self._new_nonce, self._server_nonce)
-        if self._on_key is not None:
-            self._on_key(key, salt)
+        key = self._client_key(group, int.from_bytes(found[0].g_b, "big"))
+        kind = self._decide(key, group.attempts)
+        group.attempts += 1
         if kind == "ok":
-            self._evidence.keys.append(key)
-        answer = mutators.dh_gen_answer(kind, self._nonce, self._server_nonce, self._new_nonce, key)
-        if plan.dh_gen_mutate and (self._attempt == 1 or not plan.retry_flow):
-            answer = plan.dh_gen_mutate(answer)
-        return answer
+            self._result = HandshakeResult(
+                auth_key=key,
+                server_salt=server_salt(new_nonce, server_nonce),
+                time_offset=0,
+                expires_at=None,
+                dc=None,
+                retries=group.attempts - 1,
+                rsa_scheme=group.scheme,
+                inner_data=group.inner.name,
+            )
+        answer = mutators.dh_gen_answer(kind, nonce, server_nonce, new_nonce, key)
+        group.last_msg_id = next_msg_id(now, group.last_msg_id, 1)
+        return pack_plain(group.last_msg_id, tl.serialize(answer))
 
 
 # ---- the message layer ---------------------------------------------------------------
 
 
-class ServerContext:
-    """What a :class:`MessagePlan` works with: the connection's key, the
-    client's session, honest msg_ids and seq_nos, sealing and framing."""
+class ServerContext(SessionContext):
+    """What a :class:`MessagePlan` works with: the client's session on the real
+    connection (its key, ids and salt), sealing and framing.  msg_ids and
+    seq_nos come from the session itself (see :class:`SessionContext`)."""
 
-    def __init__(self, conn: _Connection, auth_key: AuthKey) -> None:
-        self._conn = conn
-        self.auth_key = auth_key
-        self.session_id = 0
-        self.client_salt = 0
-        self.server_salt = 0
-        self.sent: list[int] = []
-        """msg_ids of the messages sent on this connection, in order."""
-        self._last_msg_id = 0
-        self._content = 0
-        self.rng: Rng = conn.server.rng
-
-    def now(self) -> float:
-        return self._conn.server.clock()
+    @property
+    def server_salt(self) -> int:
+        return self.session.salt
 
     def next_msg_id(self, *, response: bool = True) -> int:
-        self._last_msg_id = next_msg_id(self.now(), self._last_msg_id, 1 if response else 3)
-        return self._last_msg_id
-
-    def next_seq_no(self, content_related: bool = True) -> int:
-        if content_related:
-            self._content += 1
-            return 2 * self._content - 1
-        return 2 * self._content
+        """A fresh msg_id from the session (a reply's, 1 mod 4, by default)."""
+        return self.numbered(content_related=False, response=response).msg_id
 
     def message(
         self,
@@ -456,36 +470,26 @@ class ServerContext:
         salt: int | None = None,
         content_related: bool = True,
     ) -> InnerMessage:
-        """An :class:`InnerMessage` from the server in the client's session;
-        every field can be overridden."""
-        mid = self.next_msg_id() if msg_id is None else msg_id
-        self.sent.append(mid)
-        return InnerMessage(
-            salt=self.server_salt if salt is None else salt,
-            session_id=self.session_id if session_id is None else session_id,
-            msg_id=mid,
-            seq_no=self.next_seq_no(content_related) if seq_no is None else seq_no,
+        """A reply from the server in the client's session, numbered by the
+        session; every field can be overridden."""
+        numbered = self.numbered(content_related=content_related, response=True)
+        message = InnerMessage(
+            salt=numbered.salt if salt is None else salt,
+            session_id=numbered.session_id if session_id is None else session_id,
+            msg_id=numbered.msg_id if msg_id is None else msg_id,
+            seq_no=numbered.seq_no if seq_no is None else seq_no,
             body=body,
         )
-
-    def seal(
-        self, message: InnerMessage, *, padding: int | None = None, length: int | None = None
-    ) -> bytes:
-        """Seal ``message`` authentically (server to client), optionally with a
-        chosen padding length and length field."""
-        if padding is None and length is None:
-            return encrypt_message(self.auth_key, message.pack(), from_server=True, rng=self.rng)
-        return mutators.seal_with(
-            self.auth_key, message, from_server=True, padding=padding, length=length, rng=self.rng
-        )
+        self.sent.append(message.msg_id)
+        return message
 
     @staticmethod
     def pong_body(probe: Probe, *, wrapped: bool | None = None) -> bytes:
         """``pong`` for ``probe`` (inside ``rpc_result`` if it came as an RPC)."""
-        pong = tl.serialize(tl.make("pong", msg_id=probe.msg_id, ping_id=probe.ping_id))
+        pong = tl.make("pong", msg_id=probe.msg_id, ping_id=probe.ping_id)
         if probe.wrapped if wrapped is None else wrapped:
-            return struct.pack("<Iq", _RPC_RESULT, probe.msg_id) + pong
-        return pong
+            return tl.serialize(tl.make("rpc_result", req_msg_id=probe.msg_id, result=pong))
+        return tl.serialize(pong)
 
     def answer(self, probe: Probe, **fields: Any) -> InnerMessage:
         """The honest answer to ``probe`` as a message (fields overridable)."""
@@ -495,66 +499,50 @@ class ServerContext:
         """The honest answer to ``probe``, sealed."""
         return self.seal(self.answer(probe))
 
-    def frame(self, payload: bytes) -> bytes:
-        """``payload`` framed (and obfuscated) by the connection's transport."""
-        return self._conn.transport.send(payload)
 
-    def full_seq(self) -> int:
-        """The full transport's next send seqno."""
-        codec = self._conn.transport.codec
-        return int(getattr(codec, "send_seq", 0))
+class _Hooks(ConnectionHooks):
+    """The connection's hooks, handing what they see to the :class:`_Peer`."""
 
+    def __init__(self, peer: _Peer) -> None:
+        self._peer = peer
 
-_SCHEMA = tl.default_schema()
-_RPC_RESULT = _SCHEMA["rpc_result"].id
-_CONTAINER = _SCHEMA["msg_container"].id
-_GZIP = _SCHEMA["gzip_packed"].id
-_PING = _SCHEMA["ping"].id
-_PING_DELAY = _SCHEMA["ping_delay_disconnect"].id
-_SERVICE_IN = frozenset(
-    _SCHEMA[n].id
-    for n in (
-        "msgs_ack",
-        "get_future_salts",
-        "destroy_session",
-        "msgs_state_req",
-        "msgs_state_info",
-        "msgs_all_info",
-        "msg_resend_req",
-        "rpc_drop_answer",
-        "http_wait",
-    )
-)
+    def message(self, message: InnerMessage) -> InnerMessage | None:
+        for _, body in contents(message):
+            if isinstance(body, tl.TLObject) and body.name == "pong":
+                if not self._peer.on_pong(message.session_id, body):
+                    return None  # held back: the plan answers this ping
+        self._peer.sent.append(message.msg_id)
+        return message
 
+    def received(self, key_id: int, message: InnerMessage) -> None:
+        peer = self._peer
+        peer.server.evidence.key_ids_used.append(key_id)
+        peer.last_salt = message.salt
+        for msg_id, body in contents(message):
+            peer.salts[msg_id] = message.salt
+            if isinstance(body, tl.TLObject) and body.name == "ping_delay_disconnect":
+                peer.delay_pings.add(msg_id)
 
-def _messages(body: bytes, msg_id: int, seq_no: int) -> list[tuple[int, bytes]]:
-    """Flatten a body into ``(msg_id, body)`` pairs (containers, gzip)."""
-    if len(body) >= 4:
-        (cid,) = struct.unpack_from("<I", body)
-        if cid == _CONTAINER:
-            try:
-                obj = tl.deserialize(body)
-            except TLError:
-                return []
-            out: list[tuple[int, bytes]] = []
-            for m in obj.messages:
-                inner = m.body if isinstance(m.body, bytes) else tl.serialize(m.body)
-                out += _messages(inner, m.msg_id, m.seqno)
-            return out
-        if cid == _GZIP:
-            try:
-                obj = tl.deserialize(body)
-                data = tl.gunzip(obj.packed_data, max_size=1 << 24)
-            except TLError:
-                return []
-            return _messages(data, msg_id, seq_no)
-    return [(msg_id, body)]
+    def wire(self, data: bytes) -> bytes:
+        peer, server = self._peer, self._peer.server
+        if server.secrets and not peer.hello_answered and data[:3] == b"\x16\x03\x03":
+            # The first TLS record a fake-TLS server sends is its ServerHello.
+            peer.hello_answered = server.evidence.hello_sent = True
+            if server.mutate_hello:
+                return mutators.bad_hello_hmac(data)
+        return data
 
 
-class _Connection:
-    def __init__(self, server: AdversarialServer, writer: asyncio.StreamWriter) -> None:
+class _Peer(Pump):
+    """One client's connection: a :class:`ServerConnection`, pumped."""
+
+    def __init__(self, server: AdversarialServer) -> None:
+        super().__init__(server.clock)
         self.server = server
-        self.writer = writer
+        evidence = server.evidence
+        evidence.connections += 1
+        self.index = len(evidence.first_bytes)
+        evidence.first_bytes.append(b"")
         self.transport = ServerTransport(
             secrets=server.secrets,
             allow_plain=True,
@@ -563,143 +551,152 @@ class _Connection:
             rng=server.rng,
             clock=server.clock,
         )
-        self.handshake: AdversarialHandshake | None = None
-        self.contexts: dict[bytes, ServerContext] = {}
+        self.conn: ServerConnection = ServerConnection(
+            server.rsa_key,
+            keys=server.keys,
+            transport=self.transport,
+            check_salt=False,
+            handshake_factory=lambda: AdversarialHandshake(
+                server.rsa_key,
+                server.handshake_plan,
+                evidence,
+                keys=server.keys,
+                rng=server.rng,
+                clock=server.clock,
+            ),
+            session_options={"max_container_messages": 1},
+            hooks=_Hooks(self),
+            rng=server.rng,
+            clock=server.clock,
+        )
+        self.last_salt = 0
+        self.salts: dict[int, int] = {}  # msg_id -> salt of the packet that carried it
+        self.delay_pings: set[int] = set()  # msg_ids of ping_delay_disconnect
+        self.contexts: dict[int, ServerContext] = {}
         self.pending: dict[int, Probe] = {}
+        self.due: list[Callable[[], list[Out]]] = []
         self.pair_timer: asyncio.TimerHandle | None = None
         self.hello_answered = False
 
-    def write(self, items: Sequence[Out]) -> None:
-        for item in items:
-            data = item.data if isinstance(item, Raw) else self.transport.send(item)
-            self.writer.write(data)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.server._peers.add(self)
+        self.flush()
 
-    # -- plain ---------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        evidence = self.server.evidence
+        first = evidence.first_bytes[self.index]
+        if len(first) < 64:
+            evidence.first_bytes[self.index] = first + data[: 64 - len(first)]
+        super().data_received(data)
 
-    def on_plain(self, payload: bytes) -> None:
-        srv = self.server
-        if self.handshake is None:
-            self.handshake = AdversarialHandshake(
-                srv.rsa_key,
-                srv.handshake_plan,
-                srv.evidence,
-                on_key=srv.add_key,
-                rng=srv.rng,
-                clock=srv.clock,
-            )
-        try:
-            answer = self.handshake.receive(payload)
-        except (HandshakeError, MtcryptError, ValueError) as exc:
-            srv.evidence.notes.append(f"handshake: {exc}")
-            self.writer.write(self.transport.send_error(-404))
-            raise _Close() from None
-        self.writer.write(self.transport.send(answer))
+    def shutdown(self) -> None:
+        if not self.conn.closed:
+            self.process(self.conn.close("server shutdown"))
+        if self.socket is not None:
+            self.socket.abort()
 
-    # -- encrypted ------------------------------------------------------------------------
-
-    def on_encrypted(self, payload: bytes) -> None:
-        srv = self.server
-        key_id = payload[:8]
-        known = srv.keys.get(key_id)
-        srv.evidence.key_ids_used.append(key_id)
-        if known is None:
-            self.writer.write(self.transport.send_error(-404))
-            raise _Close()
-        key, salt = known
-        try:
-            plain = decrypt_message(key, payload, from_server=False)
-            message = InnerMessage.parse(plain)
-        except (DecryptionFailed, MtcryptError):
-            self.writer.write(self.transport.send_error(-404))
-            raise _Close() from None
-        ctx = self.contexts.get(key_id)
-        if ctx is None:
-            ctx = self.contexts[key_id] = ServerContext(self, key)
-            ctx.server_salt = salt
-        ctx.session_id = message.session_id
-        ctx.client_salt = message.salt
-        out: list[Out] = []
-        for msg_id, body in _messages(message.body, message.msg_id, message.seq_no):
-            out += self._on_message(ctx, msg_id, body, message)
-        self.write(out)
-
-    def _on_message(
-        self, ctx: ServerContext, msg_id: int, body: bytes, outer: InnerMessage
-    ) -> list[Out]:
-        if len(body) < 4:
-            return []
-        (cid,) = struct.unpack_from("<I", body)
-        wrapped = False
-        if cid not in (_PING, _PING_DELAY) and cid not in _SERVICE_IN:
+    def process(self, events: list[ConnectionEvent]) -> None:
+        evidence = self.server.evidence
+        for event in events:
+            if isinstance(event, IncomingRequest):
+                self._on_request(event)
+            elif isinstance(event, TransportReady):
+                evidence.detected.append(event.info)
+            elif isinstance(event, HandshakeFailed):
+                evidence.notes.append(f"handshake: {event.check}")
+        self.flush()  # the sessions' output passes the hooks here
+        while self.due and not self.conn.closed:
             try:
-                query = unwrap_query(body).query
-            except (TLError, MtcryptError, ValueError, struct.error):
-                query = body
-            wrapped = query is not body
-            if len(query) >= 4 and struct.unpack_from("<I", query)[0] in (_PING, _PING_DELAY):
-                body, cid = query, struct.unpack_from("<I", query)[0]
-            else:
-                return [self._rpc(ctx, msg_id, query)]
-        if cid in _SERVICE_IN:
-            return []
-        ping_id = struct.unpack_from("<q", body, 4)[0] if len(body) >= 12 else 0
-        probe = Probe(msg_id, ping_id, wrapped, outer.salt, outer.session_id)
-        return self._on_ping(ctx, probe, delay=cid == _PING_DELAY)
+                self.send(self.due.pop(0)())
+            except MtcryptError as exc:  # a plan that cannot be played here
+                evidence.notes.append(f"plan: {exc}")
+            self.flush()
+        if self.conn.closed:
+            if self.pair_timer is not None:
+                self.pair_timer.cancel()
+            self.server._peers.discard(self)
 
-    def _rpc(self, ctx: ServerContext, msg_id: int, query: bytes) -> bytes:
+    def on_pong(self, session_id: int, pong: tl.TLObject) -> bool:
+        """The session answered a ping: False holds the pong back."""
+        ping_msg_id: int = pong.msg_id
+        if ping_msg_id in self.delay_pings:
+            return True
+        salt = self.salts.get(ping_msg_id, self.last_salt)
+        return self._on_probe(Probe(ping_msg_id, pong.ping_id, False, salt, session_id))
+
+    def _on_request(self, request: IncomingRequest) -> None:
+        try:
+            query = tl.deserialize_body(request.query)
+        except MtcryptError:
+            query = b""
+        if isinstance(query, tl.TLObject) and query.name in ("ping", "ping_delay_disconnect"):
+            salt = self.salts.get(request.msg_id, self.last_salt)
+            probe = Probe(request.msg_id, query.ping_id, True, salt, request.session_id)
+            if query.name == "ping_delay_disconnect" or self._on_probe(probe):
+                pong = tl.make("pong", msg_id=request.msg_id, ping_id=query.ping_id)
+                self.conn.answer(request, tl.serialize(pong))
+            return
         handler = self.server.rpc_handler
-        result = handler(query) if handler is not None else None
+        result = handler(request.query) if handler is not None else None
         if result is None:
-            result = tl.serialize(
-                tl.make("rpc_error", error_code=401, error_message="AUTH_KEY_UNREGISTERED")
-            )
-        body = struct.pack("<Iq", _RPC_RESULT, msg_id) + result
-        return ctx.seal(ctx.message(body))
+            self.conn.answer_error(request, 401, "AUTH_KEY_UNREGISTERED")
+        else:
+            self.conn.answer(request, result)
 
-    def _on_ping(self, ctx: ServerContext, probe: Probe, *, delay: bool) -> list[Out]:
-        srv = self.server
-        ev = srv.evidence
-        if delay or probe.ping_id not in (PING_WARMUP, PING_MUTATED, PING_SENTINEL, PING_AFTER):
-            return [ctx.honest(probe)]
-        ev.pings.append(probe.ping_id)
-        ev.salts[probe.ping_id] = probe.salt
-        plan = srv.message_plan
-        if probe.ping_id in (PING_WARMUP, PING_AFTER) or plan is None:
-            return [ctx.honest(probe)]
-        if ev.played:
-            if probe.ping_id == PING_MUTATED:
-                return plan.on_resend(ctx, probe)
-            return [ctx.honest(probe)]
+    def _on_probe(self, probe: Probe) -> bool:
+        """A ping arrived: True to answer it honestly now, False to hold it."""
+        if probe.ping_id not in _PROBES:
+            return True
+        evidence = self.server.evidence
+        evidence.pings.append(probe.ping_id)
+        evidence.salts[probe.ping_id] = probe.salt
+        plan = self.server.message_plan
+        if plan is None or probe.ping_id in (PING_WARMUP, PING_AFTER):
+            return True
+        if evidence.played:
+            if probe.ping_id != PING_MUTATED:
+                return True
+            self.due.append(lambda: plan.on_resend(self._context(probe.session_id), probe))
+            return False
         self.pending[probe.ping_id] = probe
         if PING_MUTATED in self.pending and PING_SENTINEL in self.pending:
-            return self._play(ctx)
-        if self.pair_timer is None:
+            self.due.append(self._play)
+        elif self.pair_timer is None:
             loop = asyncio.get_running_loop()
-            self.pair_timer = loop.call_later(srv.pair_wait, self._play_late, ctx)
-        return []
+            self.pair_timer = loop.call_later(self.server.pair_wait, self._play_late)
+        return False
 
-    def _play(self, ctx: ServerContext) -> list[Out]:
-        srv = self.server
+    def _context(self, session_id: int) -> ServerContext:
+        ctx = self.contexts.get(session_id)
+        if ctx is None:
+            key_id, session = next(
+                (k, s) for (k, sid), s in self.conn.sessions.items() if sid == session_id
+            )
+            entry = self.server.keys.get(key_id, self.server.clock())
+            assert entry is not None
+            ctx = ServerContext(self, entry.auth_key, session, self.transport, self.server.rng)
+            self.contexts[session_id] = ctx
+        return ctx
+
+    def _play(self) -> list[Out]:
         if self.pair_timer is not None:
             self.pair_timer.cancel()
             self.pair_timer = None
         mutated = self.pending.pop(PING_MUTATED, None)
         sentinel = self.pending.pop(PING_SENTINEL, None)
-        plan = srv.message_plan
+        plan = self.server.message_plan
         assert plan is not None
         if mutated is None:  # only the sentinel came: answer it, play nothing
-            return [ctx.honest(sentinel)] if sentinel is not None else []
-        srv.evidence.played = True
-        return plan.respond(ctx, mutated, sentinel)
+            return [] if sentinel is None else [self._context(sentinel.session_id).honest(sentinel)]
+        self.server.evidence.played = True
+        return plan.respond(self._context(mutated.session_id), mutated, sentinel)
 
-    def _play_late(self, ctx: ServerContext) -> None:
+    def _play_late(self) -> None:
         self.pair_timer = None
-        with contextlib.suppress(MtcryptError, ConnectionError):
-            self.write(self._play(ctx))
-
-
-class _Close(Exception):
-    """Internal: close this connection."""
+        if not self.conn.closed:
+            self.due.append(self._play)
+            self.process([])
 
 
 class AdversarialServer:
@@ -708,8 +705,8 @@ class AdversarialServer:
     :param rsa_key: the server key the client trusts.
     :param handshake_plan: how to run handshakes (default: honestly).
     :param message_plan: how to answer the mutated ping (``None``: honestly).
-    :param keys: auth keys known already (``key_id -> (key, salt)``), so a
-        client can skip the handshake; keys created here are added.
+    :param keys: the :class:`~mtcrypt.connection.KeyStore` (keys known
+        already let a client skip the handshake); keys created here are added.
     :param secrets: MTProxy secrets accepted (for fake-TLS scenarios).
     :param rpc_handler: answers RPC queries (Pyrogram needs ``help.getConfig``).
     :param mutate_hello: flip a bit of the fake-TLS ServerHello's HMAC.
@@ -721,7 +718,7 @@ class AdversarialServer:
         *,
         handshake_plan: HandshakePlan | None = None,
         message_plan: MessagePlan | None = None,
-        keys: dict[bytes, tuple[AuthKey, int]] | None = None,
+        keys: KeyStore | None = None,
         secrets: Sequence[str] = (),
         rpc_handler: RpcHandler | None = None,
         mutate_hello: bool = False,
@@ -733,7 +730,7 @@ class AdversarialServer:
         self.rsa_key = rsa_key
         self.handshake_plan = handshake_plan or HandshakePlan()
         self.message_plan = message_plan
-        self.keys = keys if keys is not None else {}
+        self.keys: KeyStore = keys if keys is not None else MemoryKeyStore()
         self.secrets = list(secrets)
         self.rpc_handler = rpc_handler
         self.mutate_hello = mutate_hello
@@ -743,7 +740,7 @@ class AdversarialServer:
         self.clock = clock
         self.evidence = Evidence()
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._peers: set[_Peer] = set()
 
     @property
     def port(self) -> int:
@@ -751,77 +748,25 @@ class AdversarialServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     def add_key(self, key: AuthKey, salt: int) -> None:
-        self.keys[key.key_id_bytes] = (key, salt)
+        """Trust an existing key (as if a handshake had created it)."""
+        self.keys.add(StoredKey(key, salt, created_at=self.clock()))
 
     async def start(self) -> AdversarialServer:
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Peer(self), self.host, 0)
         return self
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        for peer in list(self._peers):
+            peer.shutdown()
+        if self._server is not None:
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+                await asyncio.wait_for(self._server.wait_closed(), 5)
 
     async def __aenter__(self) -> AdversarialServer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        ev = self.evidence
-        ev.connections += 1
-        index = len(ev.first_bytes)
-        ev.first_bytes.append(b"")
-        conn = _Connection(self, writer)
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                if len(ev.first_bytes[index]) < 64:
-                    ev.first_bytes[index] += data[: 64 - len(ev.first_bytes[index])]
-                try:
-                    events = conn.transport.receive(data)
-                except MtcryptError:
-                    with contextlib.suppress(MtcryptError):
-                        writer.write(conn.transport.send_error(-404))
-                    break
-                out = conn.transport.data_to_send()
-                if out and not conn.hello_answered and self.secrets:
-                    # The first bytes a fake-TLS server sends are its ServerHello.
-                    conn.hello_answered = ev.hello_sent = True
-                    if self.mutate_hello:
-                        out = mutators.bad_hello_hmac(out)
-                writer.write(out)
-                for event in events:
-                    if isinstance(event, TransportDetected):
-                        ev.detected.append(event.info)
-                    elif isinstance(event, Frame):
-                        if event.payload[:8] == bytes(8):
-                            conn.on_plain(event.payload)
-                        else:
-                            conn.on_encrypted(event.payload)
-                await writer.drain()
-        except (_Close, ConnectionError, asyncio.CancelledError):
-            pass
-        except MtcryptError as exc:
-            ev.notes.append(f"connection: {exc}")
-        finally:
-            if conn.pair_timer is not None:
-                conn.pair_timer.cancel()
-            self._tasks.discard(task)
-            with contextlib.suppress(Exception):
-                await writer.drain()
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()

@@ -1,20 +1,31 @@
 """Mirror mode: a client that plays server-role scenarios against a server under test.
 
-It connects to any MTProto server whose RSA public key it is given (for
-example mtcrypt's own :class:`~mtcrypt.testing.ReferenceServer`), runs a
-permissive, steerable handshake (:func:`client_handshake`) and then, over an
-encrypted session, sends:
+It is the real client: a :class:`~mtcrypt.connection.ClientConnection` (the
+:class:`~mtcrypt.transport.ClientTransport`, the
+:class:`~mtcrypt.handshake.ClientHandshake`, a
+:class:`~mtcrypt.mtproto.Session`), pumped by a small asyncio protocol.  It
+connects to any MTProto server whose RSA public key it is given (for example
+mtcrypt's own :class:`~mtcrypt.testing.ReferenceServer`); only the
+misbehaviour is its own:
 
-1. ping ``1`` (honest) and waits for its pong;
-2. the scenario's mutated request carrying ping ``2``, then ping ``3`` (honest);
-   it reads until pong ``3`` arrives, the server closes the connection or sends
-   a transport error, or the time is up.  The server *accepted* the mutated
-   request if pong ``2`` came back.
-
-Handshake scenarios mutate ``req_DH_params`` or ``set_client_DH_params``: the
-server accepted if it answered with the next step (``server_DH_params_ok``,
-``dh_gen_ok``).  Transport scenarios send a bad frame (or an oversized length,
-or a ClientHello with a bad HMAC) and watch whether the server goes on.
+* **handshake scenarios** (:class:`ClientHandshakePlan`): the connection's
+  ``handshake_factory`` makes a ``ClientHandshake`` that rewrites what the
+  plan names in its requests (fields of ``req_DH_params``, the
+  ``p_q_inner_data`` inside RSA, the encrypted ``client_DH_inner_data``, its
+  SHA1, ``g_b``) and notes the server's answers.  The server accepted if it
+  answered the mutated step normally (``server_DH_params_ok``, ``dh_gen_ok``);
+* **message scenarios** (:class:`RequestPlan`), over the encrypted session:
+  ping ``1`` (``send_ping()``) and its pong; the plan's mutated request
+  carrying ping ``2``, numbered by the session (:class:`ClientContext`),
+  sealed and framed by the plan and sent with ``send_packet``/``send_raw``;
+  then ping ``3``.  It waits until pong ``3`` arrives, the server closes the
+  connection or sends a transport error, or the time is up.  The ``received``
+  hook shows every message the server sends, so pong ``2`` is seen even when
+  the session could not match it to a request (the mutation changed its
+  msg_id): the server *accepted* the mutated request if pong ``2`` came back;
+* **transport scenarios** send a bad frame or an oversized length and watch
+  whether the server goes on; the fake-TLS ones damage the ClientHello's HMAC
+  in the ``wire`` hook and watch for a ServerHello.
 
 The built-in mutation kinds testing a server are registered here (their
 names start with ``srv_``).
@@ -27,28 +38,34 @@ import contextlib
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ... import tl
 from ..._random import Rng, random_bytes
-from ...errors import DecryptionFailed, MtcryptError
-from ...handshake._common import int_to_be, server_salt
-from ...handshake.dh import generate_dh_exponent, modexp
-from ...handshake.pq import factorize_pq
+from ...connection import (
+    ClientConnection,
+    Closed,
+    CloseReason,
+    ConnectionEvent,
+    ConnectionHooks,
+    HandshakeFailed,
+    PongReceived,
+    Ready,
+    Timeouts,
+)
+from ...errors import MtcryptError
+from ...handshake import ClientHandshake
+from ...handshake._common import int_to_be
 from ...handshake.rsa import RsaPublicKey, rsa_pad_encrypt
 from ...mtproto import (
-    AuthKey,
     InnerMessage,
-    decrypt_message,
-    encrypt_message,
-    next_msg_id,
     pack_plain,
     unpack_plain,
 )
-from ...transport import ClientTransport, Frame, TransportErrorCode
+from ...transport import ClientTransport
 from .. import mutators
-from .adversary import Raw
+from ._shared import Pump, Raw, SessionContext, contents, plain_object, read_prefix
 from .runner import Report, ScenarioResult, _status
 from .scenarios import Scenario, register_mutation
 
@@ -58,7 +75,6 @@ __all__ = [
     "FakeTlsRequestPlan",
     "RequestPlan",
     "ServerEndpoint",
-    "client_handshake",
     "run_server_suite",
     "run_server_suite_sync",
 ]
@@ -91,6 +107,10 @@ class ClientHandshakePlan:
     digest: Callable[[bytes], bytes] | None = None
     g_b: int | None = None
 
+    @property
+    def rewrites_client_inner(self) -> bool:
+        return bool(self.client_inner or self.digest) or self.g_b is not None
+
 
 class RequestPlan:
     """The mutated request carrying ping ``ping_id``; ``observe`` is
@@ -110,351 +130,273 @@ class FakeTlsRequestPlan:
     bad_hmac: bool
 
 
-# ---- the wire --------------------------------------------------------------------------
+# ---- the handshake -----------------------------------------------------------------------
 
 
-class _Wire:
-    """One TCP connection through a :class:`ClientTransport`."""
+class _MirrorHandshake(ClientHandshake):
+    """The real client handshake, with the plan's changes to its requests.
+
+    ``new_nonce`` is the first draw on ``resPQ`` (the order ``ClientHandshake``
+    documents), so the encrypted parts can be opened and sealed again.
+    """
+
+    def __init__(self, *, plan: ClientHandshakePlan, answers: list[str], **options: Any) -> None:
+        super().__init__(**options)
+        self.__plan = plan
+        self.__answers = answers
+        self.__keys: Sequence[RsaPublicKey] = list(options["public_keys"])
+        self.__dc: int | None = options["dc"]
+        self.__new_nonce = b""
+
+    def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes | None:
+        answer = plain_object(packet)
+        self.__answers.append(answer.name if answer is not None else "not a handshake message")
+        state = self.state
+        draws: list[bytes] = []
+
+        def recording(n: int) -> bytes:
+            draws.append(rng(n))
+            return draws[-1]
+
+        out = super().receive_with(packet, recording, now)
+        if out is None:
+            return None
+        msg_id, body = unpack_plain(out)
+        request = tl.deserialize(body)
+        if state == "wait_res_pq":
+            assert answer is not None
+            self.__new_nonce = draws[0]
+            request = self.__req_dh_params(request, answer.pq, rng)
+        elif self.__plan.rewrites_client_inner:
+            request = self.__set_client_dh_params(request, rng)
+        return pack_plain(msg_id, tl.serialize(request))
+
+    def __req_dh_params(self, request: tl.TLObject, pq: bytes, rng: Rng) -> tl.TLObject:
+        plan = self.__plan
+        if plan.pq_inner is not None:  # a new p_q_inner_data (same new_nonce), in RSA_PAD
+            fields: dict[str, Any] = {"pq": pq, "new_nonce": self.__new_nonce}
+            for name in ("p", "q", "nonce", "server_nonce"):
+                fields[name] = request[name]
+            if self.__dc is not None:
+                fields["dc"] = self.__dc
+            name = "p_q_inner_data_dc" if "dc" in fields else "p_q_inner_data"
+            inner = plan.pq_inner(tl.make(name, **fields))
+            key = next(k for k in self.__keys if k.fingerprint == request.public_key_fingerprint)
+            encrypted = rsa_pad_encrypt(tl.serialize(inner), key, rng=rng)
+            request = mutators.tl_replace(request, encrypted_data=encrypted)
+        return request if plan.req_dh is None else plan.req_dh(request)
+
+    def __set_client_dh_params(self, request: tl.TLObject, rng: Rng) -> tl.TLObject:
+        plan = self.__plan
+        server_nonce: bytes = request.server_nonce
+        _, plain = mutators.open_answer(request.encrypted_data, server_nonce, self.__new_nonce)
+        found = read_prefix(plain)
+        assert found is not None  # our own client_DH_inner_data
+        inner = found[0]
+        if plan.g_b is not None:
+            inner = mutators.tl_replace(inner, g_b=int_to_be(plan.g_b))
+        if plan.client_inner:
+            inner = plan.client_inner(inner)
+        data = tl.serialize(inner)
+        digest = plan.digest(data) if plan.digest else None
+        sealed = mutators.seal_answer(data, server_nonce, self.__new_nonce, digest=digest, rng=rng)
+        return mutators.tl_replace(request, encrypted_data=sealed)
+
+
+# ---- the session ----------------------------------------------------------------------------
+
+
+class ClientContext(SessionContext):
+    """What a :class:`RequestPlan` works with: the client's session on the real
+    connection (its key, ids and salt), sealing and framing.  msg_ids and
+    seq_nos come from the session itself (see :class:`SessionContext`)."""
+
+    @property
+    def time_offset(self) -> float:
+        return self.session.time_offset
+
+    def next_msg_id(self) -> int:
+        """A fresh msg_id from the session."""
+        return self.numbered(content_related=False).msg_id
+
+    def message(self, body: bytes, *, content_related: bool = True, **fields: Any) -> InnerMessage:
+        """A message from the client in its session, numbered by the session;
+        ``fields`` override any field (``msg_id``, ``seq_no``, ``salt`` ...)."""
+        message = replace(self.numbered(content_related=content_related), body=body, **fields)
+        self.sent.append(message.msg_id)
+        return message
+
+    def ping(self, ping_id: int, **fields: Any) -> InnerMessage:
+        return self.message(tl.serialize(tl.make("ping", ping_id=ping_id)), **fields)
+
+
+# ---- one connection ------------------------------------------------------------------------
+
+
+class _Hooks(ConnectionHooks):
+    def __init__(self, link: _Link, bad_hello: bool) -> None:
+        self._link = link
+        self._bad_hello = bad_hello
+
+    def message(self, message: InnerMessage) -> InnerMessage | None:
+        self._link.sent.append(message.msg_id)
+        return message
+
+    def received(self, key_id: int, message: InnerMessage) -> None:
+        link = self._link
+        for _, body in contents(message):
+            if isinstance(body, tl.TLObject) and body.name == "rpc_result":
+                body = body.result
+            if not isinstance(body, tl.TLObject):
+                continue
+            if body.name == "pong":
+                link.pongs.add(body.ping_id)
+            elif body.name == "bad_msg_notification":
+                link.notes.append(f"bad_msg_notification {body.error_code}")
+            elif body.name == "bad_server_salt":
+                link.notes.append("bad_server_salt")
+
+    def wire(self, data: bytes) -> bytes:
+        if self._bad_hello:  # the first bytes of an ee connection: its ClientHello
+            self._bad_hello = False
+            return mutators.bad_hello_hmac(data)
+        return data
+
+
+class _Link(Pump):
+    """One connection to the server under test: a :class:`ClientConnection`, pumped."""
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        endpoint: ServerEndpoint,
         transport: ClientTransport,
+        plan: ClientHandshakePlan,
+        *,
+        bad_hello: bool,
+        rng: Rng,
     ) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.transport = transport
-        self.queue: list[bytes | TransportErrorCode] = []
+        super().__init__(time.time)
+        self.rng = rng
+        self.answers: list[str] = []
+        """The server's handshake answers, by name."""
+        self.conn: ClientConnection = ClientConnection(
+            transport,
+            public_keys=[endpoint.public_key],
+            dc_id=endpoint.dc_id,
+            timeouts=Timeouts(handshake=None, idle=None, keepalive=None),
+            session_options={"max_container_messages": 1},
+            hooks=_Hooks(self, bad_hello),
+            handshake_factory=lambda **options: _MirrorHandshake(
+                plan=plan, answers=self.answers, **options
+            ),
+            rng=rng,
+        )
+        self.ready = False
         self.closed = False
+        self.first_bytes = b""
+        self.answered: set[int] = set()  # request ids of our own pings
+        self.pongs: set[int] = set()  # ping_ids of every pong the server sent
+        self.notes: list[str] = []
+        self._changed = asyncio.Event()
 
     @classmethod
     async def open(
         cls,
         endpoint: ServerEndpoint,
-        framing: str,
+        transport: ClientTransport,
+        plan: ClientHandshakePlan | None = None,
         *,
-        obfuscated: bool = False,
+        bad_hello: bool = False,
         rng: Rng = random_bytes,
-    ) -> _Wire:
-        transport = ClientTransport(
-            framing, obfuscated=obfuscated, dc_id=endpoint.dc_id if obfuscated else None, rng=rng
+    ) -> _Link:
+        link = cls(endpoint, transport, plan or ClientHandshakePlan(), bad_hello=bad_hello, rng=rng)
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(
+            loop.create_connection(lambda: link, endpoint.host, endpoint.port), 5
         )
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(endpoint.host, endpoint.port), 5
-        )
-        wire = cls(reader, writer, transport)
-        writer.write(transport.data_to_send())
-        return wire
+        link.process(link.conn.start())
+        return link
 
-    def send(self, payload: bytes) -> None:
-        self.writer.write(self.transport.send(payload))
+    def data_received(self, data: bytes) -> None:
+        if len(self.first_bytes) < 16:
+            self.first_bytes += data[: 16 - len(self.first_bytes)]
+        super().data_received(data)
 
-    def write(self, item: bytes | Raw) -> None:
-        if isinstance(item, Raw):
-            self.writer.write(item.data)
-        else:
-            self.send(item)
+    def process(self, events: list[ConnectionEvent]) -> None:
+        for event in events:
+            if isinstance(event, PongReceived):
+                self.answered.add(event.request_id)
+            elif isinstance(event, Ready):
+                self.ready = True
+            elif isinstance(event, HandshakeFailed):
+                self.notes.append(f"handshake check failed: {event.check}")
+            elif isinstance(event, Closed):
+                self.closed = True
+                if event.reason is CloseReason.TRANSPORT_ERROR_RECEIVED:
+                    self.notes.append(f"transport error {event.error_code}")
+                elif event.reason is CloseReason.DECRYPTION_FAILED:
+                    self.notes.append("undecryptable answer")
+                elif event.reason is CloseReason.BAD_TRANSPORT:
+                    self.notes.append(f"bad transport: {event.detail}")
+        self.flush()
+        self._changed.set()
 
-    async def next(self, deadline: float) -> bytes | TransportErrorCode | None:
-        """The next frame payload or transport error; None when closed or out of time."""
-        while not self.queue:
-            if self.closed:
-                return None
-            remaining = deadline - time.monotonic()
+    def ping(self) -> int | None:
+        """An honest ping through the connection (None once it is closed)."""
+        if self.conn.closed:
+            return None
+        request_id = self.conn.send_ping()
+        self.flush()
+        return request_id
+
+    def context(self) -> ClientContext:
+        conn = self.conn
+        assert conn.session is not None and conn.auth_key is not None
+        return ClientContext(self, conn.auth_key, conn.session, conn.transport, self.rng)
+
+    async def until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``condition()`` holds, the connection closes, or ``timeout`` s pass."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition() and not self.closed:
+            remaining = deadline - loop.time()
             if remaining <= 0:
-                return None
-            try:
-                data = await asyncio.wait_for(self.reader.read(65536), remaining)
-            except (TimeoutError, ConnectionError):
-                return None
-            if not data:
-                self.closed = True
-                return None
-            try:
-                events = self.transport.receive(data)
-            except MtcryptError:
-                self.closed = True
-                return None
-            for event in events:
-                if isinstance(event, Frame):
-                    self.queue.append(event.payload)
-                elif isinstance(event, TransportErrorCode):
-                    self.queue.append(event)
-            with contextlib.suppress(MtcryptError):
-                self.writer.write(self.transport.data_to_send())
-        return self.queue.pop(0)
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return condition()
 
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await self.writer.wait_closed()
-
-
-# ---- the handshake -----------------------------------------------------------------------
-
-
-@dataclass
-class HandshakeOutcome:
-    """What the server did with our handshake."""
-
-    key: AuthKey | None = None
-    salt: int = 0
-    time_offset: float = 0.0
-    answered_mutated: bool = False
-    detail: str = ""
-
-
-async def _plain(wire: _Wire, packet: bytes, timeout: float) -> tl.TLObject | str:
-    wire.send(packet)
-    await wire.writer.drain()
-    answer = await wire.next(time.monotonic() + timeout)
-    if answer is None:
-        return "closed" if wire.closed else "no answer"
-    if isinstance(answer, TransportErrorCode):
-        return f"transport error {answer.code}"
-    try:
-        _, body = unpack_plain(answer)
-        return tl.deserialize(body)
-    except (MtcryptError, ValueError):
-        return "not a handshake message"
-
-
-async def client_handshake(
-    wire: _Wire,
-    public_key: RsaPublicKey,
-    plan: ClientHandshakePlan,
-    *,
-    dc_id: int = 2,
-    timeout: float = 3.0,
-    rng: Rng = random_bytes,
-) -> HandshakeOutcome:
-    """Create an auth key with the server behind ``wire``, mutating the step the
-    plan names; checks only what it needs to go on (it is not under test)."""
-    out = HandshakeOutcome()
-    last = 0
-
-    def pack(obj: tl.TLObject) -> bytes:
-        nonlocal last
-        last = next_msg_id(time.time() + out.time_offset, last, 0)
-        return pack_plain(last, tl.serialize(obj))
-
-    nonce = rng(16)
-    res = await _plain(wire, pack(tl.make("req_pq_multi", nonce=nonce)), timeout)
-    if not isinstance(res, tl.TLObject) or res.name != "resPQ":
-        out.detail = f"no resPQ: {res}"
-        return out
-    server_nonce = res.server_nonce
-    p, q = factorize_pq(int.from_bytes(res.pq, "big"))
-    new_nonce = rng(32)
-    inner = tl.make(
-        "p_q_inner_data_dc",
-        pq=res.pq,
-        p=int_to_be(p),
-        q=int_to_be(q),
-        nonce=nonce,
-        server_nonce=server_nonce,
-        new_nonce=new_nonce,
-        dc=dc_id,
-    )
-    if plan.pq_inner:
-        inner = plan.pq_inner(inner)
-    request = tl.make(
-        "req_DH_params",
-        nonce=nonce,
-        server_nonce=server_nonce,
-        p=int_to_be(p),
-        q=int_to_be(q),
-        public_key_fingerprint=public_key.fingerprint,
-        encrypted_data=rsa_pad_encrypt(tl.serialize(inner), public_key, rng=rng),
-    )
-    if plan.req_dh:
-        request = plan.req_dh(request)
-    params = await _plain(wire, pack(request), timeout)
-    accepted = isinstance(params, tl.TLObject) and params.name == "server_DH_params_ok"
-    if plan.step == "req_DH_params":
-        out.answered_mutated = accepted
-        out.detail = params.name if isinstance(params, tl.TLObject) else params
-        return out
-    if not accepted:
-        out.detail = f"no server_DH_params_ok: {params}"
-        return out
-    assert isinstance(params, tl.TLObject)
-    _, answer = mutators.open_answer(params.encrypted_answer, server_nonce, new_nonce)
-    found = tl.read_object(tl.Reader(answer))
-    g, dh_prime = found.g, int.from_bytes(found.dh_prime, "big")
-    g_a = int.from_bytes(found.g_a, "big")
-    out.time_offset = found.server_time - time.time()
-    b, g_b = generate_dh_exponent(g, dh_prime, rng)
-    if plan.g_b is not None:
-        g_b = plan.g_b
-    client_inner = tl.make(
-        "client_DH_inner_data",
-        nonce=nonce,
-        server_nonce=server_nonce,
-        retry_id=0,
-        g_b=int_to_be(g_b),
-    )
-    if plan.client_inner:
-        client_inner = plan.client_inner(client_inner)
-    data = tl.serialize(client_inner)
-    sealed = mutators.seal_answer(
-        data, server_nonce, new_nonce, digest=plan.digest(data) if plan.digest else None, rng=rng
-    )
-    final = await _plain(
-        wire,
-        pack(
-            tl.make(
-                "set_client_DH_params",
-                nonce=nonce,
-                server_nonce=server_nonce,
-                encrypted_data=sealed,
-            )
-        ),
-        timeout,
-    )
-    ok = isinstance(final, tl.TLObject) and final.name == "dh_gen_ok"
-    out.detail = final.name if isinstance(final, tl.TLObject) else final
-    if plan.step == "set_client_DH_params":
-        out.answered_mutated = ok
-        return out
-    if ok:
-        out.key = AuthKey.from_int(modexp(g_a, b, dh_prime))
-        out.salt = server_salt(new_nonce, server_nonce)
-    return out
-
-
-# ---- the session ----------------------------------------------------------------------------
-
-_SCHEMA = tl.default_schema()
-_CONTAINER = _SCHEMA["msg_container"].id
-_GZIP = _SCHEMA["gzip_packed"].id
-_RPC_RESULT = _SCHEMA["rpc_result"].id
-_PONG = _SCHEMA["pong"].id
-_BAD_MSG = _SCHEMA["bad_msg_notification"].id
-_BAD_SALT = _SCHEMA["bad_server_salt"].id
-
-
-class ClientContext:
-    """What a :class:`RequestPlan` works with (client side of the session)."""
-
-    def __init__(self, wire: _Wire, key: AuthKey, salt: int, offset: float, rng: Rng) -> None:
-        self.wire = wire
-        self.auth_key = key
-        self.salt = salt
-        self.time_offset = offset
-        self.session_id = struct.unpack("<q", rng(8))[0]
-        self.rng = rng
-        self.sent: list[int] = []
-        self._last = 0
-        self._content = 0
-
-    def now(self) -> float:
-        return time.time() + self.time_offset
-
-    def next_msg_id(self) -> int:
-        self._last = next_msg_id(self.now(), self._last, 0)
-        return self._last
-
-    def next_seq_no(self, content_related: bool = True) -> int:
-        if content_related:
-            self._content += 1
-            return 2 * self._content - 1
-        return 2 * self._content
-
-    def message(self, body: bytes, **fields: Any) -> InnerMessage:
-        msg_id = fields.pop("msg_id", None)
-        mid = self.next_msg_id() if msg_id is None else msg_id
-        self.sent.append(mid)
-        seq_no = fields.pop("seq_no", None)
-        message = InnerMessage(
-            salt=self.salt,
-            session_id=self.session_id,
-            msg_id=mid,
-            seq_no=self.next_seq_no() if seq_no is None else seq_no,
-            body=body,
-        )
-        return replace(message, **fields) if fields else message
-
-    def ping(self, ping_id: int, **fields: Any) -> InnerMessage:
-        return self.message(tl.serialize(tl.make("ping", ping_id=ping_id)), **fields)
-
-    def seal(
-        self, message: InnerMessage, *, padding: int | None = None, length: int | None = None
-    ) -> bytes:
-        if padding is None and length is None:
-            return encrypt_message(self.auth_key, message.pack(), from_server=False, rng=self.rng)
-        return mutators.seal_with(
-            self.auth_key, message, from_server=False, padding=padding, length=length, rng=self.rng
-        )
-
-    def frame(self, payload: bytes) -> bytes:
-        return self.wire.transport.send(payload)
-
-    def full_seq(self) -> int:
-        return int(getattr(self.wire.transport.codec, "send_seq", 0))
-
-
-def _walk(body: bytes) -> list[bytes]:
-    if len(body) >= 4 and struct.unpack_from("<I", body)[0] in (_CONTAINER, _GZIP):
-        try:
-            obj = tl.deserialize(body)
-        except MtcryptError:
-            return []
-        if obj.name == "gzip_packed":
-            return _walk(tl.gunzip(obj.packed_data, max_size=1 << 24))
-        out: list[bytes] = []
-        for m in obj.messages:
-            out += _walk(m.body if isinstance(m.body, bytes) else tl.serialize(m.body))
-        return out
-    return [body]
-
-
-@dataclass
-class _Seen:
-    pongs: set[int] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    closed: bool = False
-
-
-def _read_answer(ctx: ClientContext, payload: bytes, seen: _Seen) -> None:
-    try:
-        message = InnerMessage.parse(decrypt_message(ctx.auth_key, payload, from_server=True))
-    except (DecryptionFailed, MtcryptError):
-        seen.notes.append("undecryptable answer")
-        return
-    for body in _walk(message.body):
-        if len(body) < 4:
-            continue
-        (cid,) = struct.unpack_from("<I", body)
-        if cid == _RPC_RESULT:
-            body = body[12:]
-            cid = struct.unpack_from("<I", body)[0] if len(body) >= 4 else 0
-        if cid == _PONG and len(body) >= 20:
-            seen.pongs.add(struct.unpack_from("<q", body, 12)[0])
-        elif cid in (_BAD_MSG, _BAD_SALT) and len(body) >= 24:
-            code = struct.unpack_from("<i", body, 16)[0]
-            seen.notes.append(
-                f"bad_msg_notification {code}" if cid == _BAD_MSG else "bad_server_salt"
-            )
-
-
-async def _collect(wire: _Wire, ctx: ClientContext, until: int, timeout: float) -> _Seen:
-    seen = _Seen()
-    deadline = time.monotonic() + timeout
-    while until not in seen.pongs:
-        item = await wire.next(deadline)
-        if item is None:
-            seen.closed = wire.closed
-            break
-        if isinstance(item, TransportErrorCode):
-            seen.notes.append(f"transport error {item.code}")
-            continue
-        _read_answer(ctx, item, seen)
-    return seen
+    def close(self) -> None:
+        if not self.conn.closed:
+            self.process(self.conn.close())
+        if self.socket is not None:
+            self.socket.close()
 
 
 # ---- playing one scenario --------------------------------------------------------------------
+
+
+def _note(link: _Link, default: str) -> str:
+    return " ".join(link.notes) or ("closed" if link.closed else default)
+
+
+async def _play_handshake(
+    plan: ClientHandshakePlan, link: _Link, timeout: float
+) -> tuple[str, str]:
+    if plan.step == "none":
+        if await link.until(lambda: link.ready, 3 * timeout):
+            return "accepted", link.answers[-1]
+        return "rejected", _note(link, "no answer")
+    # The server's answers: resPQ, then to req_DH_params, then to set_client_DH_params.
+    index, normal = {
+        "req_DH_params": (1, "server_DH_params_ok"),
+        "set_client_DH_params": (2, "dh_gen_ok"),
+    }[plan.step]
+    if not await link.until(lambda: len(link.answers) > index, 3 * timeout):
+        return "rejected", _note(link, "no answer")
+    answer = link.answers[index]
+    return ("accepted" if answer == normal else "rejected"), answer
 
 
 async def _play(
@@ -463,43 +405,38 @@ async def _play(
     plan = scenario.plan()
     if isinstance(plan, FakeTlsRequestPlan):
         return await _play_fake_tls(plan, endpoint, timeout, rng)
-    wire = await _Wire.open(endpoint, scenario.framing, obfuscated=scenario.obfuscated, rng=rng)
+    transport = ClientTransport(
+        scenario.framing,
+        obfuscated=scenario.obfuscated,
+        dc_id=endpoint.dc_id if scenario.obfuscated else None,
+        rng=rng,
+    )
+    hs_plan = plan if isinstance(plan, ClientHandshakePlan) else ClientHandshakePlan()
+    link = await _Link.open(endpoint, transport, hs_plan, rng=rng)
     try:
-        hs_plan = plan if isinstance(plan, ClientHandshakePlan) else ClientHandshakePlan()
-        outcome = await client_handshake(
-            wire, endpoint.public_key, hs_plan, dc_id=endpoint.dc_id, timeout=timeout, rng=rng
-        )
         if isinstance(plan, ClientHandshakePlan):
-            if plan.step == "none":
-                ok = outcome.key is not None
-                return ("accepted" if ok else "rejected"), outcome.detail
-            return ("accepted" if outcome.answered_mutated else "rejected"), outcome.detail
-        if outcome.key is None:
-            return "error", f"honest handshake failed: {outcome.detail}"
-        ctx = ClientContext(wire, outcome.key, outcome.salt, outcome.time_offset, rng)
-        wire.send(ctx.seal(ctx.ping(1)))
-        await wire.writer.drain()
-        warm = await _collect(wire, ctx, 1, timeout)
-        if 1 not in warm.pongs:
-            return "error", f"the warm-up ping was not answered {warm.notes}"
+            return await _play_handshake(plan, link, timeout)
+        if not await link.until(lambda: link.ready, 3 * timeout):
+            return "error", f"honest handshake failed: {_note(link, 'no answer')}"
+        warm = link.ping()
+        if warm is None or not await link.until(lambda: warm in link.answered, timeout):
+            return "error", f"the warm-up ping was not answered {link.notes}"
         assert isinstance(plan, RequestPlan)
-        for item in plan.build(ctx, 2):
-            wire.write(item)
+        link.notes.clear()
+        link.send(plan.build(link.context(), 2))
+        link.flush()
         if plan.observe == "closed":
-            await wire.writer.drain()
-            seen = await _collect(wire, ctx, -1, timeout)
-            if seen.closed or any(n.startswith("transport error") for n in seen.notes):
-                return "rejected", "closed the connection " + " ".join(seen.notes)
+            await link.until(lambda: False, timeout)
+            if link.closed:
+                return "rejected", "closed the connection " + " ".join(link.notes)
             return "accepted", "kept the connection open"
-        wire.send(ctx.seal(ctx.ping(3)))
-        await wire.writer.drain()
-        seen = await _collect(wire, ctx, 3, timeout)
-        notes = " ".join(seen.notes)
-        tail = "closed" if seen.closed else ("sentinel answered" if 3 in seen.pongs else "silent")
-        detail = f"{tail} {notes}".strip()
-        return ("accepted" if 2 in seen.pongs else "rejected"), detail
+        sentinel = link.ping()
+        answered = await link.until(lambda: sentinel in link.answered, timeout)
+        tail = "closed" if link.closed else ("sentinel answered" if answered else "silent")
+        detail = f"{tail} {' '.join(link.notes)}".strip()
+        return ("accepted" if 2 in link.pongs else "rejected"), detail
     finally:
-        await wire.close()
+        link.close()
 
 
 async def _play_fake_tls(
@@ -508,24 +445,15 @@ async def _play_fake_tls(
     if endpoint.secret is None:
         return "skipped", "no ee secret for the server"
     transport = ClientTransport(secret=endpoint.secret, dc_id=endpoint.dc_id, rng=rng)
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(endpoint.host, endpoint.port), 5
-    )
+    link = await _Link.open(endpoint, transport, bad_hello=plan.bad_hmac, rng=rng)
     try:
-        hello = transport.data_to_send()
-        writer.write(mutators.bad_hello_hmac(hello) if plan.bad_hmac else hello)
-        await writer.drain()
-        try:
-            data = await asyncio.wait_for(reader.read(5), timeout)
-        except TimeoutError:
-            return "rejected", "no answer"
-        if data.startswith(b"\x16\x03\x03"):
+        if not await link.until(lambda: len(link.first_bytes) >= 3, timeout):
+            return "rejected", "closed" if link.closed else "no answer"
+        if link.first_bytes.startswith(b"\x16\x03\x03"):
             return "accepted", "answered with a ServerHello"
-        return "rejected", "closed" if not data else f"answered {data.hex()}"
+        return "rejected", f"answered {link.first_bytes.hex()}"
     finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
+        link.close()
 
 
 async def run_server_suite(
@@ -544,7 +472,7 @@ async def run_server_suite(
         t0 = time.perf_counter()
         try:
             observed, detail = await asyncio.wait_for(
-                _play(scenario, endpoint, timeout, rng), 4 * timeout + 10
+                _play(scenario, endpoint, timeout, rng), 6 * timeout + 10
             )
         except (TimeoutError, OSError, MtcryptError) as exc:
             observed, detail = "error", f"{type(exc).__name__}: {exc}"
@@ -727,16 +655,18 @@ def _srv_msg_id(kind: Literal["odd", "duplicate", "too_old", "too_new"] = "odd")
     return _Build(build)
 
 
+_CONTAINER = tl.default_schema()["msg_container"].id
+
+
 @_server("srv_container_inner_id", "message")
 def _srv_container() -> RequestPlan:
     """A container whose inner message's msg_id is above the container's (C8)."""
 
     def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
-        container_id = ctx.next_msg_id()
-        inner_id = ctx.next_msg_id()
-        ping = tl.serialize(tl.make("ping", ping_id=n))
-        body = struct.pack("<Iiqii", _CONTAINER, 1, inner_id, ctx.next_seq_no(), len(ping)) + ping
-        return [ctx.seal(ctx.message(body, msg_id=container_id, seq_no=ctx.next_seq_no(False)))]
+        container = ctx.message(b"", content_related=False)  # numbered first: the lower msg_id
+        ping = ctx.ping(n)
+        body = struct.pack("<Iiqii", _CONTAINER, 1, ping.msg_id, ping.seq_no, len(ping.body))
+        return [ctx.seal(replace(container, body=body + ping.body))]
 
     return _Build(build)
 
@@ -768,7 +698,7 @@ def _srv_bad_seqno() -> RequestPlan:
 def _srv_oversized(length: int = (16 << 20) + 4) -> RequestPlan:
     """A frame header claiming ``length`` bytes (over 16 MiB): the server must hang up (T2)."""
     return _Build(
-        lambda ctx, n: [Raw(mutators.oversized_length(ctx.wire.transport.codec.framing, length))],
+        lambda ctx, n: [Raw(mutators.oversized_length(ctx.framing, length))],
         observe="closed",
     )
 

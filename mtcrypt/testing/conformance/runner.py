@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..._random import random_bytes
+from ...connection import MemoryKeyStore, StoredKey
 from ...handshake.rsa import RsaPrivateKey, generate_private_key
 from ...mtproto import AuthKey
 from .. import mutators
@@ -211,7 +212,7 @@ def _judge_handshake(
     final = evidence.keys[-1] if evidence.keys else None
     completed = bool(report.handshake)
     if report.handshake is None:  # no word from the client: use the wire
-        known = {k.key_id_bytes for k in evidence.keys_offered}
+        known = {k.key_id for k in evidence.keys_offered}
         completed = any(k in known for k in evidence.key_ids_used)
     steps = " ".join(evidence.handshake_steps)
     if completed:
@@ -300,7 +301,7 @@ def uniformity(
 class _Shared:
     """A key made once per suite so message scenarios skip the handshake."""
 
-    keys: dict[bytes, tuple[AuthKey, int]] = field(default_factory=dict)
+    entry: StoredKey | None = None
     key: bytes | None = None
 
 
@@ -310,13 +311,16 @@ async def _shared_key(
     if shared.key is not None:
         return shared.key
     for _ in range(4):  # Telethon fails on keys with a leading zero byte
-        server = AdversarialServer(rsa_key, keys=shared.keys)
+        server = AdversarialServer(rsa_key)
         async with server:
             endpoint = Endpoint("127.0.0.1", server.port, rsa_key.public_key)
             report = await adapter.run(endpoint, "handshake", None, timeout)
         key = report.auth_key
-        if key is not None and len(key) == 256 and AuthKey(key).key_id_bytes in shared.keys:
-            shared.key = key
+        if key is None or len(key) != 256:
+            continue
+        entry = server.keys.get(AuthKey(key).key_id, server.clock())
+        if entry is not None and entry.auth_key == AuthKey(key) and server.evidence.keys:
+            shared.entry, shared.key = entry, key
             return key
     return None
 
@@ -365,7 +369,10 @@ async def _play_client(
                     "could not create a key with an honest handshake",
                 )
                 return result, Evidence()
-            kwargs["keys"] = dict(shared.keys)
+            assert shared.entry is not None
+            keys = MemoryKeyStore()
+            keys.add(shared.entry)
+            kwargs["keys"] = keys
     elif isinstance(plan, HeaderPlan):
         candidate = mutators.forbidden_header(plan.prefix, random_bytes)
     elif isinstance(plan, FakeTlsPlan):

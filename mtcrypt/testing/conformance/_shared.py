@@ -1,0 +1,209 @@
+"""What the adversarial server and the mirror client share: an asyncio pump
+over a sans-I/O connection, a context in which the connection's own session
+numbers the messages a plan sends, and reading what arrived."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ... import tl
+from ..._random import Rng
+from ...aio import DeadlineTimer
+from ...connection import ClientConnection, ConnectionEvent, ServerConnection
+from ...errors import MtcryptError
+from ...mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message, unpack_plain
+from ...mtproto.session import Role, Session
+from ...transport import ClientTransport, Framing, ServerTransport
+from .. import mutators
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Bytes written to the socket as they are (a frame already built)."""
+
+    data: bytes
+
+
+Out = bytes | Raw
+"""What a plan sends: an MTProto packet (framed by the connection's transport) or :class:`Raw`."""
+
+_PLACEHOLDER = tl.serialize(tl.make("msgs_ack", msg_ids=[]))
+
+
+def contents(message: InnerMessage) -> list[tuple[int, tl.TLObject | bytes]]:
+    """``(msg_id, body)`` of a message, or of each message of a container
+    (decoded with the codec, gzip undone; unknown objects stay bytes)."""
+    try:
+        body = tl.deserialize_body(message.body, unpack_gzip=True)
+    except MtcryptError:
+        return []
+    if isinstance(body, tl.TLObject) and body.name == "msg_container":
+        return [(m.msg_id, m.body) for m in body.messages]
+    return [(message.msg_id, body)]
+
+
+def plain_object(packet: bytes) -> tl.TLObject | None:
+    """The TL object of an unencrypted packet, or None."""
+    try:
+        return tl.deserialize(unpack_plain(packet)[1])
+    except (MtcryptError, ValueError):
+        return None
+
+
+def read_prefix(data: bytes) -> tuple[tl.TLObject, int] | None:
+    """A TL object at the start of ``data`` (padding follows) and its length."""
+    reader = tl.Reader(data)
+    try:
+        obj = tl.read_object(reader)
+    except MtcryptError:
+        return None
+    return obj, reader.offset
+
+
+class Pump(asyncio.Protocol):
+    """Moves bytes between a socket and a connection (``conn``) and keeps its
+    deadline; subclasses act on the events in :meth:`process` and then call
+    :meth:`flush`."""
+
+    conn: ServerConnection | ClientConnection
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.socket: asyncio.Transport | None = None
+        self.timer = DeadlineTimer(asyncio.get_running_loop(), clock, self._on_timer)
+        self.sent: list[int] = []
+        """msg_ids of the encrypted messages the connection sent, in order."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.socket = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.process(self.conn.receive_data(data))
+
+    def eof_received(self) -> bool:
+        self.process(self.conn.receive_data(b""))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.conn.closed:
+            self.process(self.conn.receive_data(b""))
+
+    def process(self, events: list[ConnectionEvent]) -> None:
+        raise NotImplementedError
+
+    def _on_timer(self) -> None:
+        if not self.conn.closed:
+            self.process(self.conn.on_timer())
+
+    def flush(self) -> None:
+        """Write what the connection has to send (it seals its sessions' output
+        now), and follow its next deadline."""
+        data = self.conn.data_to_send()
+        socket = self.socket
+        if socket is not None and not socket.is_closing():
+            if data:
+                socket.write(data)
+            if self.conn.closed:
+                socket.close()
+        self.timer.update(None if self.conn.closed else self.conn.next_deadline())
+
+    def send(self, items: Sequence[Out]) -> None:
+        """Queue a plan's output after the connection's own."""
+        for item in items:
+            if isinstance(item, Raw):
+                self.conn.send_raw(item.data)
+            else:
+                self.conn.send_packet(item)
+
+
+class SessionContext:
+    """A session of the real connection, for a plan: its key, ids, salt,
+    sealing and framing.
+
+    msg_ids and seq_nos come from the session: :meth:`numbered` has it queue
+    a placeholder, seal it, and opens the packet again (then forgets it, so
+    the session neither waits for an answer nor re-sends it).  Whatever a plan
+    sends thus fits in with what the session sent before and sends after.
+    """
+
+    def __init__(
+        self,
+        pump: Pump,
+        auth_key: AuthKey,
+        session: Session,
+        transport: ClientTransport | ServerTransport,
+        rng: Rng,
+    ) -> None:
+        self._pump = pump
+        self.auth_key = auth_key
+        self.session = session
+        self.transport = transport
+        self.rng = rng
+        self.from_server = session.role is Role.SERVER
+        self.sent = pump.sent
+        """msg_ids of the messages sent on this connection, in order."""
+
+    @property
+    def session_id(self) -> int:
+        session_id = self.session.session_id
+        assert session_id is not None
+        return session_id
+
+    @property
+    def salt(self) -> int:
+        """The session's current (server) salt."""
+        return self.session.salt
+
+    def now(self) -> float:
+        """The server's time, as the session knows it."""
+        return self.session.server_time
+
+    def numbered(self, *, content_related: bool = True, response: bool = False) -> InnerMessage:
+        """A message numbered by the session (its body is a placeholder);
+        ``response``: a server's reply (msg_id 1 mod 4)."""
+        options = {"response": response} if self.from_server else {}
+        handle = self.session.send(_PLACEHOLDER, content_related=content_related, **options)
+        found: InnerMessage | None = None
+        for packet in self.session.data_to_send():
+            plain = decrypt_message(self.auth_key, packet, from_server=self.from_server)
+            message = InnerMessage.parse(plain)
+            if message.msg_id == handle:
+                found = message
+            else:  # acks the session had to send: they go out first
+                self._pump.conn.send_packet(packet)
+        self.session.forget(handle)
+        assert found is not None
+        return found
+
+    def seal(
+        self, message: InnerMessage, *, padding: int | None = None, length: int | None = None
+    ) -> bytes:
+        """Seal ``message`` authentically, optionally with a chosen padding
+        length and length field."""
+        if padding is None and length is None:
+            plain = message.pack()
+            return encrypt_message(self.auth_key, plain, from_server=self.from_server, rng=self.rng)
+        return mutators.seal_with(
+            self.auth_key,
+            message,
+            from_server=self.from_server,
+            padding=padding,
+            length=length,
+            rng=self.rng,
+        )
+
+    def frame(self, payload: bytes) -> bytes:
+        """``payload`` framed (and obfuscated) by the connection's transport."""
+        return self.transport.send(payload)
+
+    @property
+    def framing(self) -> Framing:
+        codec = self.transport.codec
+        assert codec is not None
+        return codec.framing
+
+    def full_seq(self) -> int:
+        """The full transport's next send seqno."""
+        return int(getattr(self.transport.codec, "send_seq", 0))
