@@ -61,6 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
             enforce_salt=args.enforce_salt,
             seed=args.seed,
             handshake_workers=args.handshake_workers,
+            handshake_processes=args.handshake_workers > 0 and args.seed is None,
             timeouts=timeouts,
             limits=limits,
             max_connections=args.max_connections,
@@ -183,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=2,
         metavar="N",
-        help="threads for the handshakes' RSA and DH work, off the event loop "
-        "(default 2; 0 runs them on the loop)",
+        help="worker processes for the handshakes' RSA and DH work, off the event loop "
+        "(default 2; 0 runs them on the loop; threads instead with --seed)",
     )
     serve.add_argument(
         "--no-legacy-rsa",

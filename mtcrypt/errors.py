@@ -71,10 +71,15 @@ class HandshakeError(MtcryptError):
 
     def __init__(self, check: str, detail: str = "") -> None:
         self.check = check
+        self.detail = detail
         message = f"handshake check failed: {check}"
         if detail:
             message += f" ({detail})"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[HandshakeError], tuple[str, str]]:
+        # Handshake steps may run in worker processes: come back as raised.
+        return (type(self), (self.check, self.detail))
 
 
 class TransportError(MtcryptError, ValueError):

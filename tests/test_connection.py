@@ -562,13 +562,23 @@ def test_offloaded_handshake_matches_inline(server_key: RsaPrivateKey) -> None:
 
 
 def test_frames_behind_handshake_work_wait_their_turn(server_key: RsaPrivateKey) -> None:
+    from mtcrypt.handshake import ClientHandshake
+    from mtcrypt.transport import Frame
+
     server = ServerConnection(server_key, offload_handshakes=True)
     transport = ClientTransport("intermediate")
-    from mtcrypt.handshake import ClientHandshake
-
-    start = ClientHandshake(dc=2, public_keys=[server_key.public_key]).start()
-    events = server.receive_data(transport.data_to_send() + transport.send(start))
+    handshake = ClientHandshake(dc=2, public_keys=[server_key.public_key])
+    events = server.receive_data(transport.data_to_send() + transport.send(handshake.start()))
+    (first,) = [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]
+    assert first.priority == 2  # a new handshake waits behind started ones
+    first.run()
+    server.work_done(first)
+    (res_pq,) = [e for e in transport.receive(server.data_to_send()) if isinstance(e, Frame)]
+    req_dh = handshake.receive(res_pq.payload)
+    assert req_dh is not None
+    events = server.receive_data(transport.send(req_dh))
     (work,) = [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]
+    assert work.priority == 1
     stray = transport.send(os.urandom(8) + bytes(64))  # an encrypted packet, unknown key
     assert server.receive_data(stray) == []
     assert server.buffered == 72
@@ -578,9 +588,52 @@ def test_frames_behind_handshake_work_wait_their_turn(server_key: RsaPrivateKey)
     events = server.work_done(work)
     assert events == [Closed(CloseReason.UNKNOWN_KEY, "", -404)]
     answer = server.data_to_send()
-    frames = ClientTransport("intermediate").receive(answer)
-    assert next(len(f.payload) for f in frames if hasattr(f, "payload")) > 64  # resPQ first
+    frames = [e for e in transport.receive(answer) if isinstance(e, Frame)]
+    assert handshake.receive(frames[0].payload) is not None  # server_DH_params_ok first
     assert answer.endswith(struct.pack("<Ii", 4, -404))
+
+
+def test_work_of_a_closed_connection_is_skipped(server_key: RsaPrivateKey) -> None:
+    from mtcrypt.handshake import ClientHandshake
+    from mtcrypt.transport import Frame
+
+    server = ServerConnection(server_key, offload_handshakes=True)
+    transport = ClientTransport("intermediate")
+    handshake = ClientHandshake(dc=2, public_keys=[server_key.public_key])
+    events = server.receive_data(transport.data_to_send() + transport.send(handshake.start()))
+    (first,) = [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]
+    first.run()
+    server.work_done(first)
+    (res_pq,) = [e for e in transport.receive(server.data_to_send()) if isinstance(e, Frame)]
+    events = server.receive_data(transport.send(handshake.receive(res_pq.payload) or b""))
+    (work,) = [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]
+    server.receive_data(b"")  # the client hung up
+    work.run()
+    assert work.cancelled and work.answer is None
+    assert server.work_done(work) == []
+
+
+def test_handshake_work_runs_in_another_process(server_key: RsaPrivateKey) -> None:
+    import pickle
+
+    from mtcrypt.connection import run_handshake_step
+
+    pair = Pair(server_key, server_options={"offload_handshakes": True})
+    for _ in range(10):
+        out = pair.client.data_to_send()
+        if not out:
+            break
+        events = pair.server.receive_data(out)
+        for work in [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]:
+            assert work.portable
+            # What a process pool does: the arguments and the outcome pickled.
+            outcome = run_handshake_step(*pickle.loads(pickle.dumps(work.arguments())))
+            work.adopt(pickle.loads(pickle.dumps(outcome)))
+            pair.server.work_done(work)
+        pair.client_events += pair.client.receive_data(pair.server.data_to_send())
+    assert pair.of(Ready)
+    key = pair.client.auth_key
+    assert key is not None and pair.store.get(key.key_id, T0) is not None
 
 
 # ---- hooks --------------------------------------------------------------------------------------

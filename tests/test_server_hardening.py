@@ -309,3 +309,30 @@ def test_connection_limits_reach_the_server(server_key: RsaPrivateKey) -> None:
             await client.close()
 
     asyncio.run(run())
+
+
+def test_handshakes_in_worker_processes(server_key: RsaPrivateKey) -> None:
+    async def run() -> None:
+        async with ReferenceServer(
+            server_key, handler=echo_handler, handshake_workers=2, handshake_processes=True
+        ) as server:
+            clients = await asyncio.gather(
+                *(
+                    Client.connect(
+                        "127.0.0.1", server.port, public_keys=[server.public_key], timeout=60
+                    )
+                    for _ in range(6)
+                )
+            )
+            assert await asyncio.gather(*(c.invoke(ECHO) for c in clients)) == [ECHO] * 6
+            assert server.server.stats.handshakes_ok == 6
+            # A failing check in a worker comes back as a failed handshake.
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(TAG + struct.pack("<I", 40) + bytes(20) + bytes(20))
+            assert (await _closed_within(reader, 10)).endswith(struct.pack("<i", -404))
+            assert sum(server.server.stats.handshakes_failed.values()) == 1
+            for client in clients:
+                await client.close()
+            writer.close()
+
+    asyncio.run(run())

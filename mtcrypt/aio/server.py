@@ -15,7 +15,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .._random import Rng, random_bytes
@@ -45,6 +44,7 @@ from ..mtproto import AuthKey
 from ..transport import ServerTransport
 from ..transport.events import TransportInfo
 from ._timer import DeadlineTimer
+from ._workers import HandshakeProcesses, HandshakeWorkers
 
 __all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server", "ServerStats"]
 
@@ -134,7 +134,11 @@ class Server:
     connection), ``max_connections`` (more are closed at once),
     ``max_buffered_bytes`` (one budget for the partial frames of all
     connections), ``handshake_workers`` threads for the handshakes' RSA and DH
-    work (default 2; 0: on the event loop), ``accept_legacy_rsa``.  Keys live in ``keys``
+    work (default 2; 0: on the event loop), or processes with
+    ``handshake_processes=True`` (no GIL shared with the event loop, so honest
+    traffic keeps flowing under a handshake flood; needs the default ``rng``
+    and an ``if __name__ == "__main__":`` guard in the script),
+    ``accept_legacy_rsa``.  Keys live in ``keys``
     (a :class:`~mtcrypt.connection.KeyStore`; default a bounded in-memory
     store).  Randomness and time are injected (``rng``, ``clock``).
     """
@@ -156,6 +160,7 @@ class Server:
         max_connections: int | None = None,
         max_buffered_bytes: int | None = None,
         handshake_workers: int | None = None,
+        handshake_processes: bool = False,
         accept_legacy_rsa: bool = True,
         backlog: int = 1024,
         record_handshakes: bool = False,
@@ -183,8 +188,11 @@ class Server:
         self.timeouts = timeouts or Timeouts()
         self.max_connections = max_connections
         self._budget = None if max_buffered_bytes is None else BufferBudget(max_buffered_bytes)
+        if handshake_processes and rng is not random_bytes:
+            raise InvalidArgument("handshake_processes needs the default rng (random_bytes)")
         self._workers = handshake_workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._processes = handshake_processes
+        self._pool: HandshakeWorkers | HandshakeProcesses | None = None
         self._accept_legacy = accept_legacy_rsa
         self._backlog = backlog
         self._record = record_handshakes
@@ -215,7 +223,8 @@ class Server:
     async def start(self) -> Server:
         loop = asyncio.get_running_loop()
         if self._workers and self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mtcrypt-handshake")
+            kind = HandshakeProcesses if self._processes else HandshakeWorkers
+            self._pool = kind(self._workers, loop)
         self._server = await loop.create_server(
             lambda: _ServerProtocol(self), self.host, self._port, backlog=self._backlog
         )
@@ -233,7 +242,7 @@ class Server:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
 
     async def __aenter__(self) -> Server:
@@ -467,8 +476,7 @@ class _ServerProtocol(asyncio.Protocol):
             work.run()
             self._finish(work)
             return
-        future = self.loop.run_in_executor(pool, work.run)
-        future.add_done_callback(lambda _: self._finish(work))
+        pool.submit(work, lambda: self._finish(work))
 
     def _finish(self, work: HandshakeWork) -> None:
         conn = self.conn

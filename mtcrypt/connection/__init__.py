@@ -38,7 +38,13 @@ from .events import (
 from .hooks import ConnectionHooks
 from .keystore import KeyStore, MemoryKeyStore, StoredKey
 from .limits import DEFAULT_MAX_FRAME, BufferBudget, ConnectionLimits, Timeouts
-from .server import HandshakeResponder, HandshakeWork, ServerConnection
+from .server import (
+    HandshakeResponder,
+    HandshakeWork,
+    ServerConnection,
+    StepOutcome,
+    run_handshake_step,
+)
 from .wrappers import Unwrapped, unwrap_query
 
 __all__ = [
@@ -67,10 +73,12 @@ __all__ = [
     "RequestTimedOut",
     "ResultReceived",
     "ServerConnection",
+    "StepOutcome",
     "StoredKey",
     "Timeouts",
     "TransportReady",
     "Unwrapped",
     "UpdateReceived",
+    "run_handshake_step",
     "unwrap_query",
 ]

@@ -70,7 +70,13 @@ from .keystore import KeyStore, MemoryKeyStore, StoredKey
 from .limits import BufferBudget, ConnectionLimits, Timeouts
 from .wrappers import unwrap_query
 
-__all__ = ["HandshakeResponder", "HandshakeWork", "ServerConnection"]
+__all__ = [
+    "HandshakeResponder",
+    "HandshakeWork",
+    "ServerConnection",
+    "StepOutcome",
+    "run_handshake_step",
+]
 
 _PLAIN_KEY_ID = bytes(8)
 _BIND_TEMP_AUTH_KEY = 0xCDD42A05
@@ -95,27 +101,85 @@ class HandshakeWork:
     """One handshake step, to run anywhere (:meth:`run` touches only the
     handshake object), then to hand back with ``ServerConnection.work_done``."""
 
-    __slots__ = ("_handshake", "_now", "_packet", "_rng", "answer", "error", "ran")
+    __slots__ = (
+        "_handshake",
+        "_now",
+        "_packet",
+        "_rng",
+        "answer",
+        "cancelled",
+        "error",
+        "priority",
+        "ran",
+    )
 
-    def __init__(self, handshake: HandshakeResponder, packet: bytes, rng: Rng, now: float) -> None:
+    def __init__(
+        self,
+        handshake: HandshakeResponder,
+        packet: bytes,
+        rng: Rng,
+        now: float,
+        priority: int = 1,
+    ) -> None:
         self._handshake = handshake
         self._packet = packet
         self._rng = rng
         self._now = now
+        self.priority = priority
+        """Lower runs first: 0 for the step that completes a key."""
         self.answer: bytes | None = None
         self.error: MtcryptError | None = None
         self.ran = False
+        self.cancelled = False
+        """Set when the connection closed first: :meth:`run` then does nothing."""
 
     def run(self) -> None:
         """Run the step; never raises (the outcome is kept for ``work_done``)."""
+        if self.cancelled:
+            self.ran = True
+            return
         try:
             self.answer = self._handshake.receive_with(self._packet, self._rng, self._now)
         except MtcryptError as exc:
             self.error = exc
         self.ran = True
 
+    @property
+    def handshake(self) -> HandshakeResponder:
+        """The handshake object (after :meth:`adopt`, the one that ran elsewhere)."""
+        return self._handshake
+
+    @property
+    def portable(self) -> bool:
+        """Whether the step can run in another process (:func:`run_handshake_step`):
+        the randomness is the OS generator, which every process has its own of."""
+        return self._rng is random_bytes
+
+    def arguments(self) -> tuple[HandshakeResponder, bytes, float]:
+        """What :func:`run_handshake_step` takes, to send to another process
+        (the handshake object is pickled with its secrets: use pipes between
+        your own processes only)."""
+        return self._handshake, self._packet, self._now
+
+    def adopt(self, outcome: StepOutcome) -> None:
+        """Take the outcome of :func:`run_handshake_step` run elsewhere."""
+        self._handshake, self.answer, self.error = outcome
+        self.ran = True
+
     def __repr__(self) -> str:
         return f"<HandshakeWork ran={self.ran}>"
+
+
+StepOutcome = tuple[HandshakeResponder, "bytes | None", "MtcryptError | None"]
+
+
+def run_handshake_step(handshake: HandshakeResponder, packet: bytes, now: float) -> StepOutcome:
+    """One handshake step in a worker process: returns the advanced handshake
+    object and the answer or the error (see :meth:`HandshakeWork.arguments`)."""
+    try:
+        return handshake, handshake.receive_with(packet, random_bytes, now), None
+    except MtcryptError as exc:
+        return handshake, None, exc
 
 
 class ServerConnection(ConnectionBase):
@@ -265,8 +329,7 @@ class ServerConnection(ConnectionBase):
         if not work.ran:
             raise InvalidArgument("run the work before handing it back")
         self._work = None
-        handshake = self._handshake
-        assert handshake is not None
+        handshake = self._handshake = work.handshake  # it may have run in another process
         self._step_done(handshake, work.answer, work.error, events)
         while self._frames and self._work is None and self._closed is None:
             payload = self._frames.popleft()
@@ -369,7 +432,13 @@ class ServerConnection(ConnectionBase):
             self._handshakes += 1
             self._handshake_started_at = now
         if self._offload:
-            self._work = HandshakeWork(handshake, payload, self._rng, now)
+            # The step that completes a key goes first, then the one after
+            # resPQ, then new handshakes: started handshakes finish before new
+            # ones take the workers.  (req_pq is light, about 0.25 ms, but a
+            # flood of them would still stall an event loop.)
+            state = getattr(handshake, "state", None)
+            priority = {"wait_client_dh": 0, "wait_req_dh_params": 1}.get(str(state), 2)
+            self._work = HandshakeWork(handshake, payload, self._rng, now, priority)
             events.append(HandshakeWorkNeeded(self._work))
             return
         try:
@@ -577,4 +646,6 @@ class ServerConnection(ConnectionBase):
         self._frames.clear()
         self._frames_size = 0
         self._handshake = None
-        self._work = None
+        if self._work is not None:
+            self._work.cancelled = True  # a worker that has not started it skips it
+            self._work = None

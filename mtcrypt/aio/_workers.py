@@ -1,0 +1,133 @@
+"""Threads or processes for handshake work, lowest priority number first."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from ..connection import HandshakeWork, StepOutcome, run_handshake_step
+from ..errors import HandshakeError
+
+_Item = tuple[int, int, HandshakeWork | None, Callable[[], None] | None]
+
+
+class HandshakeWorkers:
+    """A fixed set of threads running :class:`~mtcrypt.connection.HandshakeWork`.
+
+    A plain FIFO pool would run every connection's first expensive step
+    before anyone's second, so under a flood of new connections no handshake
+    would finish until the flood was through; here the step that completes a
+    key (priority 0) goes first.  ``done`` callbacks run on the event loop."""
+
+    def __init__(self, threads: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"mtcrypt-handshake-{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: HandshakeWork, done: Callable[[], None]) -> None:
+        self._queue.put((work.priority, next(self._order), work, done))
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            _, _, work, done = self._queue.get()
+            if work is None or done is None:
+                return
+            work.run()
+            try:
+                self._loop.call_soon_threadsafe(done)
+            except RuntimeError:  # the loop is closed: the server is gone
+                return
+
+    def shutdown(self) -> None:
+        """Stop the threads once the work queued before now is done (queued
+        work whose connection closed finishes harmlessly: ``work_done`` ignores it)."""
+        for _ in self._threads:
+            # Sorts after every real item (priority above any step's).
+            self._queue.put((1 << 30, next(self._order), None, None))
+
+
+class HandshakeProcesses:
+    """Worker *processes* for handshake work: no event-loop thread ever waits
+    for the GIL behind RSA and DH arithmetic (threads hold it between their
+    native calls, and under a flood every socket call of the loop then waits
+    its turn).  The handshake object travels to the worker and back pickled,
+    with its secrets, over the pool's pipes.  Priorities as in
+    :class:`HandshakeWorkers`: at most two steps per process are in the pool
+    at once, the rest wait here in priority order.
+
+    Spawned processes import ``__main__`` again: a script using this needs the
+    ``if __name__ == "__main__":`` guard (``python -m mtcrypt serve`` has it)."""
+
+    def __init__(self, processes: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        self._limit = 2 * processes
+        self._in_flight = 0
+        self._heap: list[tuple[int, int, HandshakeWork, Callable[[], None]]] = []
+        self._order = itertools.count()
+        for _ in range(processes):  # start them now, not at the first handshake
+            self._pool.submit(_warm_up)
+
+    def submit(self, work: HandshakeWork, done: Callable[[], None]) -> None:
+        heapq.heappush(self._heap, (work.priority, next(self._order), work, done))
+        self._pump()
+
+    @property
+    def queued(self) -> int:
+        return len(self._heap)
+
+    def _pump(self) -> None:
+        while self._in_flight < self._limit and self._heap:
+            _, _, work, done = heapq.heappop(self._heap)
+            if work.cancelled:  # its connection is gone
+                continue
+            try:
+                future = self._pool.submit(run_handshake_step, *work.arguments())
+            except RuntimeError:  # shut down
+                return
+            self._in_flight += 1
+            future.add_done_callback(self._callback(work, done))
+
+    def _callback(
+        self, work: HandshakeWork, done: Callable[[], None]
+    ) -> Callable[[Future[StepOutcome]], None]:
+        def finished(future: Future[StepOutcome]) -> None:  # in the pool's thread
+            self._loop.call_soon_threadsafe(self._finished, future, work, done)
+
+        return finished
+
+    def _finished(
+        self, future: Future[StepOutcome], work: HandshakeWork, done: Callable[[], None]
+    ) -> None:
+        self._in_flight -= 1
+        try:
+            work.adopt(future.result())
+        except BaseException as exc:  # a worker died: the handshake fails, the server goes on
+            work.adopt((work.handshake, None, HandshakeError("worker", type(exc).__name__)))
+        done()
+        self._pump()
+
+    def shutdown(self) -> None:
+        self._heap.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Imports the handshake code in a fresh worker."""
+    import mtcrypt.handshake  # noqa: F401
