@@ -16,6 +16,7 @@ def _fail(message: str, status: int = 2) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import gc
     import logging
     import signal
 
@@ -70,6 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
             backlog=args.backlog,
         )
         await server.start()
+        # Everything loaded so far lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise pause the event loop for
+        # tens of milliseconds under load.
+        gc.freeze()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
