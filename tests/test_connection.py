@@ -581,7 +581,7 @@ def test_frames_behind_handshake_work_wait_their_turn(server_key: RsaPrivateKey)
     assert work.priority == 1
     stray = transport.send(os.urandom(8) + bytes(64))  # an encrypted packet, unknown key
     assert server.receive_data(stray) == []
-    assert server.buffered == 72
+    assert server.buffered == 72 + 64  # the frame, and what holding it costs
     with pytest.raises(InvalidArgument):
         server.work_done(work)  # not run yet
     work.run()
@@ -743,3 +743,91 @@ def test_any_bytes_into_a_client_connection(
             assert isinstance(event, ConnectionEvent)
     client.on_timer(client.opened_at + 10**6)
     assert client.closed
+
+
+# ---- found in review --------------------------------------------------------------------------
+
+
+def test_a_request_replayed_on_a_new_connection_is_refused(server_key: RsaPrivateKey) -> None:
+    from mtcrypt.connection import SeenRequests
+
+    clock = FakeClock()
+    seen = SeenRequests()
+    pair = Pair(server_key, clock=clock, server_options={"seen": seen})
+    pair.pump()
+    pair.client.send_request(query(4))
+    captured = pair.client.data_to_send()  # what someone on the path records
+    assert [type(e) for e in pair.server.receive_data(captured)] == [IncomingRequest]
+    clock.t += 100
+    replayed = ServerConnection(server_key, keys=pair.store, seen=seen, clock=clock)
+    events = replayed.receive_data(b"\xee\xee\xee\xee" + captured)
+    assert not [e for e in events if isinstance(e, IncomingRequest)]
+    assert [e.reason for e in events if isinstance(e, MessageRejected)] == [DropReason.DUPLICATE]
+    # Past the time window the session itself refuses it (too old): the entry may go.
+    clock.t += 400
+    assert seen.first_time(1, 2, 3, clock.t) and len(seen) == 1
+
+
+def test_the_budget_is_given_back_after_handshake_work(server_key: RsaPrivateKey) -> None:
+    from mtcrypt.handshake import ClientHandshake
+
+    budget = BufferBudget(1 << 20)
+    server = ServerConnection(server_key, budget=budget, offload_handshakes=True)
+    transport = ClientTransport("intermediate")
+    start = ClientHandshake(dc=2, public_keys=[server_key.public_key]).start()
+    events = server.receive_data(transport.data_to_send() + transport.send(start))
+    (work,) = [e.work for e in events if isinstance(e, HandshakeWorkNeeded)]
+    server.receive_data(transport.send(start))  # a retransmission, held behind the work
+    assert budget.total > 0
+    work.run()
+    server.work_done(work)  # answers both (the same resPQ twice)
+    assert server.buffered == 0 and budget.total == 0
+
+
+def test_ack_deadline_is_cleared_by_on_timer(server_key: RsaPrivateKey) -> None:
+    clock = FakeClock()
+    pair = Pair(
+        server_key,
+        clock=clock,
+        answer=False,
+        server_options={"session_options": {"ack_delay": 0.3}},
+        timeouts=Timeouts(keepalive=None, idle=None),
+    )
+    pair.pump()
+    for _ in range(2):  # the second is unanswered, and the server owes an ack for it
+        pair.client.send_request(query(1))
+        pair.pump()
+    deadline = pair.server.next_deadline()
+    assert deadline is not None and deadline < clock.t + 1
+    clock.t = deadline
+    pair.server.on_timer(deadline)
+    assert pair.server.data_to_send()  # the ack went out
+    later = pair.server.next_deadline()
+    assert later is None or later > deadline
+
+
+def test_a_new_binding_replaces_the_previous_one() -> None:
+    store = MemoryKeyStore()
+    perm = AuthKey(os.urandom(256))
+    temps = [AuthKey(os.urandom(256)) for _ in range(3)]
+    store.add(StoredKey(perm, 0, created_at=T0))
+    for temp in temps:
+        store.add(StoredKey(temp, 0, created_at=T0, expires_at=T0 + 100))
+        store.bind(temp.key_id, perm.key_id)
+    bound = [store.get(t.key_id, T0) for t in temps]
+    assert [b.perm_key_id if b else None for b in bound] == [None, None, perm.key_id]
+
+
+def test_server_sessions_keep_a_bounded_number_of_replies(server_key: RsaPrivateKey) -> None:
+    pair = Pair(server_key, timeouts=Timeouts(idle=None, keepalive=None))
+    pair.pump()
+    session = pair.client.session
+    assert session is not None
+    for _ in range(12):
+        for _ in range(1024):
+            session.send_ping()
+        pair.client._dirty = True
+        pair.server.receive_data(pair.client.data_to_send())
+        pair.server.data_to_send()  # the pongs; the client never reads them
+    (server_session,) = pair.server.sessions.values()
+    assert len(server_session._sent) <= 2 * 4096

@@ -336,3 +336,79 @@ def test_handshakes_in_worker_processes(server_key: RsaPrivateKey) -> None:
             writer.close()
 
     asyncio.run(run())
+
+
+def test_bad_handler_replies_become_500(server_key: RsaPrivateKey) -> None:
+    def not_tl(query: bytes, info: ConnectionInfo) -> RpcReply:
+        return RpcReply(b"abc")  # not a TL object
+
+    async def run() -> None:
+        async with ReferenceServer(server_key, handler=not_tl) as server:
+            client = await Client.connect("127.0.0.1", server.port, public_keys=[server.public_key])
+            for _ in range(2):  # and the connection is still there
+                with pytest.raises(RpcCallError) as info:
+                    await client.invoke(ECHO)
+                assert info.value.code == 500
+            await client.close()
+
+    logging.getLogger("mtcrypt.server").disabled = True
+    try:
+        asyncio.run(run())
+    finally:
+        logging.getLogger("mtcrypt.server").disabled = False
+
+
+def test_cancelled_invokes_free_their_slots(server_key: RsaPrivateKey) -> None:
+    async def slow(query: bytes, info: ConnectionInfo) -> RpcReply:
+        await asyncio.sleep(3600)
+        return RpcReply(query)
+
+    async def run() -> None:
+        async with ReferenceServer(server_key, handler=slow) as server:
+            client = await Client.connect(
+                "127.0.0.1",
+                server.port,
+                public_keys=[server.public_key],
+                limits=ConnectionLimits(max_pending_requests=2),
+            )
+            for _ in range(3):
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(client.invoke(ECHO), 0.05)
+            assert client.connection.pending_requests == ()
+            assert await client.ping(timeout=5) > 0
+            await client.close()
+
+    asyncio.run(run())
+
+
+def test_a_dead_handshake_process_is_replaced(server_key: RsaPrivateKey) -> None:
+    import multiprocessing
+
+    async def run() -> None:
+        async with ReferenceServer(
+            server_key, handshake_workers=1, handshake_processes=True
+        ) as server:
+            first = await Client.connect(
+                "127.0.0.1", server.port, public_keys=[server.public_key], timeout=30
+            )
+            await first.close()
+            for child in multiprocessing.active_children():
+                os.kill(child.pid or 0, signal.SIGKILL)
+            await asyncio.sleep(0.5)
+            ok = 0
+            for _ in range(3):  # the first may fail with the dead worker; then it is back
+                try:
+                    client = await Client.connect(
+                        "127.0.0.1", server.port, public_keys=[server.public_key], timeout=30
+                    )
+                except Exception:
+                    continue
+                ok += 1
+                await client.close()
+            assert ok >= 2
+
+    logging.getLogger("mtcrypt.server").disabled = True
+    try:
+        asyncio.run(run())
+    finally:
+        logging.getLogger("mtcrypt.server").disabled = False

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
+import logging
 import multiprocessing
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from ..connection import HandshakeWork, StepOutcome, run_handshake_step
 from ..errors import HandshakeError
+
+log = logging.getLogger("mtcrypt.server")
 
 _Item = tuple[int, int, HandshakeWork | None, Callable[[], None] | None]
 
@@ -76,13 +81,29 @@ class HandshakeProcesses:
 
     def __init__(self, processes: int, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        self._processes = processes
+        self._pool = self._new_pool()
         self._limit = 2 * processes
         self._in_flight = 0
         self._heap: list[tuple[int, int, HandshakeWork, Callable[[], None]]] = []
         self._order = itertools.count()
-        for _ in range(processes):  # start them now, not at the first handshake
-            self._pool.submit(_warm_up)
+        self._closed = False
+        self.restarts = 0
+        """How many times the pool was rebuilt after a worker died."""
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(self._processes):  # start them now, not at the first handshake
+            pool.submit(_warm_up)
+        return pool
+
+    def _restart(self) -> None:
+        """A worker died (killed, out of memory): the pool is broken for good,
+        so replace it; the steps it held fail, their handshakes with them."""
+        log.error("a handshake worker process died; starting new ones")
+        self.restarts += 1
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def submit(self, work: HandshakeWork, done: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (work.priority, next(self._order), work, done))
@@ -99,31 +120,43 @@ class HandshakeProcesses:
                 continue
             try:
                 future = self._pool.submit(run_handshake_step, *work.arguments())
+            except BrokenProcessPool:
+                self._restart()
+                future = self._pool.submit(run_handshake_step, *work.arguments())
             except RuntimeError:  # shut down
                 return
             self._in_flight += 1
-            future.add_done_callback(self._callback(work, done))
+            future.add_done_callback(self._callback(work, done, self._pool))
 
     def _callback(
-        self, work: HandshakeWork, done: Callable[[], None]
+        self, work: HandshakeWork, done: Callable[[], None], pool: ProcessPoolExecutor
     ) -> Callable[[Future[StepOutcome]], None]:
         def finished(future: Future[StepOutcome]) -> None:  # in the pool's thread
-            self._loop.call_soon_threadsafe(self._finished, future, work, done)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
+                self._loop.call_soon_threadsafe(self._finished, future, work, done, pool)
 
         return finished
 
     def _finished(
-        self, future: Future[StepOutcome], work: HandshakeWork, done: Callable[[], None]
+        self,
+        future: Future[StepOutcome],
+        work: HandshakeWork,
+        done: Callable[[], None],
+        pool: ProcessPoolExecutor,
     ) -> None:
         self._in_flight -= 1
         try:
             work.adopt(future.result())
         except BaseException as exc:  # a worker died: the handshake fails, the server goes on
+            if isinstance(exc, BrokenProcessPool) and not self._closed and pool is self._pool:
+                self._restart()
             work.adopt((work.handshake, None, HandshakeError("worker", type(exc).__name__)))
         done()
-        self._pump()
+        if not self._closed:
+            self._pump()
 
     def shutdown(self) -> None:
+        self._closed = True
         self._heap.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 

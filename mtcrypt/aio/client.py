@@ -108,6 +108,7 @@ class Client:
             obfuscated=obfuscated,
             secret=secret,
             dc_id=dc_id if (secret is not None or obfuscated) else None,
+            max_frame=(limits or ConnectionLimits()).max_frame,
             rng=rng,
         )
         conn = ClientConnection(
@@ -234,6 +235,9 @@ class Client:
             return await future
         finally:
             timer.cancel()
+            if self._futures.get(request_id) is future:  # the caller was cancelled
+                del self._futures[request_id]
+                self._conn.cancel(request_id)
             while self._slot_waiters:
                 waiter = self._slot_waiters.pop(0)
                 if not waiter.done():
@@ -245,21 +249,27 @@ class Client:
             self._conn.cancel(request_id)
             self._fail(request_id, TimeoutError("no answer in time"))
 
-    async def _slot(self) -> None:
-        """Wait while ``limits.max_pending_requests`` requests are in flight."""
+    async def _slot(self, timeout: float) -> None:
+        """Wait while ``limits.max_pending_requests`` requests are in flight
+        (the wait counts against the caller's ``timeout``)."""
         limit = self._conn.limits.max_pending_requests
-        while len(self._futures) >= limit:
-            self._check_open()
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._slot_waiters.append(waiter)
-            await waiter
+        async with asyncio.timeout(timeout):
+            while len(self._futures) >= limit:
+                self._check_open()
+                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._slot_waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    if waiter in self._slot_waiters:
+                        self._slot_waiters.remove(waiter)
 
     async def invoke(self, request: bytes, *, timeout: float = 10.0) -> bytes:
         """Send a TL-serialized RPC query; returns the serialized result.  With
         ``limits.max_pending_requests`` already in flight, waits for a slot."""
         self._check_open()
         if len(self._futures) >= self._conn.limits.max_pending_requests:
-            await self._slot()
+            await self._slot(timeout)
         result: bytes = await self._call(self._conn.send_request(request), timeout)
         return result
 
@@ -267,7 +277,7 @@ class Client:
         """An encrypted ping; returns the round-trip time in seconds."""
         self._check_open()
         if len(self._futures) >= self._conn.limits.max_pending_requests:
-            await self._slot()
+            await self._slot(timeout)
         start = time.perf_counter()
         await self._call(self._conn.send_ping(), timeout)
         return time.perf_counter() - start

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import Counter
@@ -33,12 +34,13 @@ from ..connection import (
     LimitExceeded,
     MemoryKeyStore,
     MessageRejected,
+    SeenRequests,
     ServerConnection,
     StoredKey,
     Timeouts,
     TransportReady,
 )
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, MtcryptError
 from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey
 from ..transport import ServerTransport
@@ -49,6 +51,9 @@ from ._workers import HandshakeProcesses, HandshakeWorkers
 __all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server", "ServerStats"]
 
 log = logging.getLogger("mtcrypt.server")
+
+_CLOSE_GRACE = 2.0
+"""Seconds a closed connection may take to flush its last bytes before it is aborted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,8 @@ class Server:
         self.timeouts = timeouts or Timeouts()
         self.max_connections = max_connections
         self._budget = None if max_buffered_bytes is None else BufferBudget(max_buffered_bytes)
+        self.seen = SeenRequests()
+        """Requests accepted on any connection: a replay on another is refused."""
         if handshake_processes and rng is not random_bytes:
             raise InvalidArgument("handshake_processes needs the default rng (random_bytes)")
         self._workers = handshake_workers
@@ -281,6 +288,7 @@ class Server:
             limits=self.limits,
             timeouts=self.timeouts,
             budget=self._budget,
+            seen=self.seen,
             accept_legacy_rsa=self._accept_legacy,
             check_salt=self._enforce_salt,
             offload_handshakes=self._pool is not None,
@@ -334,6 +342,8 @@ class _ServerProtocol(asyncio.Protocol):
         if conn is not None and not conn.closed:
             self._process(conn.close("connection lost" if exc is None else type(exc).__name__))
         self._cleanup()
+        # Counted against max_connections until the socket is really gone.
+        self.server._active.discard(self)
 
     def pause_writing(self) -> None:
         # The peer reads slower than we answer: stop reading its requests too.
@@ -368,6 +378,9 @@ class _ServerProtocol(asyncio.Protocol):
                 transport.write(data)
             if conn.closed:
                 transport.close()  # after the buffered bytes (a -404) are written
+                if transport.get_write_buffer_size():
+                    # A peer that does not read would keep the socket forever.
+                    self.loop.call_later(_CLOSE_GRACE, transport.abort)
         if conn.closed:
             self._cleanup()
         else:
@@ -443,6 +456,10 @@ class _ServerProtocol(asyncio.Protocol):
         if isinstance(reply, RpcReply):
             self._reply(request, reply)
             return
+        if not inspect.isawaitable(reply):
+            log.error("handler returned %s, not RpcReply", type(reply).__name__)
+            self._reply(request, RpcReply.error(500, "INTERNAL"))
+            return
         task: asyncio.Future[object] = asyncio.ensure_future(self._await_reply(request, reply))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -465,10 +482,14 @@ class _ServerProtocol(asyncio.Protocol):
         conn = self.conn
         assert conn is not None
         self.server.stats.requests += 1
-        if reply.result is not None:
-            conn.answer(request, reply.result)
-        else:
-            conn.answer_error(request, reply.error_code, reply.error_message)
+        try:
+            if reply.result is not None:
+                conn.answer(request, reply.result)
+            else:
+                conn.answer_error(request, reply.error_code, reply.error_message)
+        except MtcryptError as exc:  # not a TL object, say: the handler's bug
+            log.error("handler reply refused: %s", exc)
+            conn.answer_error(request, 500, "INTERNAL")
 
     def _offload(self, work: HandshakeWork) -> None:
         pool = self.server._pool
@@ -487,7 +508,6 @@ class _ServerProtocol(asyncio.Protocol):
         self._timer.cancel()
         for task in list(self._tasks):
             task.cancel()
-        self.server._active.discard(self)
 
 
 def _peer(transport: asyncio.BaseTransport) -> str:

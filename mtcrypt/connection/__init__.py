@@ -38,6 +38,7 @@ from .events import (
 from .hooks import ConnectionHooks
 from .keystore import KeyStore, MemoryKeyStore, StoredKey
 from .limits import DEFAULT_MAX_FRAME, BufferBudget, ConnectionLimits, Timeouts
+from .replay import SeenRequests
 from .server import (
     HandshakeResponder,
     HandshakeWork,
@@ -72,6 +73,7 @@ __all__ = [
     "RequestFailed",
     "RequestTimedOut",
     "ResultReceived",
+    "SeenRequests",
     "ServerConnection",
     "StepOutcome",
     "StoredKey",

@@ -89,7 +89,7 @@ class ClientConnection(ConnectionBase):
     """One connection to an MTProto server, client side (see the module docs).
 
     :param transport: the :class:`~mtcrypt.transport.ClientTransport` (framing,
-        obfuscation, MTProxy secret).
+        obfuscation, MTProxy secret; give it ``max_frame=limits.max_frame``).
     :param public_keys: server RSA keys trusted for the handshake.
     :param dc_id: DC id written into ``p_q_inner_data_dc`` (None: legacy
         constructors without one).
@@ -575,6 +575,7 @@ class ClientConnection(ConnectionBase):
         if self._ready and session is not None and t.keepalive is not None:
             if now >= self._last_sent_at + t.keepalive:
                 session.send_ping()  # keeps the connection (and NAT state) alive
+                self._last_sent_at = now  # even if a hook drops it: no spinning
         self._flush(force_acks=session is not None and _due(session.ack_deadline, now))
         return events
 

@@ -63,7 +63,8 @@ class KeyStore(Protocol):
         ...
 
     def bind(self, temp_key_id: int, perm_key_id: int) -> None:
-        """Record that a temporary key is bound to a permanent one."""
+        """Record that a temporary key is bound to a permanent one (a permanent
+        key has one temporary key at a time: an earlier binding ends)."""
         ...
 
     def remove(self, key_id: int) -> None:
@@ -88,6 +89,7 @@ class MemoryKeyStore:
             False: OrderedDict(),
             True: OrderedDict(),
         }
+        self._bound: dict[int, int] = {}  # permanent key id -> its temporary key id
         self.evicted = 0
         """Keys dropped because a cap was reached."""
 
@@ -120,12 +122,19 @@ class MemoryKeyStore:
     def bind(self, temp_key_id: int, perm_key_id: int) -> None:
         entries = self._keys[True]
         entry = entries.get(temp_key_id)
-        if entry is not None:
-            entries[temp_key_id] = replace(entry, perm_key_id=perm_key_id)
+        if entry is None:
+            return
+        previous = self._bound.get(perm_key_id)
+        if previous is not None and previous != temp_key_id and previous in entries:
+            # "Binding a new temporary key overwrites the previous one."
+            entries[previous] = replace(entries[previous], perm_key_id=None)
+        self._bound[perm_key_id] = temp_key_id
+        entries[temp_key_id] = replace(entry, perm_key_id=perm_key_id)
 
     def remove(self, key_id: int) -> None:
         for entries in self._keys.values():
             entries.pop(key_id, None)
+        self._bound.pop(key_id, None)
 
     def expire(self, now: float) -> int:
         """Drop every expired temporary key; returns how many."""

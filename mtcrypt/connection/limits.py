@@ -39,7 +39,9 @@ class ConnectionLimits:
     clean close; nothing raises.
 
     :param max_frame: largest transport frame (bytes); a larger length prefix
-        closes the connection before its bytes are buffered.
+        closes the connection (``BAD_TRANSPORT``, -404) before its bytes are
+        buffered.  It is the transport's own limit: connections build their
+        transport with it, and a transport you build yourself should get it.
     :param max_buffered_bytes: bytes held for this connection at once: partial
         frames plus frames waiting behind handshake work.
     :param max_pending_requests: server: requests handed to the application

@@ -51,8 +51,9 @@ from ..errors import (
 from ..handshake import HandshakeResult, ServerHandshake, verify_bind_temp_auth_key
 from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey, decrypt_message
-from ..mtproto.session import MessageDropped, Request, Role, Session
+from ..mtproto.session import DropReason, MessageDropped, Request, Role, Session
 from ..transport import Frame, ServerTransport, TransportDetected, TransportInfo
+from ..transport._util import as_bytes
 from ._base import ConnectionBase, now_or
 from .events import (
     CloseReason,
@@ -68,6 +69,7 @@ from .events import (
 from .hooks import ConnectionHooks
 from .keystore import KeyStore, MemoryKeyStore, StoredKey
 from .limits import BufferBudget, ConnectionLimits, Timeouts
+from .replay import SeenRequests
 from .wrappers import unwrap_query
 
 __all__ = [
@@ -79,6 +81,9 @@ __all__ = [
 ]
 
 _PLAIN_KEY_ID = bytes(8)
+# What a frame held behind handshake work costs beyond its payload (the bytes
+# object and its queue slot), so that many tiny frames count for what they cost.
+_FRAME_OVERHEAD = 64
 _BIND_TEMP_AUTH_KEY = 0xCDD42A05
 _BOOL_TRUE = struct.pack("<I", 0x997275B5)
 _I64 = struct.Struct("<q")
@@ -196,6 +201,9 @@ class ServerConnection(ConnectionBase):
         (``handshake`` and ``idle`` apply to a server).
     :param budget: a :class:`BufferBudget` shared with the server's other
         connections.
+    :param seen: the :class:`SeenRequests` shared with the server's other
+        connections, so that a request recorded on the wire and replayed on a
+        new connection is refused (default: this connection's own).
     :param accept_legacy_rsa: accept the legacy RSA padding in the handshake
         (Telethon and Pyrogram send it).
     :param check_salt: sessions drop messages with a wrong salt (answering
@@ -221,6 +229,7 @@ class ServerConnection(ConnectionBase):
         limits: ConnectionLimits | None = None,
         timeouts: Timeouts | None = None,
         budget: BufferBudget | None = None,
+        seen: SeenRequests | None = None,
         accept_legacy_rsa: bool = True,
         check_salt: bool = False,
         offload_handshakes: bool = False,
@@ -245,6 +254,9 @@ class ServerConnection(ConnectionBase):
         self._transport = transport or ServerTransport(
             max_frame=self.limits.max_frame, rng=rng, clock=clock
         )
+        if seen is not None and not isinstance(seen, SeenRequests):
+            raise InvalidArgument("seen must be a SeenRequests")
+        self._seen = seen if seen is not None else SeenRequests(4096)
         self._accept_legacy = accept_legacy_rsa
         self._check_salt = check_salt
         self._offload = offload_handshakes
@@ -309,7 +321,7 @@ class ServerConnection(ConnectionBase):
                 self._last_frame_at = self._clock()
                 if self._work is not None:
                     self._frames.append(event.payload)
-                    self._frames_size += len(event.payload)
+                    self._frames_size += len(event.payload) + _FRAME_OVERHEAD
                 else:
                     self._on_frame(event.payload, events)
             elif isinstance(event, TransportDetected):
@@ -333,18 +345,25 @@ class ServerConnection(ConnectionBase):
         self._step_done(handshake, work.answer, work.error, events)
         while self._frames and self._work is None and self._closed is None:
             payload = self._frames.popleft()
-            self._frames_size -= len(payload)
+            self._frames_size -= len(payload) + _FRAME_OVERHEAD
             self._on_frame(payload, events)
+        if self._closed is None:
+            self._check_buffers(events)  # the held frames are gone: give the budget back
         return events
 
     # ---- answering -----------------------------------------------------------------------
 
     def answer(self, request: IncomingRequest, result: bytes) -> None:
         """Answer a request with its serialized result (``rpc_result``).  After
-        the connection closed this does nothing."""
+        the connection closed this does nothing.  A result that is not a TL
+        object (a positive multiple of 4 bytes) raises
+        :class:`~mtcrypt.errors.InvalidArgument` and leaves the request unanswered."""
+        data = as_bytes(result, "result")
+        if len(data) < 4 or len(data) % 4:
+            raise InvalidArgument("a result is a TL object: a positive multiple of 4 bytes")
         session = self._take_pending(request)
         if session is not None:
-            session.send_result(request.msg_id, result)
+            session.send_result(request.msg_id, data)
             self._dirty[(request.key_id, request.session_id)] = session
 
     def answer_error(self, request: IncomingRequest, code: int, message: str) -> None:
@@ -400,7 +419,7 @@ class ServerConnection(ConnectionBase):
             for (key_id, _), session in list(self._sessions.items()):
                 deadline = session.ack_deadline
                 if deadline is not None and deadline <= now:
-                    self._flush(key_id, session)
+                    self._flush(key_id, session, force_acks=True)
         return events
 
     # ---- frames ---------------------------------------------------------------------------
@@ -541,6 +560,10 @@ class ServerConnection(ConnectionBase):
         now: float,
         events: list[ConnectionEvent],
     ) -> None:
+        if not self._seen.first_time(entry.key_id, session_id, request.msg_id, now):
+            # Accepted on another connection already: a replay.
+            events.append(MessageRejected(DropReason.DUPLICATE, request.msg_id, None))
+            return
         unwrapped = unwrap_query(request.body)
         query = unwrapped.query
         if len(query) >= 4 and struct.unpack_from("<I", query)[0] == _BIND_TEMP_AUTH_KEY:
@@ -603,10 +626,10 @@ class ServerConnection(ConnectionBase):
                 self._flush(key_id, session)
         return super().data_to_send()
 
-    def _flush(self, key_id: int, session: Session) -> None:
+    def _flush(self, key_id: int, session: Session, *, force_acks: bool = False) -> None:
         if self._closed is not None:
             return
-        for packet in session.data_to_send():
+        for packet in session.data_to_send(flush_acks=force_acks):
             if self._hooks is not None:
                 hooked = self._hooked_sealed(self._auth_keys[key_id], packet, from_server=True)
                 if hooked is None:

@@ -366,6 +366,10 @@ class Session:
         answer, so that a ``bad_server_salt``/``bad_msg_notification`` about
         them is still recognised.  Messages awaiting an answer are remembered
         until it arrives (or :meth:`forget`).
+    :param max_retained: at most this many of those messages (and containers)
+        are remembered, the oldest forgotten first: a peer sending pings as
+        fast as it can does not make the session hold its pongs for
+        ``sent_retention`` seconds.
     :param check_salt: server only: drop messages whose salt it does not accept.
     :param check_seq_no: server only: drop messages whose seq_no parity is
         wrong for their type (``msgs_ack``/containers odd: 34; queries even: 35).
@@ -390,6 +394,7 @@ class Session:
         ack_delay: float = 30.0,
         max_container_messages: int = 1024,
         sent_retention: float = MAX_PAST,
+        max_retained: int = 4096,
         check_salt: bool = True,
         check_seq_no: bool = True,
         announce_new_session: bool = True,
@@ -429,6 +434,10 @@ class Session:
         self._ack_batch = ack_batch
         self._ack_delay = ack_delay
         self._sent_retention = sent_retention
+        if type(max_retained) is not int or max_retained < 1:
+            raise InvalidArgument("max_retained must be a positive int")
+        self._max_retained = max_retained
+        self._trim_at = 2 * max_retained
         self._check_salt = check_salt and not self._client
         self._check_seq_no = check_seq_no and not self._client
         self._announce = announce_new_session and not self._client
@@ -683,6 +692,8 @@ class Session:
                 self._sent[out.msg_id] = out
             self.stats.messages_sent += len(group)
         self.stats.packets_sent += len(plaintexts)
+        if len(self._sent) + len(self._containers) > self._trim_at:
+            self._trim()
         from_server = not self._client
         if len(plaintexts) == 1:
             return [encrypt_message(self._auth_key, plaintexts[0], from_server=from_server,
@@ -1267,6 +1278,19 @@ class Session:
             del self._containers[c]
         if not self._client:
             self._old_salts = [(s, t) for s, t in self._old_salts if t > now]
+
+    def _trim(self) -> None:
+        """Forget the oldest messages that await no answer beyond ``max_retained``
+        (dicts keep sending order)."""
+        spare = [m for m, out in self._sent.items() if out.kind not in _AWAITS_ANSWER]
+        for m in spare[: max(0, len(spare) - self._max_retained)]:
+            del self._sent[m]
+        extra = len(self._containers) - self._max_retained
+        for c in list(self._containers)[: max(0, extra)]:
+            del self._containers[c]
+        # Next time only after as many again (messages awaiting answers stay,
+        # so the size alone would trigger this on every send).
+        self._trim_at = len(self._sent) + len(self._containers) + self._max_retained
 
     def __repr__(self) -> str:
         sid = "unset" if self._session_id is None else f"{self._session_id & (2**64 - 1):016x}"
