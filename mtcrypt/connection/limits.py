@@ -72,9 +72,9 @@ class Timeouts:
         handshake nor had an encrypted message accepted this long after it
         opened is closed; client: the key must exist by then.
     :param idle: no complete frame received for this long: close.
-    :param keepalive: client: send ``ping_delay_disconnect`` after this long
-        without sending anything (asks the server to close the connection
-        ``keepalive + 15`` s after the ping, so that a dead client is noticed).
+    :param keepalive: client: send an encrypted ``ping`` after this long
+        without sending anything (keeps NAT state and the server's idle
+        deadline from closing a quiet connection).
     :param request: client: stop waiting for an answer after this long
         (:class:`~mtcrypt.connection.RequestTimedOut`).
     :param resend: client: re-send a request that was neither acknowledged
