@@ -831,3 +831,34 @@ def test_server_sessions_keep_a_bounded_number_of_replies(server_key: RsaPrivate
         pair.server.data_to_send()  # the pongs; the client never reads them
     (server_session,) = pair.server.sessions.values()
     assert len(server_session._sent) <= 2 * 4096
+
+
+def test_a_refused_container_fails_each_request_in_it(server_key: RsaPrivateKey) -> None:
+    from mtcrypt.mtproto import decrypt_message
+
+    pair = Pair(server_key, answer=False)
+    pair.pump()
+    ids = [pair.client.send_request(query(1)) for _ in range(2)]
+    wire = pair.client.data_to_send()
+    key = pair.client.auth_key
+    assert key is not None
+    from mtcrypt.transport import IntermediateCodec
+
+    (frame,) = IntermediateCodec("server").feed(wire)
+    packet = frame.payload  # type: ignore[union-attr]
+    container = InnerMessage.parse(decrypt_message(key, packet, from_server=False))
+    pair.server.receive_data(wire)
+    notice = tl.serialize(
+        tl.make(
+            "bad_msg_notification",
+            bad_msg_id=container.msg_id,
+            bad_msg_seqno=container.seq_no,
+            error_code=18,
+        )
+    )
+    pair.server.send_update(key.key_id, container.session_id, notice)
+    pair.pump()
+    failed = pair.of(RequestFailed)
+    assert [e.request_id for e in failed] == ids
+    assert {e.error_code for e in failed} == {18}
+    assert pair.client.pending_requests == ()

@@ -461,12 +461,26 @@ def test_bad_msg_64_resends_standalone() -> None:
     cid = plain_of(packet, from_server=False).msg_id
     notice = ser("bad_msg_notification", bad_msg_id=cid, bad_msg_seqno=2, error_code=64)
     events = client.receive(forge(notice, server_id(clock.t), seq_no=0))
-    assert [type(e) for e in events] == [BadMessage, Resent, Resent, Resent]
+    # One BadMessage per message of the container, then their re-sends.
+    assert [type(e) for e in events] == [BadMessage] * 3 + [Resent] * 3
+    assert [e.req_msg_id for e in events[:3]] == handles
+    assert {e.bad_msg_id for e in events[:3]} == {cid}
     packets = client.data_to_send()
     assert len(packets) == 3  # each alone, no container this time
     bodies = [plain_of(p, from_server=False).body for p in packets]
     assert bodies == [struct.pack("<i", i) for i in range(3)]
-    assert [e.req_msg_id for e in events[1:]] == handles
+    assert [e.req_msg_id for e in events[3:]] == handles
+
+
+def test_bad_msg_about_a_container_names_each_message() -> None:
+    client, _server, clock = connected()
+    handles = [client.send(struct.pack("<i", i)) for i in range(2)]
+    (packet,) = client.data_to_send()
+    cid = plain_of(packet, from_server=False).msg_id
+    notice = ser("bad_msg_notification", bad_msg_id=cid, bad_msg_seqno=2, error_code=18)
+    events = client.receive(forge(notice, server_id(clock.t), seq_no=0))
+    assert events == [BadMessage(h, cid, 18) for h in handles]
+    assert client.awaiting == ()
 
 
 @pytest.mark.parametrize("code", [18, 32, 33, 34, 35, 48])

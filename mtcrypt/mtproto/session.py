@@ -1085,8 +1085,12 @@ class Session:
                     events: list[Event]) -> None:
         code: int = obj.error_code
         bad: int = obj.bad_msg_id
-        handle = self._sent[bad].handle if bad in self._sent else bad
-        events.append(BadMessage(handle, bad, code))
+        # About a container: one event per message inside it, so that whoever
+        # waits for those messages learns their fate.
+        referenced = self._referenced(bad)
+        for wire in referenced or [bad]:
+            handle = self._sent[wire].handle if wire in self._sent else wire
+            events.append(BadMessage(handle, bad, code))
         if code in (16, 17):
             self._set_time_offset(outer_msg_id, now, events, reanchor=code == 17)
         if code in _RESEND_CODES:

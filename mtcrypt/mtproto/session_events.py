@@ -204,7 +204,8 @@ class BadMessage(Event):
     """Client: ``bad_msg_notification`` about our message ``req_msg_id``.
 
     ``bad_msg_id`` is the wire id the server named (a container's id when the
-    notice is about a container).  Codes 16, 17, 19, 20 and 64 are handled by
+    notice is about a container: then there is one event per message of ours in
+    it, each with its own ``req_msg_id``).  Codes 16, 17, 19, 20 and 64 are handled by
     re-sending with a new msg_id (see :class:`Resent`); 18, 32-35 and 48 are
     reported only: resending would fail the same way.
     """
