@@ -180,6 +180,8 @@ def test_temporary_key_is_created_bound_and_used(server_key: RsaPrivateKey) -> N
     assert stored is not None and stored.temporary and stored.perm_key_id == perm.key_id
     assert stored.expires_at == pytest.approx(T0 + 3600, abs=1)
     assert pair.of(ResultReceived)[0].request_id == rid
+    (request,) = pair.of(IncomingRequest, "server")
+    assert request.temporary and request.perm_key_id == perm.key_id
     # The session runs under the temporary key.
     session = pair.client.session
     assert session is not None

@@ -175,8 +175,14 @@ def test_many_handshakes_in_worker_threads(server_key: RsaPrivateKey) -> None:
 
 
 def test_temporary_key_over_tcp(server_key: RsaPrivateKey) -> None:
+    seen: list[ConnectionInfo] = []
+
+    def handler(query: bytes, info: ConnectionInfo) -> RpcReply:
+        seen.append(info)
+        return RpcReply(query)
+
     async def run() -> None:
-        async with ReferenceServer(server_key, handler=echo_handler) as server:
+        async with ReferenceServer(server_key, handler=handler) as server:
             client = await Client.connect(
                 "127.0.0.1",
                 server.port,
@@ -190,6 +196,8 @@ def test_temporary_key_over_tcp(server_key: RsaPrivateKey) -> None:
             stored = server.server.keys.get(temp.key_id, 0)
             assert stored is not None and client.auth_key is not None
             assert stored.perm_key_id == client.auth_key.key_id
+            (info,) = seen
+            assert info.temporary and info.perm_key_id == client.auth_key.key_id
             await client.close()
 
     asyncio.run(run())

@@ -79,6 +79,11 @@ class ConnectionInfo:
     session_id: int | None
     layer: int | None = None
     api_id: int | None = None
+    temporary: bool = False
+    """The request came under a temporary key ..."""
+    perm_key_id: int | None = None
+    """... bound to this permanent key (None: not bound; Telegram answers
+    ``401 AUTH_KEY_PERM_EMPTY`` to API calls under an unbound temporary key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +452,8 @@ class _ServerProtocol(asyncio.Protocol):
             request.session_id,
             request.layer,
             request.api_id,
+            request.temporary,
+            request.perm_key_id,
         )
         try:
             reply = self.server._handler(request.query, info)

@@ -137,7 +137,10 @@ class IncomingRequest(ConnectionEvent):
 
     ``query`` is the query with ``invokeWithLayer``, ``invokeWithoutUpdates``
     and ``initConnection`` removed; ``body`` is the message as received;
-    ``layer`` and ``api_id`` come from the wrappers when present."""
+    ``layer`` and ``api_id`` come from the wrappers when present.
+    ``temporary`` tells whether the key is a temporary one and ``perm_key_id``
+    the permanent key it is bound to (a server may refuse requests under an
+    unbound temporary key, as Telegram does with ``AUTH_KEY_PERM_EMPTY``)."""
 
     key_id: int
     session_id: int
@@ -146,6 +149,8 @@ class IncomingRequest(ConnectionEvent):
     body: bytes = field(repr=False)
     layer: int | None = None
     api_id: int | None = None
+    temporary: bool = False
+    perm_key_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -582,8 +582,20 @@ class ServerConnection(ConnectionBase):
                 body=request.body,
                 layer=unwrapped.layer,
                 api_id=unwrapped.api_id,
+                temporary=entry.temporary,
+                perm_key_id=self._binding(entry, now),
             )
         )
+
+    def _binding(self, entry: StoredKey, now: float) -> int | None:
+        """The permanent key a temporary key is bound to now (the store may have
+        recorded the binding after this connection looked the key up)."""
+        if not entry.temporary:
+            return None
+        if entry.perm_key_id is not None:
+            return entry.perm_key_id
+        current = self._keys.get(entry.key_id, now)
+        return None if current is None else current.perm_key_id
 
     def _bind(
         self,
