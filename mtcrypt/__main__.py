@@ -101,6 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(run())
     except OSError as exc:  # the port is taken, the address is not ours...
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
+    except MtcryptError as exc:  # an option combination the server refuses
+        return _fail(str(exc))
     return 0
 
 
@@ -108,6 +110,20 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0..65535 (0: any free port)")
     return value
 
 
@@ -144,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", help="quick throughput figures of the native core")
     serve = sub.add_parser("serve", help="run the reference server (prints one JSON line)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--port", type=_port, default=0, help="0 (default): any free port")
     serve.add_argument("--rsa-key", help="PEM private key (default: a fresh one)")
     serve.add_argument("--secret", action="append", help="accept this MTProxy secret")
     serve.add_argument("--echo", action="store_true", help="answer queries with themselves")
@@ -186,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument(
         "--handshake-workers",
-        type=int,
+        type=_count,
         default=2,
         metavar="N",
         help="worker processes for the handshakes' RSA and DH work, off the event loop "

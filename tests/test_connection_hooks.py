@@ -10,22 +10,19 @@ import struct
 from typing import Any
 
 import pytest
+from connection_pair import T0, Pair
 
 from mtcrypt import tl
 from mtcrypt.connection import (
-    ClientConnection,
     Closed,
     CloseReason,
-    ConnectionEvent,
     ConnectionHooks,
     HandshakeFailed,
     IncomingRequest,
     KeyBound,
-    MemoryKeyStore,
     PongReceived,
     Ready,
     ResultReceived,
-    ServerConnection,
 )
 from mtcrypt.errors import InvalidType
 from mtcrypt.handshake import ClientHandshake
@@ -34,65 +31,7 @@ from mtcrypt.mtproto import InnerMessage, encrypt_message, next_msg_id, pack_pla
 from mtcrypt.testing import mutators
 from mtcrypt.transport import ClientTransport
 
-T0 = 1_700_000_000.0
 QUERY = struct.pack("<I", 0x0D0E0D0E) + bytes(8)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class Pair:
-    """A client and a server connection wired back to back."""
-
-    def __init__(
-        self,
-        key: RsaPrivateKey,
-        *,
-        server_hooks: ConnectionHooks | None = None,
-        framing: str = "intermediate",
-        server_options: dict[str, Any] | None = None,
-        **client_options: Any,
-    ) -> None:
-        self.clock = Clock()
-        self.server = ServerConnection(
-            key,
-            keys=MemoryKeyStore(),
-            hooks=server_hooks,
-            clock=self.clock,
-            **(server_options or {}),
-        )
-        self.client = ClientConnection(
-            ClientTransport(framing),
-            public_keys=[key.public_key],
-            clock=self.clock,
-            **client_options,
-        )
-        self.client_events: list[ConnectionEvent] = list(self.client.start())
-        self.server_events: list[ConnectionEvent] = []
-
-    def pump(self) -> None:
-        for _ in range(50):
-            to_server = self.client.data_to_send()
-            if to_server:
-                for event in self.server.receive_data(to_server):
-                    self.server_events.append(event)
-                    if isinstance(event, IncomingRequest):
-                        self.server.answer(event, event.query)
-            to_client = self.server.data_to_send()
-            if to_client:
-                self.client_events += self.client.receive_data(to_client)
-            if not to_server and not to_client:
-                return
-        raise AssertionError("the connections did not settle")
-
-    def of(self, kind: type[Any], side: str = "client") -> list[Any]:
-        events = self.client_events if side == "client" else self.server_events
-        return [e for e in events if isinstance(e, kind)]
 
 
 class Seen(ConnectionHooks):
@@ -113,7 +52,7 @@ def test_received_shows_each_authenticated_message_on_both_sides(
 ) -> None:
     assert not ConnectionHooks().observes_received and Seen().observes_received
     server_seen, client_seen = Seen(), Seen()
-    pair = Pair(server_key, server_hooks=server_seen, hooks=client_seen)
+    pair = Pair(server_key, server_options={"hooks": server_seen}, hooks=client_seen)
     pair.pump()
     (ready,) = pair.of(Ready)
     request_id = pair.client.send_request(QUERY)
@@ -139,7 +78,7 @@ def test_received_does_not_show_what_does_not_decrypt(server_key: RsaPrivateKey)
             return packet if packet[:8] == bytes(8) else mutators.flip_msg_key(packet)
 
     server_seen = Seen()
-    pair = Pair(server_key, server_hooks=server_seen, hooks=Flip())
+    pair = Pair(server_key, server_options={"hooks": server_seen}, hooks=Flip())
     pair.pump()
     pair.client.send_request(QUERY)
     pair.pump()
@@ -147,7 +86,7 @@ def test_received_does_not_show_what_does_not_decrypt(server_key: RsaPrivateKey)
     assert pair.of(Closed, "server")[0].reason is CloseReason.DECRYPTION_FAILED
 
     client_seen = Seen()
-    pair = Pair(server_key, server_hooks=Flip(), hooks=client_seen)
+    pair = Pair(server_key, server_options={"hooks": Flip()}, hooks=client_seen)
     pair.pump()
     pair.client.send_request(QUERY)
     pair.pump()
@@ -188,7 +127,7 @@ def test_send_packet_frames_a_packet_of_the_tools_making(server_key: RsaPrivateK
 
 
 def test_send_raw_writes_bytes_as_they_are(server_key: RsaPrivateKey) -> None:
-    pair = Pair(server_key, framing="full")
+    pair = Pair(server_key, transport=ClientTransport("full"))
     pair.pump()
     session, key = pair.client.session, pair.client.auth_key
     assert session is not None and key is not None and session.session_id is not None
@@ -258,8 +197,7 @@ def test_message_hook_holds_back_a_pong_and_the_tool_answers(server_key: RsaPriv
     hooks = HoldPongs()
     pair = Pair(
         server_key,
-        server_hooks=hooks,
-        server_options={"session_options": {"max_container_messages": 1}},
+        server_options={"hooks": hooks, "session_options": {"max_container_messages": 1}},
     )
     pair.pump()
     request_id = pair.client.send_ping()

@@ -290,6 +290,8 @@ def test_serve_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
         (["--rsa-key", "/nonexistent/key.pem"], "cannot read the RSA key"),
         (["--handshake-timeout", "0"], "must be a positive number"),
         (["--max-buffered-bytes", "-1"], "must be a positive integer"),
+        (["--port", "70000"], "must be a port number"),
+        (["--handshake-workers", "-1"], "must be 0 or more"),
     ],
 )
 def test_serve_refuses_bad_options_in_one_line(args: list[str], message: str) -> None:

@@ -62,6 +62,20 @@ class Input:
         return self.take(self.remaining)
 
 
+def chunks(inp: Input) -> list[bytes]:
+    """``nchunks(1) | nchunks x size(2) | data``: the rest of the input cut
+    into that many pieces (sizes mod 300) plus the remainder, each to be fed
+    to one receive call."""
+    sizes = [inp.u16() % 300 for _ in range(inp.u8() % 9)]
+    data = inp.rest()
+    out, pos = [], 0
+    for size in sizes:
+        out.append(data[pos : pos + size])
+        pos += size
+    out.append(data[pos:])
+    return out
+
+
 class OracleFailure(AssertionError):
     """A harness's own check failed (as opposed to an unexpected exception)."""
 

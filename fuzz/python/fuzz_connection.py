@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fuzz_common import AUTH_KEY_BYTES, Input, check, main
+from _fuzz_common import AUTH_KEY_BYTES, Input, check, chunks, main
 
 from mtcrypt.connection import (
     ClientConnection,
@@ -50,17 +50,6 @@ def _clock() -> float:
     return NOW
 
 
-def _chunks(inp: Input) -> list[bytes]:
-    sizes = [inp.u16() % 300 for _ in range(inp.u8() % 9)]
-    data = inp.rest()
-    out, pos = [], 0
-    for size in sizes:
-        out.append(data[pos : pos + size])
-        pos += size
-    out.append(data[pos:])
-    return [c for c in out if c]
-
-
 def _server(secrets: bool) -> ServerConnection:
     store = MemoryKeyStore()
     store.add(StoredKey(KEY, salt=0, created_at=NOW))
@@ -77,7 +66,7 @@ def _server(secrets: bool) -> ServerConnection:
 def test_one_input(data: bytes) -> None:
     inp = Input(data)
     mode = inp.u8() % 3
-    chunks = _chunks(inp)
+    pieces = [c for c in chunks(inp) if c]  # b"" would mean end of stream
     conn: ServerConnection | ClientConnection
     if mode < 2:
         conn = _server(secrets=mode == 1)
@@ -88,7 +77,7 @@ def test_one_input(data: bytes) -> None:
         conn.start()
         conn.send_request(bytes(8))
         conn.data_to_send()
-    for chunk in chunks:
+    for chunk in pieces:
         was_closed = conn.closed
         events = conn.receive_data(chunk)
         conn.data_to_send()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fuzz_common import Input, check, main
+from _fuzz_common import Input, check, chunks, main
 
 from mtcrypt import errors
 from mtcrypt.errors import TransportError
@@ -56,20 +56,9 @@ def _rng(n: int) -> bytes:
     return bytes((i * 73 + 41) & 0xFF for i in range(n))
 
 
-def _chunks(inp: Input) -> list[bytes]:
-    sizes = [inp.u16() % 300 for _ in range(inp.u8() % 9)]
-    data = inp.rest()
-    out, pos = [], 0
-    for size in sizes:
-        out.append(data[pos : pos + size])
-        pos += size
-    out.append(data[pos:])
-    return out
-
-
-def _feed(receive: object, chunks: list[bytes]) -> None:
+def _feed(receive: object, pieces: list[bytes]) -> None:
     failed = False
-    for chunk in chunks:
+    for chunk in pieces:
         try:
             events = receive(chunk)  # type: ignore[operator]
         except TransportError:
@@ -83,23 +72,23 @@ def _feed(receive: object, chunks: list[bytes]) -> None:
 def test_one_input(data: bytes) -> None:
     inp = Input(data)
     mode = inp.u8()
-    chunks = _chunks(inp)
+    pieces = chunks(inp)
     kind = mode % 6
     if kind == 0:
-        _feed(ServerTransport(rng=_rng, clock=lambda: NOW).receive, chunks)
+        _feed(ServerTransport(rng=_rng, clock=lambda: NOW).receive, pieces)
     elif kind == 1:
         server = ServerTransport(secrets=SECRETS, rng=_rng, clock=lambda: NOW)
-        _feed(server.receive, chunks)
+        _feed(server.receive, pieces)
     elif kind in (2, 3):
         framing = FRAMINGS[(mode >> 4) % len(FRAMINGS)]
         codec = make_codec(framing, "server" if kind == 2 else "client", rng=_rng)
-        _feed(codec.feed, chunks)
+        _feed(codec.feed, pieces)
     elif kind == 4:
         client = ClientTransport("intermediate", obfuscated=True, rng=_rng, clock=lambda: NOW)
         client.send(bytes(16))
-        _feed(client.receive, chunks)
+        _feed(client.receive, pieces)
     else:
-        text = b"".join(chunks)
+        text = b"".join(pieces)
         for call in (
             lambda: ProxySecret.parse(text.decode("latin-1")),
             lambda: ProxySecret.parse(text),

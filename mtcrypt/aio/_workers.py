@@ -44,10 +44,6 @@ class HandshakeWorkers:
     def submit(self, work: HandshakeWork, done: Callable[[], None]) -> None:
         self._queue.put((work.priority, next(self._order), work, done))
 
-    @property
-    def queued(self) -> int:
-        return self._queue.qsize()
-
     def _run(self) -> None:
         while True:
             _, _, work, done = self._queue.get()
@@ -108,10 +104,6 @@ class HandshakeProcesses:
     def submit(self, work: HandshakeWork, done: Callable[[], None]) -> None:
         heapq.heappush(self._heap, (work.priority, next(self._order), work, done))
         self._pump()
-
-    @property
-    def queued(self) -> int:
-        return len(self._heap)
 
     def _pump(self) -> None:
         while self._in_flight < self._limit and self._heap:

@@ -502,11 +502,6 @@ class Session:
             return None
         return self._ack_since + self._ack_delay
 
-    @property
-    def has_queued(self) -> bool:
-        """Whether :meth:`data_to_send` has messages waiting to go out."""
-        return bool(self._queue)
-
     def unacknowledged(self, sent_before: float) -> tuple[int, ...]:
         """Our sent messages that await an answer, were sent before
         ``sent_before`` (clock time) and were not acknowledged (ids as
