@@ -287,7 +287,7 @@ def test_serve_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--secret", "zz"], "bad --secret"),
-        (["--rsa-key", "/nonexistent/key.pem"], "cannot read the RSA key"),
+        (["--rsa-key", "/nonexistent/key.pem"], "cannot read the RSA private key"),
         (["--handshake-timeout", "0"], "must be a positive number"),
         (["--max-buffered-bytes", "-1"], "must be a positive integer"),
         (["--port", "70000"], "must be a port number"),

@@ -25,7 +25,18 @@ if TYPE_CHECKING:
     from .runner import Report, ScenarioResult
     from .scenarios import Scenario
 
-__all__ = ["add_arguments", "main", "run"]
+__all__ = ["DESCRIPTION", "add_arguments", "main", "run"]
+
+DESCRIPTION = """\
+Play the conformance scenarios against a target and report what it accepts.
+
+Client targets (an adversarial server plays against them): mtcrypt, telethon,
+pyrogram, command:PROGRAM [ARGS] (a JSON-lines adapter).  Server targets (a
+mirror client plays against them): mtcrypt-server (a reference server started
+here) and server:HOST:PORT (needs --rsa-key, and --secret for fake-TLS).
+
+Exit status: 0 when every scenario passed, 1 with findings, 2 on usage errors.
+"""
 
 _SERVER_SECRET = "ee" + "5e" * 16 + b"conformance.example".hex()
 
@@ -122,8 +133,12 @@ async def _server_report(args: argparse.Namespace, scenarios: list[Scenario]) ->
             )
     host, _, port = args.target.removeprefix("server:").rpartition(":")
     if not host or not port.isdigit() or not args.rsa_key:
-        raise SystemExit("server:HOST:PORT needs a host, a port and --rsa-key PEM")
-    public = load_public_key(Path(args.rsa_key).read_bytes())
+        raise ValueError("server:HOST:PORT needs a host, a port and --rsa-key PEM")
+    try:
+        pem = Path(args.rsa_key).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the RSA key {args.rsa_key}: {exc.strerror}") from None
+    public = load_public_key(pem)
     endpoint = ServerEndpoint(host, int(port), public, secret=args.secret)
     return await run_server_suite(
         endpoint,
@@ -132,6 +147,11 @@ async def _server_report(args: argparse.Namespace, scenarios: list[Scenario]) ->
         timeout=args.timeout,
         progress=progress,  # type: ignore[arg-type]
     )
+
+
+def _usage_error(problem: object) -> int:
+    print(f"python -m mtcrypt conformance: error: {problem}", file=sys.stderr)
+    return 2
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,21 +163,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         scenarios = _select(args, None if args.list else role)
     except (MtcryptError, OSError, ValueError) as exc:
-        print(f"conformance: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(exc)
     if args.list:
         for s in scenarios:
             print(f"{s.id:30} {s.role:6} {s.expect:6} {s.checklist:3} {s.description}")
         return 0
     if not scenarios:
-        print("conformance: no scenario selected", file=sys.stderr)
-        return 2
+        return _usage_error("no scenario selected")
     try:
         coro = _server_report(args, scenarios) if server_target else _client_report(args, scenarios)
         report = asyncio.run(coro)
-    except (ImportError, ValueError) as exc:
-        print(f"conformance: {exc}", file=sys.stderr)
-        return 2
+    except (ImportError, ValueError) as exc:  # MtcryptError's argument errors are ValueErrors
+        return _usage_error(exc)
     print(report.to_table())
     if args.json:
         report.to_json(args.json)
@@ -168,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m mtcrypt conformance [options]``."""
     parser = argparse.ArgumentParser(
         prog="python -m mtcrypt conformance",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

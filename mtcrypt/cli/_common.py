@@ -1,0 +1,132 @@
+"""What every subcommand shares: the two kinds of failure, argument types, and
+reading key files named on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import MtcryptError
+
+if TYPE_CHECKING:
+    from ..handshake.rsa import RsaPrivateKey, RsaPublicKey
+
+USAGE = 2
+"""Exit status for a mistake in the invocation: options, files named as input,
+the environment."""
+
+FAILURE = 1
+"""Exit status for an operation that could not be done: a busy port, a refused
+connection, a failed handshake."""
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int = FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class UsageError(CliError):
+    """A mistake in the invocation (exit status 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, USAGE)
+
+
+def os_reason(exc: OSError) -> str:
+    """``strerror`` without the errno and path decorations; socket name
+    resolution errors included."""
+    if isinstance(exc, socket.gaierror):  # negative EAI_* codes: strerror is the text
+        return str(exc.strerror or exc)
+    if exc.errno is not None and exc.errno > 0:  # asyncio words "Connect call failed (...)"
+        return os.strerror(exc.errno)
+    return str(exc.strerror or exc)
+
+
+def print_json(record: dict[str, object]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+# ---- argument types (argparse turns a ValueError into a usage error) -------------------
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0..65535 (0: any free port)")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def address(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``IPv6:PORT`` (the last colon splits)."""
+    host, sep, port_text = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port must be 1..65535")
+    return host, int(port_text)
+
+
+# ---- key files ---------------------------------------------------------------------------
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {os_reason(exc)}") from None
+
+
+def read_private_key(path: str) -> RsaPrivateKey:
+    from ..handshake.rsa import load_private_key
+
+    data = _read(path, "RSA private key")
+    try:
+        return load_private_key(data)
+    except MtcryptError as exc:
+        raise UsageError(f"{path} is not an RSA private key in PEM form: {exc}") from None
+
+
+def read_public_key(path: str) -> RsaPublicKey:
+    """A public key, or the public half of a private key file."""
+    from ..handshake.rsa import load_public_key
+
+    data = _read(path, "RSA key")
+    try:
+        return load_public_key(data)
+    except MtcryptError as exc:
+        raise UsageError(f"{path} is not an RSA key in PEM form: {exc}") from None
