@@ -73,13 +73,23 @@ static inline uint32_t load_le32(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
-/* The sender's plaintext must carry a length field equal to its body size
+/* Two layouts share the construction (msg_key, KDF, IGE, checks); they differ
+ * only in the header in front of the data, whose last 4 bytes are the data
+ * length:
+ *   MTProto 2.0: salt | session_id | msg_id | seq_no | length  (32 bytes)
+ *   secret chat: length                                         (4 bytes) */
+#define MTPROTO_HEADER 32
+#define E2E_HEADER 4
+
+/* The sender's plaintext must carry a length field equal to its data size
  * (a multiple of 4); this is the sender's own data, so a plain check. */
-static int seal_args_ok(int x, const uint8_t *plain, size_t plain_len, size_t pad_len)
+static int seal_args_ok(size_t header, int x, const uint8_t *plain, size_t plain_len,
+                        size_t pad_len)
 {
     return (x == 0 || x == 8) && pad_len >= 12 && pad_len <= 1024 &&
-           ((plain_len + pad_len) & 15) == 0 && plain_len >= 32 && plain_len < 0x7fffffff &&
-           load_le32(plain + 28) == plain_len - 32 && (plain_len & 3) == 0;
+           ((plain_len + pad_len) & 15) == 0 && plain_len >= header &&
+           plain_len < 0x7fffffff && load_le32(plain + header - 4) == plain_len - header &&
+           (plain_len & 3) == 0;
 }
 
 /* Hash and lay out one message; leaves the plaintext in out+24 and the IGE
@@ -105,12 +115,12 @@ static void seal_prepare(const uint8_t *ak, const uint8_t *key_id8, int x,
     mtc_wipe(large, sizeof large);
 }
 
-int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
-                 const uint8_t *plain, size_t plain_len, const uint8_t *padding,
-                 size_t pad_len, uint8_t *out, uint8_t *msg_key_large)
+static int seal_one(size_t header, const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                    const uint8_t *plain, size_t plain_len, const uint8_t *padding,
+                    size_t pad_len, uint8_t *out, uint8_t *msg_key_large)
 {
     if (!auth_key256 || !key_id8 || !plain || !padding || !out ||
-        !seal_args_ok(x, plain, plain_len, pad_len))
+        !seal_args_ok(header, x, plain, plain_len, pad_len))
         return MTC_ERR_ARG;
     uint8_t key[32], iv[32];
     seal_prepare(auth_key256, key_id8, x, plain, plain_len, padding, pad_len, out,
@@ -119,6 +129,22 @@ int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
     mtc_wipe(key, sizeof key);
     mtc_wipe(iv, sizeof iv);
     return rc;
+}
+
+int mtc_msg_seal(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *plain, size_t plain_len, const uint8_t *padding,
+                 size_t pad_len, uint8_t *out, uint8_t *msg_key_large)
+{
+    return seal_one(MTPROTO_HEADER, auth_key256, key_id8, x, plain, plain_len, padding,
+                    pad_len, out, msg_key_large);
+}
+
+int mtc_e2e_seal(const uint8_t *auth_key256, const uint8_t *key_fingerprint8, int x,
+                 const uint8_t *plain, size_t plain_len, const uint8_t *padding,
+                 size_t pad_len, uint8_t *out)
+{
+    return seal_one(E2E_HEADER, auth_key256, key_fingerprint8, x, plain, plain_len, padding,
+                    pad_len, out, NULL);
 }
 
 int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
@@ -145,17 +171,17 @@ static inline uint64_t le_mask(uint64_t a, uint64_t b)
 
 /* MAC and field checks after decryption, no early exit; 1 when valid.
  * `large` is SHA-256(auth_key[88+x:120+x] | plain). */
-static int open_check(const uint8_t *msg_key, uint8_t *large, const uint8_t *plain,
-                      size_t total, uint32_t *data_len)
+static int open_check(size_t header, const uint8_t *msg_key, uint8_t *large,
+                      const uint8_t *plain, size_t total, uint32_t *data_len)
 {
     uint32_t diff = 0;
     for (int i = 0; i < 16; i++) diff |= (uint32_t)(large[8 + i] ^ msg_key[i]);
     mtc_wipe(large, 32);
     uint64_t mac_ok = ((uint64_t)diff - 1) >> 63; /* 1 iff diff == 0 */
 
-    /* total >= 32 is public (checked before), so these reads are in bounds. */
-    uint64_t length = load_le32(plain + 28);
-    uint64_t room = (uint64_t)total - 32;
+    /* total >= header is public (checked before), so this read is in bounds. */
+    uint64_t length = load_le32(plain + header - 4);
+    uint64_t room = (uint64_t)total - header;
     uint64_t ok = le_mask(length, room);              /* covers "negative" too */
     ok &= 0 - (((length & 3) - 1) >> 63);             /* length % 4 == 0 */
     uint64_t pad = room - length;                     /* only meaningful if ok */
@@ -195,31 +221,46 @@ static int open_decrypt_hash(const uint8_t *ak, int x, const uint8_t *packet, si
     return rc;
 }
 
-static int open_public_ok(const uint8_t *key_id8, const uint8_t *packet, size_t len)
+static int open_public_ok(size_t header, const uint8_t *key_id8, const uint8_t *packet,
+                          size_t len)
 {
-    /* Public information only: the sizes and the key id the sender chose. */
-    return len >= 24 + 32 && ((len - 24) & 15) == 0 && len <= 0x7fffffff &&
+    /* Public information only: the sizes and the key id the sender chose.
+     * At least the header and at least one block. */
+    size_t least = header < 16 ? 16 : header;
+    return len >= 24 + least && ((len - 24) & 15) == 0 && len <= 0x7fffffff &&
            memcmp(packet, key_id8, 8) == 0;
 }
 
-int mtc_msg_open(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
-                 const uint8_t *packet, size_t len, uint8_t *plain)
+static int open_one(size_t header, const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                    const uint8_t *packet, size_t len, uint8_t *plain)
 {
     if (!auth_key256 || !key_id8 || !packet || !plain || (x != 0 && x != 8))
         return MTC_ERR_ARG;
-    if (!open_public_ok(key_id8, packet, len)) return MTC_ERR_DECRYPT;
+    if (!open_public_ok(header, key_id8, packet, len)) return MTC_ERR_DECRYPT;
     size_t total = len - 24;
     uint32_t data_len = 0;
     uint8_t large[32];
     int rc = open_decrypt_hash(auth_key256, x, packet, total, plain, large);
     if (rc != MTC_OK) return rc;
-    int valid = open_check(packet + 8, large, plain, total, &data_len);
+    int valid = open_check(header, packet + 8, large, plain, total, &data_len);
     mtc_wipe(large, sizeof large);
     if (!valid) {
         mtc_wipe(plain, total);
         return MTC_ERR_DECRYPT;
     }
     return (int)data_len;
+}
+
+int mtc_msg_open(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                 const uint8_t *packet, size_t len, uint8_t *plain)
+{
+    return open_one(MTPROTO_HEADER, auth_key256, key_id8, x, packet, len, plain);
+}
+
+int mtc_e2e_open(const uint8_t *auth_key256, const uint8_t *key_fingerprint8, int x,
+                 const uint8_t *packet, size_t len, uint8_t *plain)
+{
+    return open_one(E2E_HEADER, auth_key256, key_fingerprint8, x, packet, len, plain);
 }
 
 int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
@@ -231,7 +272,7 @@ int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
         return MTC_ERR_ARG;
     size_t in_off = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!seal_args_ok(x, plains + in_off, (size_t)plain_lens[i], (size_t)pad_lens[i]))
+        if (!seal_args_ok(MTPROTO_HEADER, x, plains + in_off, (size_t)plain_lens[i], (size_t)pad_lens[i]))
             return MTC_ERR_ARG;
         in_off += (size_t)plain_lens[i];
     }
@@ -305,7 +346,7 @@ int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
          * rejected packets keep their (zeroed) slot so offsets stay simple. */
         if (len >= 24) {
             results[i] = MTC_ERR_DECRYPT;
-            if (open_public_ok(key_id8, packet, len)) {
+            if (open_public_ok(MTPROTO_HEADER, key_id8, packet, len)) {
                 kdf2(auth_key256, x, packet + 8, keys + 64 * m, keys + 64 * m + 32);
                 jobs[m].key = keys + 64 * m;
                 jobs[m].iv = keys + 64 * m + 32;
@@ -349,15 +390,15 @@ int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
             else
                 msg_hash_one(auth_key256, x, pend_plain, plen, large[0]);
             uint32_t data_len = 0;
-            if (open_check(pend_key, large[0], pend_plain, plen, &data_len)) {
+            if (open_check(MTPROTO_HEADER, pend_key, large[0], pend_plain, plen, &data_len)) {
                 results[pending] = (int)data_len;
             } else {
                 results[pending] = MTC_ERR_DECRYPT;
                 mtc_wipe((uint8_t *)pend_plain, plen);
             }
             if (ready) {
-                if (open_check(packets + in_off + 8, large[1], plains + out_off, len - 24,
-                               &data_len)) {
+                if (open_check(MTPROTO_HEADER, packets + in_off + 8, large[1],
+                               plains + out_off, len - 24, &data_len)) {
                     results[i] = (int)data_len;
                 } else {
                     results[i] = MTC_ERR_DECRYPT;

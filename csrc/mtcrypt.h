@@ -155,6 +155,18 @@ int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int 
 int mtc_msg_open(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
                  const uint8_t *packet, size_t len, uint8_t *plain);
 
+/* Secret chats (end-to-end): the same construction with a 4-byte header,
+ * plain = int32 length | payload (length == plain_len - 4, a multiple of 4),
+ * the key fingerprint in place of the auth_key_id, and x = 0 for messages
+ * from the chat's creator, 8 for the other direction.  Same argument rules,
+ * output size and failure behaviour as mtc_msg_seal / mtc_msg_open; open
+ * returns the payload length, the payload being plain[4 .. 4 + length). */
+int mtc_e2e_seal(const uint8_t *auth_key256, const uint8_t *key_fingerprint8, int x,
+                 const uint8_t *plain, size_t plain_len,
+                 const uint8_t *padding, size_t pad_len, uint8_t *out);
+int mtc_e2e_open(const uint8_t *auth_key256, const uint8_t *key_fingerprint8, int x,
+                 const uint8_t *packet, size_t len, uint8_t *plain);
+
 /* The MTProto 2.0 KDF alone (also used by secret chats): aes_key and aes_iv
  * (32 bytes each) from the auth key and a 16-byte msg_key. */
 int mtc_kdf2(const uint8_t *auth_key256, int x, const uint8_t *msg_key16,

@@ -9,8 +9,9 @@ size N"), which is what a timing leak through branches or cache lines needs.
 * ct_aes_portable.c: the bitsliced AES block functions alone; no report.
 * ct_modes.c: IGE, CBC, CTR, batch IGE, SHA-256/SHA-1, the KDF and
   mtc_msg_seal on the portable backend; no report.
-* ct_msg_open.c: mtc_msg_open and mtc_msg_open_batch on valid, tampered and
-  bad-length packets, with the auth key, msg_key and encrypted data marked.
+* ct_msg_open.c: mtc_msg_open, mtc_msg_open_batch and the secret-chat
+  mtc_e2e_open on valid, tampered and bad-length packets, with the auth key,
+  msg_key and encrypted data marked.
   The only report allowed is the branch on the final status (the decision to
   return the length or wipe the output), which must be there: it proves the
   marking reached the status through decryption and hashing.
@@ -54,7 +55,8 @@ LEAK_MARKERS = (
 
 # The final-status branches of the open path, by function: the only lines
 # of csrc/message.c where a secret-dependent branch is expected.
-STATUS_FUNCTIONS = frozenset({"mtc_msg_open", "mtc_msg_open_batch"})
+# open_one is the single-message open shared by mtc_msg_open and mtc_e2e_open.
+STATUS_FUNCTIONS = frozenset({"open_one", "mtc_msg_open_batch"})
 STATUS_BRANCH = re.compile(r"^\s*(?:\}\s*else\s+)?if \((?:!\s*valid\b|valid\b|open_check\()")
 
 

@@ -8,7 +8,6 @@ The reference functions (``ref_*``) are also imported by the other e2e tests.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import random
 import struct
 
@@ -352,38 +351,26 @@ def test_v1_padding_is_not_authenticated() -> None:
     assert decrypt_e2e_v1(KEY, a) == decrypt_e2e_v1(KEY, b) == payload
 
 
-class _HashSpy:
-    """Stands in for the hashlib module inside mtcrypt.e2e.crypto."""
-
-    def __init__(self) -> None:
-        self.sha256_inputs: list[int] = []
-
-    def sha256(self, data: bytes) -> object:
-        self.sha256_inputs.append(len(data))
-        return hashlib.sha256(data)
-
-
-def test_mac_covers_the_whole_buffer_before_any_field_is_read(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """C1/C5: even for a packet whose length field and MAC are both bad,
-    the whole ciphertext is decrypted and hashed (32 key bytes + all of it),
-    and the MAC is compared with hmac.compare_digest (C2)."""
+def test_open_is_one_native_call_over_the_whole_packet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """C1/C5: even for a packet whose length field and MAC are both bad, the
+    whole packet goes to the one native open (mtc_e2e_open, shared with
+    MTProto messages), which decrypts and hashes all of it before any field
+    is read; tests/test_constant_time.py checks that code under valgrind."""
     import mtcrypt.e2e.crypto as module
 
-    spy = _HashSpy()
-    compared: list[tuple[int, int]] = []
-    real_compare = hmac.compare_digest
+    calls: list[tuple[int, int]] = []
+    real_open = module._OPEN
 
-    def compare(x: bytes, y: bytes) -> bool:
-        compared.append((len(x), len(y)))
-        return bool(real_compare(x, y))
+    def spy(key: object, fingerprint: object, x: int, src: object, n: int, out: object) -> int:
+        calls.append((x, n))
+        return int(real_open(key, fingerprint, x, src, n, out))
 
-    monkeypatch.setattr(module, "hashlib", spy)
-    monkeypatch.setattr(hmac, "compare_digest", compare)  # the module e2e.crypto uses
+    monkeypatch.setattr(module, "_OPEN", spy)
     packet = _sealed_with_length_field(-1000, 1024)  # absurd length...
     packet = mutators.flip_bit(packet, 8 * 30)  # ...and a bad msg_key
     with pytest.raises(DecryptionFailed):
         decrypt_e2e(KEY, packet, from_creator=True)
-    assert spy.sha256_inputs == [32 + len(packet) - 24]
-    assert compared == [(8, 8), (16, 16)]  # fingerprint (public), then the MAC
+    assert calls == [(0, len(packet))]
+    with pytest.raises(DecryptionFailed):
+        decrypt_e2e(KEY, packet, from_creator=False)
+    assert calls[-1] == (8, len(packet))

@@ -21,6 +21,7 @@
  * a valid packet; msg_key flipped; a ciphertext byte flipped; and packets
  * with a valid msg_key but a bad length field (not a multiple of 4, larger
  * than the data, padding under 12 or over 1024) or a good one at the edges.
+ * The same cases for secret-chat packets (mtc_e2e_open, the 4-byte header).
  *
  * -DCT_SELFTEST_LEAK adds what the check must catch: an open routine that
  * reads the length field before the MAC (the pattern of the 2022 timing
@@ -93,15 +94,17 @@ static void forge(const uint8_t *plain, size_t total, int x, uint8_t *packet)
     mtc_ige256_encrypt_key(key, iv, plain, packet + 24, total);
 }
 
-/* Open one packet with the secrets marked; returns the (defined) status. */
-static int open_marked(const uint8_t *packet, size_t len, int x, uint8_t *plain)
+/* Open one packet with the secrets marked; returns the (defined) status.
+ * e2e: the secret-chat layout (mtc_e2e_open) instead of MTProto's. */
+static int open_marked(const uint8_t *packet, size_t len, int x, uint8_t *plain, int e2e)
 {
     uint8_t ak[256], pk[2048];
     memcpy(ak, auth_key, sizeof ak);
     memcpy(pk, packet, len);
     VALGRIND_MAKE_MEM_UNDEFINED(ak, sizeof ak);
     VALGRIND_MAKE_MEM_UNDEFINED(pk + 8, len - 8);
-    int rc = mtc_msg_open(ak, key_id, x, pk, len, plain);
+    int rc = e2e ? mtc_e2e_open(ak, key_id, x, pk, len, plain)
+                 : mtc_msg_open(ak, key_id, x, pk, len, plain);
 #ifdef CT_SELFTEST_LEAK
     VALGRIND_MAKE_MEM_DEFINED(&rc, sizeof rc);
     sink = leak_table[plain[1]];
@@ -135,6 +138,61 @@ static void add_forged(struct sample *s, const uint8_t *header, size_t total, ui
     uint64_t pad = (uint64_t)total - 32 - field;
     int ok = field % 4 == 0 && field <= total - 32 && pad >= 12 && pad <= 1024;
     s->expect = ok ? (int)field : MTC_ERR_DECRYPT;
+}
+
+/* Secret-chat packets: int32 length | payload | padding. */
+static void add_forged_e2e(struct sample *s, size_t total, uint32_t field, int x)
+{
+    uint8_t plain[2048];
+    for (size_t i = 0; i < total; i++) plain[i] = (uint8_t)(i * 11 + 3);
+    plain[0] = (uint8_t)field;
+    plain[1] = (uint8_t)(field >> 8);
+    plain[2] = (uint8_t)(field >> 16);
+    plain[3] = (uint8_t)(field >> 24);
+    forge(plain, total, x, s->packet);
+    s->len = 24 + total;
+    uint64_t pad = (uint64_t)total - 4 - field;
+    int ok = field % 4 == 0 && field <= total - 4 && pad >= 12 && pad <= 1024;
+    s->expect = ok ? (int)field : MTC_ERR_DECRYPT;
+}
+
+static void check_e2e(int x)
+{
+    static const size_t payloads[] = {0, 8, 52, 1200};
+    static struct sample samples[16];
+    uint8_t plain[2048], padding[1024];
+    for (size_t b = 0; b < sizeof payloads / sizeof *payloads; b++) {
+        size_t payload = payloads[b], plain_len = 4 + payload;
+        size_t pad = 12 + ((0 - (plain_len + 12)) & 15) + 16 * b;
+        size_t total = plain_len + pad;
+        for (size_t i = 0; i < plain_len; i++) plain[i] = (uint8_t)(i * 5 + b);
+        plain[0] = (uint8_t)payload;
+        plain[1] = (uint8_t)(payload >> 8);
+        plain[2] = plain[3] = 0;
+        for (size_t i = 0; i < pad; i++) padding[i] = (uint8_t)(i * 3 + 1);
+        int n = 0;
+        struct sample *s = &samples[n++];
+        s->len = 24 + total;
+        expect(mtc_e2e_seal(auth_key, key_id, x, plain, plain_len, padding, pad, s->packet) ==
+                   MTC_OK,
+               "e2e seal");
+        s->expect = (int)payload;
+        samples[n] = *s; /* msg_key flipped */
+        samples[n].packet[8] ^= 1;
+        samples[n++].expect = MTC_ERR_DECRYPT;
+        samples[n] = *s; /* ciphertext flipped */
+        samples[n].packet[24 + total / 2] ^= 0x80;
+        samples[n++].expect = MTC_ERR_DECRYPT;
+        uint32_t room = (uint32_t)(total - 4);
+        uint32_t fields[] = {room - 12, room - 11, room - 8, room - 16, room, room + 4,
+                             0x7ffffffcu, 0xfffffffcu, room > 1024 ? room - 1028 : 2};
+        for (size_t f = 0; f < sizeof fields / sizeof *fields; f++)
+            add_forged_e2e(&samples[n++], total, fields[f], x);
+        for (int i = 0; i < n; i++) {
+            int rc = open_marked(samples[i].packet, samples[i].len, x, plain, 1);
+            expect(rc == samples[i].expect, "e2e open result");
+        }
+    }
 }
 
 int main(void)
@@ -184,7 +242,7 @@ int main(void)
                 add_forged(&samples[n++], plain, total, fields[f], x);
 
             for (int i = 0; i < n; i++) {
-                int rc = open_marked(samples[i].packet, samples[i].len, x, plain);
+                int rc = open_marked(samples[i].packet, samples[i].len, x, plain, 0);
                 expect(rc == samples[i].expect, "open result");
             }
 
@@ -210,6 +268,7 @@ int main(void)
             for (int i = 0; i < n; i++) expect(results[i] == samples[i].expect, "batch result");
             expect(le32(plains + 28) == (uint32_t)body, "batch plaintext");
         }
+        check_e2e(x);
     }
     if (failures) return 1;
     return 0;
