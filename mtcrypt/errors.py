@@ -22,6 +22,7 @@ __all__ = [
     "InvalidType",
     "MtcryptError",
     "SessionError",
+    "StartupHookError",
     "TLError",
     "TransportError",
 ]
@@ -92,6 +93,11 @@ class TransportError(MtcryptError, ValueError):
 
 class SessionError(MtcryptError):
     """A session was used in a way its state does not allow."""
+
+
+class StartupHookError(MtcryptError, OSError):
+    """The compat startup hook file (:func:`mtcrypt.compat.enable_startup_hook`)
+    could not be written or removed."""
 
 
 # ---- secret chats (mtcrypt.e2e) ------------------------------------------

@@ -298,3 +298,36 @@ def test_client_with_a_wrong_secret_or_key_fails_in_one_line(
     status, _, err = run(["client", address, "--rsa-key", str(other), "--timeout", "5"], capsys)
     assert status == 1 and "handshake" in err
     assert_one_line(err)
+
+
+def test_compat_enable_status_disable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The command drives the startup hook; pointed at a temporary directory
+    here so the test never touches the environment's site-packages."""
+    import sysconfig
+
+    real_paths = sysconfig.get_paths
+
+    def paths(*args: Any, **kwargs: Any) -> dict[str, str]:
+        return {**real_paths(*args, **kwargs), "purelib": str(tmp_path)}
+
+    monkeypatch.setattr(sysconfig, "get_paths", paths)
+    status, out, _ = run(["compat", "status"], capsys)
+    assert status == 0 and json.loads(out)["enabled"] is False
+    status, out, _ = run(["compat", "enable", "--replace"], capsys)
+    record = json.loads(out)
+    assert status == 0 and record["enabled"] is True and record["replace"] is True
+    assert Path(record["startup_hook"]).parent == tmp_path
+    status, out, _ = run(["compat", "disable"], capsys)
+    assert status == 0 and json.loads(out)["enabled"] is False
+    assert not any(tmp_path.iterdir())
+    tmp_path.chmod(0o500)
+    try:
+        if os.access(tmp_path, os.W_OK):  # root ignores the mode
+            return
+        status, _, err = run(["compat", "enable"], capsys)
+        assert status == 1
+        assert_one_line(err)
+    finally:
+        tmp_path.chmod(0o700)

@@ -30,20 +30,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "enable":
-            path = compat.enable_startup_hook(replace=args.replace)
-            print_json({"startup_hook": str(path), "enabled": True, "replace": args.replace})
+            compat.enable_startup_hook(replace=args.replace)
         elif args.action == "disable":
-            removed = compat.disable_startup_hook()
-            print_json(
-                {
-                    "startup_hook": str(compat.startup_hook_path()),
-                    "enabled": False,
-                    "removed": removed is not None,
-                }
-            )
-        else:
-            path = compat.startup_hook_path()
-            print_json({"startup_hook": str(path), "enabled": path.exists()})
+            compat.disable_startup_hook()
     except MtcryptError as exc:
         raise CliError(str(exc)) from None
+    status = compat.startup_hook_status()
+    print_json(
+        {
+            "startup_hook": str(status.path),
+            "enabled": status.enabled,
+            "replace": status.replace,
+            "switched_off_by_MTCRYPT_COMPAT": status.switched_off,
+        }
+    )
     return 0
