@@ -17,10 +17,10 @@ tdlib's SecretChatActor. Pieces:
 A two-party round trip::
 
     dh = DhConfig.validate(3, TELEGRAM_DH_PRIME, random=server_random)
-    alice = PendingSecretChat(dh)                  # alice.g_a -> requestEncryption
-    bob = accept_secret_chat(dh, alice.g_a)        # g_b, key_fingerprint -> acceptEncryption
+    alice = PendingSecretChat(dh)            # alice.g_a -> requestEncryption
+    bob = accept_secret_chat(dh, alice.g_a)  # g_b, key_fingerprint -> acceptEncryption
     a = alice.complete(bob.g_b, bob.key_fingerprint)
-    for packet in a.send_text("hi"):               # data -> messages.sendEncrypted
+    for packet in a.send_text("hi"):         # data -> messages.sendEncrypted
         events = bob.chat.receive(packet.data)
 """
 
