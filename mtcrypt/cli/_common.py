@@ -7,13 +7,16 @@ import argparse
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import MtcryptError
 
 if TYPE_CHECKING:
     from ..handshake.rsa import RsaPrivateKey, RsaPublicKey
+
+T = TypeVar("T")
 
 USAGE = 2
 """Exit status for a mistake in the invocation: options, files named as input,
@@ -104,29 +107,26 @@ def address(text: str) -> tuple[str, int]:
 # ---- key files ---------------------------------------------------------------------------
 
 
-def _read(path: str, what: str) -> bytes:
+def _load(path: str, what: str, parse: Callable[[bytes], T]) -> T:
+    """Read ``path`` and parse it; either failure is a usage error naming the file."""
     try:
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the {what} {path}: {os_reason(exc)}") from None
+    try:
+        return parse(data)
+    except MtcryptError as exc:
+        raise UsageError(f"{path} is not an {what} in PEM form: {exc}") from None
 
 
 def read_private_key(path: str) -> RsaPrivateKey:
     from ..handshake.rsa import load_private_key
 
-    data = _read(path, "RSA private key")
-    try:
-        return load_private_key(data)
-    except MtcryptError as exc:
-        raise UsageError(f"{path} is not an RSA private key in PEM form: {exc}") from None
+    return _load(path, "RSA private key", load_private_key)
 
 
 def read_public_key(path: str) -> RsaPublicKey:
     """A public key, or the public half of a private key file."""
     from ..handshake.rsa import load_public_key
 
-    data = _read(path, "RSA key")
-    try:
-        return load_public_key(data)
-    except MtcryptError as exc:
-        raise UsageError(f"{path} is not an RSA key in PEM form: {exc}") from None
+    return _load(path, "RSA key", load_public_key)
