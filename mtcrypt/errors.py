@@ -21,6 +21,7 @@ __all__ = [
     "InvalidLength",
     "InvalidType",
     "MtcryptError",
+    "OutOfMemory",
     "SessionError",
     "StartupHookError",
     "TLError",
@@ -46,6 +47,11 @@ class InvalidType(MtcryptError, TypeError):
 
 class BackendUnavailable(MtcryptError, RuntimeError):
     """The requested native backend cannot run on this CPU."""
+
+
+class OutOfMemory(MtcryptError, MemoryError):
+    """The native core could not allocate the scratch memory a call needs
+    (only the batch calls allocate)."""
 
 
 class DecryptionFailed(MtcryptError, ValueError):

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mtcrypt.errors import InvalidArgument
 from mtcrypt.mtproto.msgid import (
     CLIENT,
     NOISE_BITS,
@@ -48,11 +49,11 @@ def test_noise_only_in_low_bits() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgument):
         next_msg_id(1e9, 0, 2)
-    with pytest.raises(OverflowError):
+    with pytest.raises(InvalidArgument, match="int64"):
         next_msg_id(2.2e9, 2**63 - 4, CLIENT)
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidArgument):
         ReplayWindow(0)
 
 

@@ -10,6 +10,7 @@ back into ``iv``.  Empty data is rejected, as tgcrypto does.
 from __future__ import annotations
 
 from .._native import ffi, lib
+from .._native.status import check
 from ..crypto import aes as _aes
 from ..crypto._buffers import BytesLike, finish_output, fixed, new_output, readable, writable
 from ..errors import InvalidArgument, InvalidLength
@@ -57,7 +58,7 @@ def _ctr(data: BytesLike, key: BytesLike, iv: BytesLike, state: BytesLike) -> by
     if offset > 15:
         raise InvalidArgument("State value must be in the range [0, 15]")
     ctx = ffi.new("mtc_aes256 *")
-    lib.mtc_aes256_init(ctx, k)
+    check(lib.mtc_aes256_init(ctx, k), "CTR")
     # tgcrypto's iv is the counter block in use and state how much of its
     # keystream is consumed; the core keeps the *next* counter and a buffered
     # keystream block, so regenerate the partly used block first.
@@ -66,10 +67,13 @@ def _ctr(data: BytesLike, key: BytesLike, iv: BytesLike, state: BytesLike) -> by
     ffi.memmove(next_counter, counter, 16)
     pos = ffi.new("unsigned int *", 16)
     if offset:
-        lib.mtc_ctr256(ctx, next_counter, keystream, pos, bytes(16), keystream, 16)
+        check(lib.mtc_ctr256(ctx, next_counter, keystream, pos, bytes(16), keystream, 16), "CTR")
         pos[0] = offset
     ptr, obj = new_output(n)
-    lib.mtc_ctr256(ctx, next_counter, keystream, pos, src, ptr, n)
+    try:
+        check(lib.mtc_ctr256(ctx, next_counter, keystream, pos, src, ptr, n), "CTR")
+    finally:
+        lib.mtc_aes256_wipe(ctx)
     used = pos[0]
     # Translate back: the block in use is next_counter - 1 unless fully used.
     if used >= 16:
@@ -79,7 +83,6 @@ def _ctr(data: BytesLike, key: BytesLike, iv: BytesLike, state: BytesLike) -> by
         prev = int.from_bytes(ffi.buffer(next_counter, 16), "big") - 1
         ffi.memmove(counter, (prev % (1 << 128)).to_bytes(16, "big"), 16)
         st[0] = used
-    lib.mtc_aes256_wipe(ctx)
     return finish_output(obj, n)
 
 
@@ -108,9 +111,7 @@ def _cbc(decrypt: bool, data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes
         ptr, obj = new_output(n)
         chain = ffi.new("uint8_t[16]")
         ffi.memmove(chain, ivw, 16)
-        rc = fn(cipher._ctx, chain, src, ptr, n)
-        if rc != 0:
-            raise InvalidArgument(f"native call failed with status {rc}")
+        check(fn(cipher._ctx, chain, src, ptr, n), "CBC")
         ffi.memmove(ivw, chain, 16)
         return finish_output(obj, n)
     finally:

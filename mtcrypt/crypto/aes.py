@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._native import ffi, lib
-from ..errors import InvalidArgument, InvalidLength, MtcryptError
+from .._native.status import check, status_error
+from ..errors import InvalidArgument, InvalidLength
 from ._buffers import (
     FILL_FRESH_BYTES,
     BytesLike,
@@ -42,8 +43,7 @@ __all__ = [
 
 
 def _check(rc: int) -> None:
-    if rc != 0:  # every length was validated above; this is a bug guard
-        raise MtcryptError(f"native call failed with status {rc}")
+    check(rc, "AES")
 
 
 # ---- IGE -------------------------------------------------------------------
@@ -97,7 +97,9 @@ def ige256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
         n = len(data)
         if n and not n & 15:
             out = bytes(n)
-            _IGE_ENCRYPT(key, iv, data, out, n)
+            rc = _IGE_ENCRYPT(key, iv, data, out, n)
+            if rc:  # the arguments were checked: a bug guard
+                raise status_error(rc, "IGE encryption")
             return out
     return _ige(_IGE_ENCRYPT, data, key, iv)
 
@@ -115,7 +117,9 @@ def ige256_decrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
         n = len(data)
         if n and not n & 15:
             out = bytes(n)
-            _IGE_DECRYPT(key, iv, data, out, n)
+            rc = _IGE_DECRYPT(key, iv, data, out, n)
+            if rc:  # the arguments were checked: a bug guard
+                raise status_error(rc, "IGE decryption")
             return out
     return _ige(_IGE_DECRYPT, data, key, iv)
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 import struct
 
 from .._native import lib
+from .._native.status import check
 from .._random import Rng, random_bytes
 from ..crypto._buffers import BytesLike, finish_output, new_output, readable
-from ..errors import DecryptionFailed, InvalidArgument, InvalidLength, MtcryptError
+from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from ..mtproto import AuthKey
 
 __all__ = [
@@ -109,8 +110,7 @@ def encrypt_e2e(
     rc = _SEAL(
         key._key, key.key_id_bytes, 0 if from_creator else 8, plaintext, size, filler, pad, out
     )
-    if rc != 0:  # the arguments were checked above: only a bug gets here
-        raise MtcryptError(f"native secret-chat seal failed with status {rc}")
+    check(rc, "secret-chat seal")  # the arguments were checked above: a bug guard
     return finish_output(finish, total)
 
 

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._native import ffi, lib
+from .._native.status import check
 from .._random import Rng, random_bytes
 from ..crypto._buffers import BytesLike, readable
-from ..errors import DecryptionFailed, InvalidArgument, InvalidLength, MtcryptError
+from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from .authkey import AuthKey
 
 __all__ = [
@@ -90,7 +91,7 @@ def kdf2(auth_key: AuthKey, msg_key: BytesLike, *, from_server: bool) -> tuple[b
     if n != 16:
         raise InvalidLength(f"msg_key must be 16 bytes long, got {n}")
     out = ffi.new("uint8_t[64]")
-    lib.mtc_kdf2(key._key, 8 if from_server else 0, mk, out, out + 32)
+    check(lib.mtc_kdf2(key._key, 8 if from_server else 0, mk, out, out + 32), "KDF")
     raw = ffi.buffer(out, 64)[:]
     return raw[:32], raw[32:]
 
@@ -213,8 +214,7 @@ def _seal(
         out,
         ffi.NULL if large is None else large,
     )
-    if rc != 0:
-        raise MtcryptError(f"native seal failed with status {rc}")
+    check(rc, "message seal")
     return out
 
 
@@ -299,7 +299,7 @@ def encrypt_messages(
     if rc != 0:
         for plaintext in parts:  # name the offending plaintext
             _check_plaintext(plaintext)
-        raise MtcryptError(f"native batch seal failed with status {rc}")
+        check(rc, "batch message seal")
     result = []
     pos = 0
     for n, pad in zip(plain_lens, pad_lens, strict=True):
@@ -342,8 +342,7 @@ def decrypt_messages(
         ffi.from_buffer(plains),
         ffi.from_buffer("int[]", results),
     )
-    if rc != 0:
-        raise MtcryptError(f"native batch open failed with status {rc}")
+    check(rc, "batch message open")
     view = plains
     out: list[bytes | DecryptionFailed] = []
     pos = 0

@@ -15,6 +15,8 @@ import bisect
 from collections.abc import Iterator
 from enum import Enum
 
+from ..errors import InvalidArgument
+
 __all__ = [
     "CLIENT",
     "NOISE_BITS",
@@ -58,7 +60,7 @@ def next_msg_id(server_time: float, last: int, low_bits: int, noise: int = 0) ->
     than ``last`` whatever the clock does.
     """
     if low_bits not in (CLIENT, SERVER_RESPONSE, SERVER_OTHER):
-        raise ValueError("low_bits must be 0, 1 or 3")
+        raise InvalidArgument("low_bits must be 0, 1 or 3")
     seconds = int(server_time)
     fraction = int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
     candidate = (seconds << 32 | fraction) ^ (noise & ((1 << NOISE_BITS) - 1))
@@ -68,7 +70,7 @@ def next_msg_id(server_time: float, last: int, low_bits: int, noise: int = 0) ->
         candidate = floor
     msg_id = candidate | low_bits
     if not 0 < msg_id <= _INT64_MAX:
-        raise OverflowError("msg_id out of the int64 range (clock out of range?)")
+        raise InvalidArgument("msg_id out of the int64 range (clock out of range?)")
     return msg_id
 
 
@@ -99,7 +101,7 @@ class ReplayWindow:
 
     def __init__(self, capacity: int = 1000) -> None:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
-            raise ValueError("replay window capacity must be a positive int")
+            raise InvalidArgument("replay window capacity must be a positive int")
         self._capacity = capacity
         self._ids: list[int] = []
 
