@@ -18,12 +18,11 @@ the length is bad) and every failure raises the same
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 
 from .._random import Rng, random_bytes
-from ..crypto import ige256_decrypt, ige256_encrypt
+from ..crypto import ige256_decrypt, ige256_encrypt, sha1
 from ..crypto._buffers import BytesLike, readable
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from ..mtproto import AuthKey, kdf_v1
@@ -42,7 +41,7 @@ def encrypt_e2e_v1(key: AuthKey, payload: BytesLike, *, rng: Rng = random_bytes)
     if n & 3 or n > MAX_E2E_PACKET:
         raise InvalidLength("payload must be a multiple of 4 bytes and not too large")
     plaintext = _LEN.pack(n) + bytes(payload)
-    msg_key = hashlib.sha1(plaintext).digest()[4:20]
+    msg_key = sha1(plaintext)[4:20]
     pad = -len(plaintext) % 16
     filler = rng(pad) if pad else b""
     if len(filler) != pad:
@@ -71,7 +70,7 @@ def decrypt_e2e_v1(key: AuthKey, packet: BytesLike) -> bytes:
     # Hash the claimed size when it is sane, else the whole buffer: a hash is
     # always computed and its length does not depend on the check's outcome.
     checked = size * length_ok + len(plain) * (1 - length_ok)
-    mac_ok = hmac.compare_digest(hashlib.sha1(plain[:checked]).digest()[4:20], msg_key)
+    mac_ok = hmac.compare_digest(sha1(plain[:checked])[4:20], msg_key)
     if not (mac_ok & length_ok):
         raise DecryptionFailed()
     return plain[4:size]

@@ -27,10 +27,10 @@ Renderings, as the official clients draw them:
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 
+from ..crypto import sha1, sha256
 from ..crypto._buffers import BytesLike
 from ..errors import InvalidArgument
 from ..mtproto import AuthKey
@@ -75,12 +75,12 @@ class KeyVisualization:
         layer 46 (default: the original key, right for chats created at 46+)."""
         original = _key_bytes(original_key, "original_key")
         later = original if layer46_key is None else _key_bytes(layer46_key, "layer46_key")
-        return cls(hashlib.sha1(original).digest()[:16] + hashlib.sha256(later).digest()[:20])
+        return cls(sha1(original)[:16] + sha256(later)[:20])
 
     @classmethod
     def legacy(cls, original_key: AuthKey | BytesLike) -> KeyVisualization:
         """A chat that never reached layer 46: 16 bytes, an 8x8 picture."""
-        return cls(hashlib.sha1(_key_bytes(original_key, "original_key")).digest()[:16])
+        return cls(sha1(_key_bytes(original_key, "original_key"))[:16])
 
     @property
     def size(self) -> int:

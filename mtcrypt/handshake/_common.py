@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from typing import Literal
 
 from .. import tl
 from .._random import Rng
+from ..crypto import sha1
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, TLError
 from ..mtproto import AuthKey, pack_plain, unpack_plain
 
@@ -53,21 +53,20 @@ def is_minimal_be(data: bytes) -> bool:
 
 def tmp_aes_key_iv(server_nonce: bytes, new_nonce: bytes) -> tuple[bytes, bytes]:
     """The key and IV that protect ``server_DH_inner_data`` and ``client_DH_inner_data``."""
-    sha1 = hashlib.sha1
-    ns = sha1(new_nonce + server_nonce).digest()
-    sn = sha1(server_nonce + new_nonce).digest()
-    nn = sha1(new_nonce + new_nonce).digest()
+    ns = sha1(new_nonce + server_nonce)
+    sn = sha1(server_nonce + new_nonce)
+    nn = sha1(new_nonce + new_nonce)
     return ns + sn[:12], sn[12:20] + nn + new_nonce[:4]
 
 
 def new_nonce_hash(new_nonce: bytes, number: int, aux_hash: bytes) -> bytes:
     """``new_nonce_hashN`` of ``dh_gen_ok`` (1), ``dh_gen_retry`` (2), ``dh_gen_fail`` (3)."""
-    return hashlib.sha1(new_nonce + bytes([number]) + aux_hash).digest()[4:20]
+    return sha1(new_nonce + bytes([number]) + aux_hash)[4:20]
 
 
 def dh_params_fail_hash(new_nonce: bytes) -> bytes:
     """``new_nonce_hash`` of ``server_DH_params_fail``: SHA1(new_nonce)[4:20]."""
-    return hashlib.sha1(new_nonce).digest()[4:20]
+    return sha1(new_nonce)[4:20]
 
 
 def server_salt(new_nonce: bytes, server_nonce: bytes) -> int:

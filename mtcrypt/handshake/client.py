@@ -31,13 +31,13 @@ drawn from ``rng`` in this order:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 from typing import Literal
 
 from .. import tl
 from .._random import Rng, random_bytes
+from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType
 from ..mtproto import AuthKey
@@ -292,7 +292,7 @@ class ClientHandshake:
         if len(answer_with_hash) - 20 - length >= 16:
             raise HandshakeError("answer_padding", "16 or more padding bytes")
         answer = answer_with_hash[20 : 20 + length]
-        if not equal(hashlib.sha1(answer).digest(), answer_with_hash[:20]):
+        if not equal(sha1(answer), answer_with_hash[:20]):
             raise HandshakeError("answer_hash", "SHA1(answer) mismatch")
         self._check_nonces(inner)
         prime_bytes: bytes = inner.dh_prime
@@ -323,7 +323,7 @@ class ClientHandshake:
                 g_b=int_to_be(g_b),
             )
         )
-        with_hash = hashlib.sha1(data).digest() + data
+        with_hash = sha1(data) + data
         with_hash += drawn(rng, -len(with_hash) % 16)
         request = tl.make(
             "set_client_DH_params",

@@ -33,7 +33,6 @@ result is used.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -47,6 +46,7 @@ from Crypto.Util.asn1 import DerSequence
 
 from .._native import ffi, lib
 from .._random import Rng, random_bytes
+from ..crypto import sha1, sha256
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, InvalidType
 from ..tl import pack_bytes
@@ -134,7 +134,7 @@ def _int_bytes(value: int) -> bytes:
 
 def telegram_fingerprint(n: int, e: int) -> int:
     """Telegram's key fingerprint: SHA1(bare rsa_public_key n e)[12:20] as a signed LE int64."""
-    digest = hashlib.sha1(pack_bytes(_int_bytes(n)) + pack_bytes(_int_bytes(e))).digest()
+    digest = sha1(pack_bytes(_int_bytes(n)) + pack_bytes(_int_bytes(e)))
     value: int = struct.unpack("<q", digest[12:20])[0]
     return value
 
@@ -333,9 +333,9 @@ def rsa_pad_encrypt_with(
     if len(temp_key) != 32:
         raise InvalidLength("RSA_PAD temp_key must be 32 bytes")
     data_with_padding = data + bytes(padding)
-    data_with_hash = data_with_padding[::-1] + hashlib.sha256(temp_key + data_with_padding).digest()
+    data_with_hash = data_with_padding[::-1] + sha256(temp_key + data_with_padding)
     aes_encrypted = ige256_encrypt(data_with_hash, temp_key, _ZERO_IV)
-    temp_key_xor = _xor(temp_key, hashlib.sha256(aes_encrypted).digest())
+    temp_key_xor = _xor(temp_key, sha256(aes_encrypted))
     block = int.from_bytes(temp_key_xor + aes_encrypted, "big")
     if block >= key.n:
         return None
@@ -376,10 +376,10 @@ def _private_block(encrypted: bytes, key: RsaPrivateKey) -> bytes:
 def rsa_pad_unpad(block: bytes) -> bytes | None:
     """Undo RSA_PAD on a decrypted 256-byte block: the 192-byte
     ``data_with_padding``, or ``None`` if the SHA-256 binding does not match."""
-    temp_key = _xor(block[:32], hashlib.sha256(block[32:]).digest())
+    temp_key = _xor(block[:32], sha256(block[32:]))
     data_with_hash = ige256_decrypt(block[32:], temp_key, _ZERO_IV)
     data_with_padding = data_with_hash[:_PADDED][::-1]
-    expected = hashlib.sha256(temp_key + data_with_padding).digest()
+    expected = sha256(temp_key + data_with_padding)
     if not hmac.compare_digest(expected, data_with_hash[_PADDED:]):
         return None
     return data_with_padding
@@ -405,7 +405,7 @@ def rsa_legacy_encrypt_with(data: bytes, key: RsaPublicKey, padding: bytes) -> b
         raise InvalidLength("legacy RSA data must be bytes of at most 235")
     if len(padding) != _LEGACY_PLAIN - 20 - len(data):
         raise InvalidLength("legacy RSA padding must bring the block to 255 bytes")
-    block = hashlib.sha1(data).digest() + data + bytes(padding)
+    block = sha1(data) + data + bytes(padding)
     return key.encrypt_int(int.from_bytes(block, "big")).to_bytes(RSA_BLOCK_SIZE, "big")
 
 
@@ -435,7 +435,7 @@ def rsa_legacy_unpad(block: bytes, data_length: Callable[[bytes], int | None]) -
     if length is None or not 0 < length <= len(body):
         return None
     data = body[:length]
-    if not hmac.compare_digest(hashlib.sha1(data).digest(), block[1:21]):
+    if not hmac.compare_digest(sha1(data), block[1:21]):
         return None
     return data
 

@@ -43,13 +43,13 @@ answer. :meth:`ServerHandshake.receive_with` is the deterministic twin.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Literal
 
 from .. import tl
 from .._random import Rng, random_bytes
+from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType
 from ..mtproto import AuthKey
@@ -378,7 +378,7 @@ class ServerHandshake:
                 server_time=self._server_time,
             )
         )
-        with_hash = hashlib.sha1(answer).digest() + answer
+        with_hash = sha1(answer) + answer
         with_hash += drawn(rng, -len(with_hash) % 16)
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
         self._state = "wait_client_dh"
@@ -401,7 +401,7 @@ class ServerHandshake:
         )
         if len(data_with_hash) - 20 - length >= 16:
             raise HandshakeError("data_padding", "16 or more padding bytes")
-        if not equal(hashlib.sha1(data_with_hash[20 : 20 + length]).digest(), data_with_hash[:20]):
+        if not equal(sha1(data_with_hash[20 : 20 + length]), data_with_hash[:20]):
             raise HandshakeError("data_hash", "SHA1(client_DH_inner_data) mismatch")
         self._check_nonces(inner)
         if inner.retry_id != self._retry_id:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 
+from ..crypto import sha1
 from ..crypto._buffers import BytesLike, readable
 from ..errors import InvalidArgument, InvalidLength
 
@@ -33,7 +33,7 @@ class AuthKey:
                 "use AuthKey.from_int() for the integer g^ab mod p"
             )
         self._key = bytes(key)
-        digest = hashlib.sha1(self._key).digest()
+        digest = sha1(self._key)
         self.key_id_bytes: bytes = digest[12:20]
         self.key_id: int = struct.unpack("<q", self.key_id_bytes)[0]
         self.aux_hash: bytes = digest[0:8]

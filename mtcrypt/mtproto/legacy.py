@@ -9,11 +9,11 @@ msg_key does not cover the padding, which is what made it malleable
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 
 from .._random import Rng, random_bytes
+from ..crypto import sha1
 from ..crypto._buffers import BytesLike, readable
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
@@ -26,11 +26,10 @@ def kdf_v1(auth_key: bytes, msg_key: bytes, x: int) -> tuple[bytes, bytes]:
     """The version 1 KDF: (aes_key, aes_iv) from auth_key and msg_key."""
     if x not in (0, 8):
         raise InvalidArgument("x must be 0 (client to server) or 8 (server to client)")
-    sha1 = hashlib.sha1
-    a = sha1(msg_key + auth_key[x : x + 32]).digest()
-    b = sha1(auth_key[32 + x : 48 + x] + msg_key + auth_key[48 + x : 64 + x]).digest()
-    c = sha1(auth_key[64 + x : 96 + x] + msg_key).digest()
-    d = sha1(msg_key + auth_key[96 + x : 128 + x]).digest()
+    a = sha1(msg_key + auth_key[x : x + 32])
+    b = sha1(auth_key[32 + x : 48 + x] + msg_key + auth_key[48 + x : 64 + x])
+    c = sha1(auth_key[64 + x : 96 + x] + msg_key)
+    d = sha1(msg_key + auth_key[96 + x : 128 + x])
     return a[0:8] + b[8:20] + c[4:16], a[8:20] + b[0:8] + c[16:20] + d[0:8]
 
 
@@ -45,7 +44,7 @@ def encrypt_message_v1(
     data = bytes(plaintext)
     if n < 32 or n & 3:
         raise InvalidLength("plaintext must be at least 32 bytes and a multiple of 4")
-    msg_key = hashlib.sha1(data).digest()[4:20]
+    msg_key = sha1(data)[4:20]
     pad = -n % 16
     padding = rng(pad) if pad else b""
     if len(padding) != pad:
@@ -75,7 +74,7 @@ def decrypt_message_v1(auth_key: AuthKey, packet: BytesLike, *, from_server: boo
     total = 32 + length
     length_ok = 0 <= length and length % 4 == 0 and len(plain) - 16 < total <= len(plain)
     checked = plain[:total] if length_ok else plain
-    mac_ok = hmac.compare_digest(hashlib.sha1(checked).digest()[4:20], msg_key)
+    mac_ok = hmac.compare_digest(sha1(checked)[4:20], msg_key)
     if not (mac_ok and length_ok):
         raise DecryptionFailed()
     return checked

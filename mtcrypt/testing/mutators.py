@@ -39,7 +39,6 @@ Transport (T1-T3): :func:`bad_crc`, :func:`with_seqno`,
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import replace
@@ -48,7 +47,7 @@ from zlib import crc32
 
 from .. import tl
 from .._random import Rng, random_bytes
-from ..crypto import ige256_decrypt, ige256_encrypt
+from ..crypto import ige256_decrypt, ige256_encrypt, sha1, sha256
 from ..errors import InvalidArgument
 from ..handshake import new_nonce_hash, tmp_aes_key_iv
 from ..handshake._common import dh_params_fail_hash
@@ -154,7 +153,7 @@ def extend(packet: bytes, extra: bytes = bytes(16)) -> bytes:
 def msg_key_for(auth_key: AuthKey, padded_plaintext: bytes, *, from_server: bool) -> bytes:
     """The MTProto 2.0 msg_key of ``padded_plaintext`` (the spec's formula)."""
     x = 8 if from_server else 0
-    large = hashlib.sha256(auth_key.key[88 + x : 120 + x] + padded_plaintext).digest()
+    large = sha256(auth_key.key[88 + x : 120 + x] + padded_plaintext)
     return large[8:24]
 
 
@@ -437,7 +436,7 @@ def unknown_fingerprints(
 def bad_sha1(data: bytes) -> bytes:
     """A 20-byte value that is not ``SHA1(data)`` (its first bit flipped), for
     :func:`seal_answer`'s ``digest``.  Targets the SHA1(answer) check (H2)."""
-    return flip_bit(hashlib.sha1(data).digest(), 0)
+    return flip_bit(sha1(data), 0)
 
 
 def seal_answer(
@@ -458,7 +457,7 @@ def seal_answer(
     target the padding check, H2).  The result is padded with zero bytes to a
     multiple of 16 if the given padding leaves it short.
     """
-    head = hashlib.sha1(answer).digest() if digest is None else digest
+    head = sha1(answer) if digest is None else digest
     data = head + answer
     data += rng(-len(data) % 16) if padding is None else padding
     data += bytes(-len(data) % 16)

@@ -5,13 +5,13 @@ and a thread-backed variant for synchronous tests."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..aio.server import ConnectionInfo, Handler, HandshakeRecord, RpcReply, Server
+from ..crypto import sha256
 from ..handshake.rsa import RsaPrivateKey, RsaPublicKey, generate_private_key
 
 __all__ = ["ReferenceServer", "SeededRng", "ThreadedReferenceServer", "echo_handler"]
@@ -30,8 +30,7 @@ class SeededRng:
     def __call__(self, n: int) -> bytes:
         with self._lock:
             while len(self._buf) < n:
-                block = hashlib.sha256(self._seed + self._counter.to_bytes(8, "little"))
-                self._buf += block.digest()
+                self._buf += sha256(self._seed + self._counter.to_bytes(8, "little"))
                 self._counter += 1
             out, self._buf = self._buf[:n], self._buf[n:]
             return out
