@@ -6,13 +6,40 @@ CI=true) or ``thorough`` (long runs, by hand).
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# ---- import the installed mtcrypt, not the checkout (before anything imports it) ----
+# `python -m pytest` puts the working directory first on sys.path, so run from the clone
+# root the checkout's mtcrypt/ shadows a non-editable install (`pip install .`), and the
+# checkout has no compiled core: that is built into site-packages only.  So when the
+# checkout has no compiled core, take the clone root off sys.path, unless no other mtcrypt
+# is then found (the checkout's own ImportError then says what is missing).  An editable
+# install (`pip install -e .`) compiles the core into the checkout: nothing changes there.
+# Only mtcrypt comes from the clone root: the helpers the tests import (conftest, oracle,
+# connection_pair) come from tests/, which pytest itself puts on sys.path (no __init__.py
+# in tests/), and fuzz/ files are loaded by path.  PYTHONSAFEPATH=1 does the same for the
+# `python -c` / `python -m` subprocesses the tests start (no working directory on sys.path).
+_CLONE = Path(__file__).resolve().parent.parent
+if not any(
+    (_CLONE / "mtcrypt" / "_native" / f"_mtcrypt{suffix}").is_file()
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES
+):
+    _path = list(sys.path)
+    sys.path[:] = [p for p in _path if Path(p or ".").resolve() != _CLONE]
+    if importlib.util.find_spec("mtcrypt") is None:
+        sys.path[:] = _path
+    else:
+        os.environ["PYTHONSAFEPATH"] = "1"
+# --------------------------------------------------------------------------------------
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(

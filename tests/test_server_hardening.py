@@ -23,7 +23,6 @@ from mtcrypt.connection import ConnectionLimits, Timeouts
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.testing import ReferenceServer, echo_handler
 
-ROOT = Path(__file__).resolve().parent.parent
 TAG = b"\xee\xee\xee\xee"
 ECHO = struct.pack("<I", 0x0D0E0D0E)
 
@@ -252,7 +251,7 @@ def test_logging_names_reasons_and_never_keys(
 
 
 def test_serve_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)  # the installed mtcrypt (tests/conftest.py explains)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mtcrypt", "serve", "--port", "0", "--echo", "--log-level", "info"],
         stdout=subprocess.PIPE,
@@ -295,7 +294,7 @@ def test_serve_shuts_down_cleanly_on_sigterm(tmp_path: Path) -> None:
     ],
 )
 def test_serve_refuses_bad_options_in_one_line(args: list[str], message: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)  # the installed mtcrypt (tests/conftest.py explains)
     out = subprocess.run(
         [sys.executable, "-m", "mtcrypt", "serve", *args],
         capture_output=True,

@@ -11,17 +11,81 @@ variable: ``auto`` (default), ``portable``, ``aesni`` or ``vaes``.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from ..errors import BackendUnavailable
 
+
+def _compiled_core(native_dir: Path) -> Path | None:
+    """The compiled ``_mtcrypt`` extension in ``native_dir``, if there is one."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    for suffix in EXTENSION_SUFFIXES:
+        if (native_dir / f"_mtcrypt{suffix}").is_file():
+            return native_dir / f"_mtcrypt{suffix}"
+    return None
+
+
+def _other_copy(package: Path) -> str | None:
+    """Another mtcrypt with a compiled core: an installed distribution, or any
+    ``mtcrypt/`` on sys.path.  Described for the message below."""
+    from importlib.metadata import distributions
+
+    candidates = [
+        (f"mtcrypt {dist.version} (installed)", Path(str(dist.locate_file("mtcrypt"))))
+        for dist in distributions(name="mtcrypt")
+    ]
+    candidates += [("mtcrypt", Path(entry or ".") / "mtcrypt") for entry in sys.path]
+    for what, candidate in candidates:
+        if candidate.resolve() != package and _compiled_core(candidate / "_native"):
+            return f"{what} at {candidate}"
+    return None
+
+
+def _why_no_core(error: ImportError) -> str:
+    """What is wrong when ``._mtcrypt`` does not import, and how to fix it."""
+    native_dir = Path(__file__).resolve().parent
+    package = native_dir.parent
+    built = _compiled_core(native_dir)
+    if built is not None:  # there, but it does not load: say why
+        return (
+            f"mtcrypt's native core {built} does not load ({error}); rebuild it in this "
+            "environment with `pip install .` (or `pip install -e .` in a checkout)"
+        )
+    where = f"mtcrypt's native core is not built: mtcrypt was imported from {package}"
+    if (package.parent / "csrc").is_dir():  # a source checkout
+        other = _other_copy(package)
+        if other is not None:
+            return (
+                f"{where}, a source checkout with no compiled core, which shadows {other} "
+                "(the working directory or PYTHONPATH puts the checkout first on sys.path, "
+                "e.g. `python -m ...` run from the clone root). Run from outside the "
+                "checkout, or with `python -P` (e.g. `python -P -m pytest`), or install the "
+                "checkout in place with `pip install -e .`, which compiles the core into it"
+            )
+        return (
+            f"{where}, a source checkout whose core was not compiled, and no installed "
+            "mtcrypt was found. `pip install -e .` compiles the core into the checkout; "
+            "`pip install .` compiles it into site-packages (then run from outside the "
+            "checkout). Either needs a C compiler (gcc or clang) and the Python headers"
+        )
+    return (
+        f"{where}, which has no compiled mtcrypt/_native/_mtcrypt*.so. Reinstall it with "
+        "`pip install --force-reinstall mtcrypt` (or `pip install .` from a checkout); "
+        "building from source needs a C compiler (gcc or clang)"
+    )
+
+
 try:
     from ._mtcrypt import ffi, lib  # noqa: F401  (re-exported)
 except ImportError as exc:  # pragma: no cover - only on a broken install
-    raise ImportError(
-        "mtcrypt's native core is not built; install the package with "
-        "`pip install .` (it compiles csrc/ with cffi and a C compiler)"
-    ) from exc
+    try:
+        message = _why_no_core(exc)
+    except Exception as inner:  # the diagnosis must never hide the real error
+        message = f"mtcrypt's native core does not import ({exc}; diagnosis failed: {inner!r})"
+    raise ImportError(message) from exc
 
 ffi: Any
 lib: Any
