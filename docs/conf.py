@@ -23,7 +23,7 @@ if importlib.util.find_spec("mtcrypt") is None:
 
 project = "mtcrypt"
 author = "the mtcrypt developers"
-copyright = "2026, the mtcrypt developers"  # noqa: A001 (Sphinx setting)
+copyright = "2026, the mtcrypt developers"
 release = importlib.metadata.version("mtcrypt")  # the documented (installed) one
 
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
