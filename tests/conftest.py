@@ -6,6 +6,7 @@ CI=true) or ``thorough`` (long runs, by hand).
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import json
@@ -50,6 +51,17 @@ _default = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 
 VECTORS = Path(__file__).parent / "vectors"
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(module: str) -> Any:
+    """Import a package the ``test`` extra pins.  Where it is missing the test
+    is skipped, except under ``CI=true``: there a missing dependency is a broken
+    install and fails the test instead of hiding it."""
+    if IN_CI:
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import os
 import zlib
 
 import pytest
-from conftest import load_vectors, tdlib_lcg_bytes
+from conftest import load_vectors, require, tdlib_lcg_bytes
 from Crypto.Cipher import AES
 from hypothesis import given
 from hypothesis import strategies as st
@@ -95,8 +95,8 @@ def test_ige_matches_reference(data: bytes, key: bytes, iv: bytes) -> None:
 
 @given(data=blocks, key=keys, iv=iv32)
 def test_ige_matches_tgcrypto_and_cryptg(data: bytes, key: bytes, iv: bytes) -> None:
-    tgcrypto = pytest.importorskip("tgcrypto")
-    cryptg = pytest.importorskip("cryptg")
+    tgcrypto = require("tgcrypto")
+    cryptg = require("cryptg")
     ct = mc.ige256_encrypt(data, key, iv)
     if data:
         assert ct == tgcrypto.ige256_encrypt(data, key, iv)

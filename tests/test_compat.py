@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import require
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,8 +13,8 @@ import mtcrypt.compat.cryptg as shim_cryptg
 import mtcrypt.compat.tgcrypto as shim_tg
 from mtcrypt.errors import InvalidLength
 
-tgcrypto = pytest.importorskip("tgcrypto")
-cryptg = pytest.importorskip("cryptg")
+tgcrypto = require("tgcrypto")
+cryptg = require("cryptg")
 
 nonempty_blocks = st.integers(1, 64).flatmap(lambda n: st.binary(min_size=16 * n, max_size=16 * n))
 

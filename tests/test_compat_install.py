@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require
 
 import mtcrypt.compat as compat
 from mtcrypt.errors import InvalidType, MtcryptError, StartupHookError
 
-real_cryptg = pytest.importorskip("cryptg")
-real_tgcrypto = pytest.importorskip("tgcrypto")
+real_cryptg = require("cryptg")
+real_tgcrypto = require("tgcrypto")
 for _client in ("telethon", "pyrogram"):
     if importlib.util.find_spec(_client) is None:  # not imported here: ~2 s
         pytest.skip(f"{_client} is not installed", allow_module_level=True)

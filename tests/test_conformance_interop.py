@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import require
 
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.testing.conformance import (
@@ -85,14 +86,14 @@ def _check(report: Report, expected: dict[str, tuple[str, str]]) -> None:
 
 
 def test_telethon_findings(server_key: RsaPrivateKey) -> None:
-    pytest.importorskip("telethon")
+    require("telethon")
     report = _run(TelethonAdapter(), TELETHON, server_key)
     _check(report, TELETHON)
     assert "telethon" in report.versions
 
 
 def test_pyrogram_findings(server_key: RsaPrivateKey) -> None:
-    pytest.importorskip("pyrogram")
+    require("pyrogram")
     report = _run(PyrogramAdapter(), PYROGRAM, server_key)
     _check(report, PYROGRAM)
     # A failed msg_key and a wrong session_id behind a failed msg_key are told
@@ -107,7 +108,7 @@ def test_pyrogram_findings(server_key: RsaPrivateKey) -> None:
 )
 @pytest.mark.parametrize("name", ["telethon", "pyrogram"])
 def test_full_suite(server_key: RsaPrivateKey, name: str) -> None:
-    pytest.importorskip(name)
+    require(name)
     adapter = TelethonAdapter() if name == "telethon" else PyrogramAdapter()
     expected = TELETHON if name == "telethon" else PYROGRAM
     report = run_client_suite_sync(adapter, default_scenarios("client"), rsa_key=server_key)

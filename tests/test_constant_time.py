@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.tools  # compiles and runs external tools: `pytest -m tools`
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 CT = HERE / "ct"

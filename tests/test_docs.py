@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
@@ -27,9 +28,10 @@ def test_examples_run(path: Path) -> None:
         exec(compile(match.group(1), where, "exec"), namespace)
 
 
+@pytest.mark.tools  # Sphinx: `pytest -m tools`
 def test_docs_build_without_warnings(tmp_path: Path) -> None:
-    pytest.importorskip("sphinx")
-    pytest.importorskip("myst_parser")
+    require("sphinx")
+    require("myst_parser")
     result = subprocess.run(
         [
             sys.executable,

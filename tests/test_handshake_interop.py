@@ -21,13 +21,14 @@ import types
 from collections.abc import Callable, Iterator
 
 import pytest
+from conftest import require
 from test_handshake_support import SeededRng, server_key
 
 from mtcrypt.errors import HandshakeError
 from mtcrypt.handshake import ClientHandshake, ServerHandshake
 
-telethon = pytest.importorskip("telethon")
-pyrogram = pytest.importorskip("pyrogram")
+telethon = require("telethon")
+pyrogram = require("pyrogram")
 
 pytestmark = pytest.mark.interop
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import require
 
 from mtcrypt.aio import ConnectionInfo, RpcReply
 from mtcrypt.handshake.rsa import RsaPrivateKey
@@ -35,7 +36,7 @@ def _key_id(key: bytes) -> int:
 
 @pytest.fixture
 def telethon_trusts(server_key: RsaPrivateKey) -> Iterator[None]:
-    t_rsa = pytest.importorskip("telethon.crypto.rsa")
+    t_rsa = require("telethon.crypto.rsa")
     t_rsa.add_key(server_key.public_key.to_pem(pkcs1=True), old=False)
     assert server_key.fingerprint in t_rsa._server_keys  # same fingerprint rule
     yield
@@ -44,7 +45,7 @@ def telethon_trusts(server_key: RsaPrivateKey) -> Iterator[None]:
 
 @pytest.fixture
 def pyrogram_trusts(server_key: RsaPrivateKey) -> Iterator[None]:
-    p_rsa = pytest.importorskip("pyrogram.crypto.rsa")
+    p_rsa = require("pyrogram.crypto.rsa")
     public = server_key.public_key
     p_rsa.server_public_keys[public.fingerprint] = p_rsa.PublicKey(m=public.n, e=public.e)
     yield

@@ -11,7 +11,7 @@ import time
 from io import BytesIO
 
 import pytest
-from conftest import load_vectors
+from conftest import load_vectors, require
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from oracle import ige_decrypt, open2, seal2
@@ -198,7 +198,7 @@ def _pong(ping_id: int) -> bytes:
 
 @given(body=bodies, ping_id=st.integers(-(2**63), 2**63 - 1), extra=st.integers(0, 40))
 def test_telethon_both_directions(body: bytes, ping_id: int, extra: int) -> None:
-    mtprotostate = pytest.importorskip("telethon.network.mtprotostate")
+    mtprotostate = require("telethon.network.mtprotostate")
     from telethon.crypto import AuthKey as TelethonKey
 
     raw = os.urandom(256)
@@ -222,7 +222,7 @@ def test_telethon_both_directions(body: bytes, ping_id: int, extra: int) -> None
 
 @given(ping_id=st.integers(-(2**63), 2**63 - 1), extra=st.integers(0, 40))
 def test_pyrogram_both_directions(ping_id: int, extra: int) -> None:
-    mtproto = pytest.importorskip("pyrogram.crypto.mtproto")
+    mtproto = require("pyrogram.crypto.mtproto")
     from pyrogram import raw
     from pyrogram.raw.core import Message
 
@@ -319,7 +319,7 @@ def test_bad_arguments() -> None:
 
 
 def test_auth_key_identity() -> None:
-    telethon_crypto = pytest.importorskip("telethon.crypto")
+    telethon_crypto = require("telethon.crypto")
     raw = os.urandom(256)
     key = AuthKey(raw)
     assert struct.unpack("<Q", key.key_id_bytes)[0] == telethon_crypto.AuthKey(raw).key_id

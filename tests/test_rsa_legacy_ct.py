@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from conftest import require
 from hypothesis import given
 from hypothesis import strategies as st
 from test_handshake_support import (
@@ -368,7 +369,7 @@ def _le_int(data: bytes) -> int:
 
 def _telethon_encrypted(res_pq: tl.TLObject, p: int, q: int, new_nonce: bytes) -> bytes:
     """p_q_inner_data as Telethon builds and encrypts it (its own TL and RSA code)."""
-    telethon = pytest.importorskip("telethon")
+    telethon = require("telethon")
     from telethon.crypto import rsa as telethon_rsa
     from telethon.tl.types import PQInnerData
 
@@ -395,7 +396,7 @@ def _telethon_encrypted(res_pq: tl.TLObject, p: int, q: int, new_nonce: bytes) -
 
 def _pyrogram_encrypted(res_pq: tl.TLObject, p: int, q: int, new_nonce: bytes) -> bytes:
     """p_q_inner_data as Pyrogram's Auth.create() builds and pads it."""
-    pytest.importorskip("pyrogram")
+    require("pyrogram")
     from pyrogram import raw
 
     data = raw.types.PQInnerData(

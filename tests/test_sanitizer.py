@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.tools  # compiles and runs external tools: `pytest -m tools`
+
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 FUZZ_C = ROOT / "fuzz" / "c"

@@ -22,7 +22,7 @@ from hashlib import sha256
 from io import BytesIO
 from typing import Any
 
-import pytest
+from conftest import require
 
 from mtcrypt.mtproto import AuthKey
 from mtcrypt.mtproto.session import (
@@ -40,7 +40,7 @@ from mtcrypt.mtproto.session import (
     Update,
 )
 
-mtprotostate = pytest.importorskip("telethon.network.mtprotostate")
+mtprotostate = require("telethon.network.mtprotostate")
 from telethon.crypto import AES  # noqa: E402
 from telethon.crypto import AuthKey as TelethonKey  # noqa: E402
 from telethon.extensions import BinaryReader  # noqa: E402

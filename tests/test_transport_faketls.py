@@ -13,6 +13,7 @@ import os
 import struct
 
 import pytest
+from conftest import require
 from hypothesis import given
 from hypothesis import strategies as st
 from test_transport_framing import cut_lists, split
@@ -382,7 +383,7 @@ def test_bad_records() -> None:
 
 @pytest.mark.interop
 def test_kurigram_hello_against_our_server() -> None:
-    faketls = pytest.importorskip("pyrogram.crypto.faketls")
+    faketls = require("pyrogram.crypto.faketls")
     hello = faketls.build_client_hello(domain="example.com", secret=KEY, unix_time=NOW - 30)
     info = check_client_hello(
         hello.record, [KEY], now=NOW, policy=POLICY, domains=["example.com"]
@@ -397,7 +398,7 @@ def test_kurigram_hello_against_our_server() -> None:
 
 @pytest.mark.interop
 def test_our_hello_passes_kurigrams_model_of_the_digest() -> None:
-    faketls = pytest.importorskip("pyrogram.crypto.faketls")
+    faketls = require("pyrogram.crypto.faketls")
     hello = build_client_hello(KEY, "example.com", NOW)
     # kurigram authenticates answers, not hellos; its verifier is the same HMAC
     # construction, so run it on our hello with the roles of the fields swapped.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import require
 from test_transport_framing import encrypted_message, plain_message
 from test_transport_obfuscation import valid_init
 
@@ -36,8 +37,8 @@ from mtcrypt.transport import (
 from mtcrypt.transport.events import Event
 
 pytestmark = pytest.mark.interop
-telethon_conn = pytest.importorskip("telethon.network.connection")
-pyro_tcp = pytest.importorskip("pyrogram.connection.transport.tcp")
+telethon_conn = require("telethon.network.connection")
+pyro_tcp = require("pyrogram.connection.transport.tcp")
 from pyrogram.connection.proxy import MTProxy  # noqa: E402
 
 KEY = bytes.fromhex("7fe1a2b3c4d5e6f708192a3b4c5d6e7f")
