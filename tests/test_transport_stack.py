@@ -27,6 +27,7 @@ from mtcrypt.transport import (
     Sniffed,
     TransportDetected,
     TransportErrorCode,
+    TransportState,
     sniff,
 )
 from mtcrypt.transport.events import Event
@@ -217,7 +218,7 @@ def rejects(server: ServerTransport, data: bytes, match: str, code: int = -404) 
     with pytest.raises(TransportError, match=match) as exc:
         server.receive(data)
     assert exc.value.code == code
-    with pytest.raises(TransportError, match="already failed"):
+    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
         server.receive(b"\x00")
 
 
@@ -303,7 +304,7 @@ def test_fake_tls_failures() -> None:
     answer[20] ^= 1
     with pytest.raises(TransportError, match="not authentic"):
         client.receive(bytes(answer))
-    with pytest.raises(TransportError, match="already failed"):
+    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
         client.receive(b"")
     # a stale hello (client clock 20 minutes slow)
     slow = ClientTransport(secret=EE, dc_id=2, clock=lambda: 1_000_000_000.0)
@@ -422,3 +423,29 @@ def test_deterministic_twins() -> None:
     sa.receive(hello)
     sb.receive(hello)
     assert sa.data_to_send() == sb.data_to_send()
+
+
+def test_tls_looking_obfuscated_header_with_bad_frames_fails_cleanly() -> None:
+    """An obfuscated2 header that starts like a TLS record (16 03 01; our
+    clients never send one, a hostile one may) whose first frame is bad: the
+    connection fails with a TransportError, and stays failed (it used to be
+    left established without a stack, and the next receive() hit an assert)."""
+    import struct as _struct
+
+    from mtcrypt.crypto import Ctr256
+    from mtcrypt.transport.obfuscation import derive_keys
+
+    plain = bytearray(os.urandom(64))
+    plain[0:5] = b"\x16\x03\x01\x02\x00"  # a TLS record length longer than what follows
+    plain[56:60] = b"\xef\xef\xef\xef"  # abridged
+    plain[60:62] = _struct.pack("<h", 2)
+    (c2s_key, c2s_iv), _ = derive_keys(bytes(plain), DD.key)
+    encryptor = Ctr256(c2s_key, c2s_iv)
+    header = bytes(plain[:56]) + encryptor.update(bytes(plain))[56:]
+    bad_frame = encryptor.update(b"\x7f\xff\xff\xff" + bytes(60))  # 64 MiB: over max_frame
+    server = ServerTransport(secrets=[DD], allow_secretless=False)
+    with pytest.raises(TransportError):
+        server.receive(header + bad_frame)
+    assert server.state is TransportState.FAILED
+    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
+        server.receive(b"\x00")

@@ -2,7 +2,10 @@
 
 * :class:`ClientHandshake` / :class:`ServerHandshake`: the state machines
   (``start()``/``receive(packet)``; packets are unencrypted MTProto messages);
-  :class:`HandshakeResult` is what they produce.
+  :class:`HandshakeResult` is what they produce. Their states, inputs and
+  transition tables: :class:`ClientState`, :class:`ClientInput`,
+  :data:`CLIENT_TRANSITIONS`; :class:`ServerState`, :class:`ServerInput`,
+  :data:`SERVER_TRANSITIONS`.
 * :mod:`.rsa`: keys, Telegram fingerprints, RSA_PAD and the legacy padding.
 * :mod:`.dh`: DH parameter validation and constant-time exponentiation.
 * :mod:`.bind`: ``auth.bindTempAuthKey`` for temporary (PFS) keys.
@@ -11,7 +14,7 @@
 
 from ._common import HandshakeResult, RsaScheme, new_nonce_hash, server_salt, tmp_aes_key_iv
 from .bind import bind_temp_auth_key, verify_bind_temp_auth_key
-from .client import ClientHandshake, ClientState
+from .client import CLIENT_TRANSITIONS, ClientHandshake, ClientInput, ClientState
 from .dh import (
     TELEGRAM_DH_G,
     TELEGRAM_DH_PRIME,
@@ -33,14 +36,24 @@ from .rsa import (
     rsa_pad_encrypt,
     telegram_fingerprint,
 )
-from .server import DhGenAnswer, ServerHandshake, ServerState, generate_pq
+from .server import (
+    SERVER_TRANSITIONS,
+    DhGenAnswer,
+    ServerHandshake,
+    ServerInput,
+    ServerState,
+    generate_pq,
+)
 
 __all__ = [
+    "CLIENT_TRANSITIONS",
+    "SERVER_TRANSITIONS",
     "TELEGRAM_DH_G",
     "TELEGRAM_DH_PRIME",
     "TELEGRAM_PRODUCTION_KEYS",
     "TELEGRAM_TEST_KEYS",
     "ClientHandshake",
+    "ClientInput",
     "ClientState",
     "DhGenAnswer",
     "DhPrimeCache",
@@ -49,6 +62,7 @@ __all__ = [
     "RsaPublicKey",
     "RsaScheme",
     "ServerHandshake",
+    "ServerInput",
     "ServerState",
     "bind_temp_auth_key",
     "check_dh_params",

@@ -15,6 +15,12 @@ tdlib's order, before anything depending on it is computed; any failure
 raises :class:`~mtcrypt.errors.HandshakeError` whose ``check`` names it, and
 leaves the machine in the ``failed`` state (start a new handshake).
 
+The states, the inputs that move between them and the one transition table
+are :class:`ClientState`, :class:`ClientInput` and :data:`CLIENT_TRANSITIONS`;
+every state change is a lookup in that table. Calling a method in a state
+with no transition for it raises :class:`~mtcrypt.errors.InvalidArgument`
+(``"<method>() called in state <state>"``) and changes nothing.
+
 Randomness and time are constructor parameters; :meth:`ClientHandshake.start_with`
 and :meth:`ClientHandshake.receive_with` are the deterministic twins that take
 them per call, so recorded transcripts replay byte for byte. The bytes are
@@ -33,7 +39,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Literal
+from enum import Enum, StrEnum
+from types import MappingProxyType
 
 from .. import tl
 from .._random import Rng, random_bytes
@@ -65,9 +72,59 @@ from .dh import DhPrimeCache, check_dh_params, check_dh_value, generate_dh_expon
 from .pq import factorize_pq, is_prime_u64
 from .rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey, rsa_legacy_encrypt, rsa_pad_encrypt
 
-__all__ = ["ClientHandshake", "ClientState"]
+__all__ = ["CLIENT_TRANSITIONS", "ClientHandshake", "ClientInput", "ClientState"]
 
-ClientState = Literal["new", "wait_res_pq", "wait_dh_params", "wait_dh_gen", "done", "failed"]
+
+class ClientState(StrEnum):
+    """Where a :class:`ClientHandshake` is. The members are the strings the
+    states always were (``hs.state == "done"`` holds)."""
+
+    NEW = "new"
+    WAIT_RES_PQ = "wait_res_pq"  # req_pq_multi sent
+    WAIT_DH_PARAMS = "wait_dh_params"  # req_DH_params sent
+    WAIT_DH_GEN = "wait_dh_gen"  # set_client_DH_params sent
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ClientInput(Enum):
+    """What can happen to a :class:`ClientHandshake`: :meth:`~ClientHandshake.start`,
+    or the server's packet given to :meth:`~ClientHandshake.receive`, as its checks
+    classify it. A packet is one of the message inputs only in the state that
+    awaits that message; anywhere else it fails a check (``CHECK_FAILED``)."""
+
+    START = "start(): req_pq_multi sent"
+    RES_PQ = "a resPQ that passes every check (req_DH_params sent)"
+    DH_PARAMS_OK = "a server_DH_params_ok that passes every check (set_client_DH_params sent)"
+    DH_PARAMS_FAIL = "an authentic server_DH_params_fail"
+    DH_GEN_OK = "an authentic dh_gen_ok: the key exists"
+    DH_GEN_RETRY = "an authentic dh_gen_retry within max_retries (set_client_DH_params sent again)"
+    TOO_MANY_RETRIES = "an authentic dh_gen_retry beyond max_retries"
+    DH_GEN_FAIL = "an authentic dh_gen_fail"
+    CHECK_FAILED = "any other HandshakeError: a failed check or a message not awaited"
+
+
+_S, _I = ClientState, ClientInput
+CLIENT_TRANSITIONS = MappingProxyType(
+    {
+        (_S.NEW, _I.START): _S.WAIT_RES_PQ,
+        (_S.WAIT_RES_PQ, _I.RES_PQ): _S.WAIT_DH_PARAMS,
+        (_S.WAIT_RES_PQ, _I.CHECK_FAILED): _S.FAILED,
+        (_S.WAIT_DH_PARAMS, _I.DH_PARAMS_OK): _S.WAIT_DH_GEN,
+        (_S.WAIT_DH_PARAMS, _I.DH_PARAMS_FAIL): _S.FAILED,
+        (_S.WAIT_DH_PARAMS, _I.CHECK_FAILED): _S.FAILED,
+        (_S.WAIT_DH_GEN, _I.DH_GEN_OK): _S.DONE,
+        (_S.WAIT_DH_GEN, _I.DH_GEN_RETRY): _S.WAIT_DH_GEN,
+        (_S.WAIT_DH_GEN, _I.TOO_MANY_RETRIES): _S.FAILED,
+        (_S.WAIT_DH_GEN, _I.DH_GEN_FAIL): _S.FAILED,
+        (_S.WAIT_DH_GEN, _I.CHECK_FAILED): _S.FAILED,
+    }
+)
+"""Every allowed (state, input) -> next state of a :class:`ClientHandshake`;
+any other pair is refused (``InvalidArgument``, the state unchanged)."""
+
+# The states in which receive() may be called: those some packet can move on from.
+_RECEIVING = frozenset(state for state, event in CLIENT_TRANSITIONS if event is not _I.START)
 
 _DH_GEN = ("dh_gen_ok", "dh_gen_retry", "dh_gen_fail")
 
@@ -130,7 +187,7 @@ class ClientHandshake:
         self._rng = rng
         self._clock = clock
         self._msg_ids = MsgIdClock(0)
-        self._state: ClientState = "new"
+        self._state = ClientState.NEW
         self._result: HandshakeResult | None = None
         # Handshake secrets and values, filled in as the steps run.
         self._nonce = b""
@@ -153,13 +210,14 @@ class ClientHandshake:
 
     @property
     def state(self) -> ClientState:
-        """``new``, ``wait_res_pq``, ``wait_dh_params``, ``wait_dh_gen``, ``done`` or ``failed``."""
+        """``new``, ``wait_res_pq``, ``wait_dh_params``, ``wait_dh_gen``, ``done`` or
+        ``failed`` (a :class:`ClientState`, equal to those strings)."""
         return self._state
 
     @property
     def done(self) -> bool:
         """Whether the key has been created (``result`` is available)."""
-        return self._state == "done"
+        return self._state is ClientState.DONE
 
     @property
     def result(self) -> HandshakeResult:
@@ -171,7 +229,8 @@ class ClientHandshake:
     @property
     def fingerprint(self) -> int | None:
         """The fingerprint of the server key chosen (after ``resPQ``)."""
-        return self._fingerprint if self._state not in ("new", "wait_res_pq") else None
+        before_res_pq = self._state in (ClientState.NEW, ClientState.WAIT_RES_PQ)
+        return None if before_res_pq else self._fingerprint
 
     def start(self) -> bytes:
         """The first packet: ``req_pq_multi`` with a fresh nonce."""
@@ -179,10 +238,9 @@ class ClientHandshake:
 
     def start_with(self, rng: Rng, now: float) -> bytes:
         """:meth:`start` with the randomness and time given (deterministic twin)."""
-        if self._state != "new":
-            raise InvalidArgument("start() may be called once")
+        self._next(ClientInput.START)  # refused before any randomness is drawn
         self._nonce = drawn(rng, 16)
-        self._state = "wait_res_pq"
+        self._advance(ClientInput.START)
         return pack(self._msg_ids.next(now), tl.make("req_pq_multi", nonce=self._nonce))
 
     def receive(self, packet: bytes) -> bytes | None:
@@ -193,25 +251,44 @@ class ClientHandshake:
     def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes | None:
         """:meth:`receive` with the randomness and time given (deterministic twin)."""
         state = self._state
-        if state in ("new", "done", "failed"):
-            raise InvalidArgument(f"receive() called in state {state!r}")
+        if state not in _RECEIVING:
+            raise _wrong_state("receive", state)
         try:
             _, body = unpack(packet, from_server=True)
-            if state == "wait_res_pq":
+            if state is ClientState.WAIT_RES_PQ:
                 return self._on_res_pq(body, rng, now)
-            if state == "wait_dh_params":
+            if state is ClientState.WAIT_DH_PARAMS:
                 return self._on_dh_params(body, rng, now)
             return self._on_dh_gen(body, rng, now)
         except HandshakeError:
-            self._fail()
+            if self._state is not ClientState.FAILED:  # not failed already by the server's refusal
+                self._fail(ClientInput.CHECK_FAILED)
             raise
 
-    # -- steps ------------------------------------------------------------
+    # -- state ------------------------------------------------------------
 
-    def _fail(self) -> None:
-        self._state = "failed"
+    def _next(self, event: ClientInput) -> ClientState:
+        """The state ``event`` leads to from here, or the wrong-state error."""
+        nxt = CLIENT_TRANSITIONS.get((self._state, event))
+        if nxt is None:
+            raise _wrong_state("start" if event is ClientInput.START else "receive", self._state)
+        return nxt
+
+    def _advance(self, event: ClientInput) -> None:
+        """The only place the state changes."""
+        self._state = self._next(event)
+
+    def _fail(self, event: ClientInput) -> None:
+        self._advance(event)
         self._new_nonce = self._tmp_key = self._tmp_iv = b""
         self._auth_key = None
+
+    def _refused(self, event: ClientInput, check: str, detail: str) -> HandshakeError:
+        """The server's own refusal (``event``): fail, and the error to raise."""
+        self._fail(event)
+        return HandshakeError(check, detail)
+
+    # -- steps ------------------------------------------------------------
 
     def _check_nonces(self, obj: tl.TLObject) -> None:
         if not equal(obj.nonce, self._nonce):
@@ -271,7 +348,7 @@ class ClientHandshake:
             public_key_fingerprint=key.fingerprint,
             encrypted_data=encrypted,
         )
-        self._state = "wait_dh_params"
+        self._advance(ClientInput.RES_PQ)
         return pack(self._msg_ids.next(now), request)
 
     def _on_dh_params(self, body: bytes, rng: Rng, now: float) -> bytes:
@@ -280,7 +357,11 @@ class ClientHandshake:
         if obj.name == "server_DH_params_fail":
             if not equal(obj.new_nonce_hash, dh_params_fail_hash(self._new_nonce)):
                 raise HandshakeError("new_nonce_hash", "server_DH_params_fail hash mismatch")
-            raise HandshakeError("server_DH_params_fail", "the server refused the DH exchange")
+            raise self._refused(
+                ClientInput.DH_PARAMS_FAIL,
+                "server_DH_params_fail",
+                "the server refused the DH exchange",
+            )
         encrypted: bytes = obj.encrypted_answer
         if not encrypted or len(encrypted) % 16:
             raise HandshakeError("encrypted_answer", "length is not a positive multiple of 16")
@@ -308,7 +389,7 @@ class ClientHandshake:
         self._dh_prime, self._g, self._g_a = dh_prime, inner.g, g_a
         self._server_time = inner.server_time
         self._time_offset = inner.server_time - int(now)
-        self._state = "wait_dh_gen"
+        self._advance(ClientInput.DH_PARAMS_OK)
         return self._set_client_dh_params(rng, now)
 
     def _set_client_dh_params(self, rng: Rng, now: float) -> bytes:
@@ -343,12 +424,17 @@ class ClientHandshake:
         if not equal(received, new_nonce_hash(self._new_nonce, number, key.aux_hash)):
             raise HandshakeError("new_nonce_hash", f"{obj.name}.new_nonce_hash{number} mismatch")
         if obj.name == "dh_gen_fail":
-            raise HandshakeError("dh_gen_fail", "the server rejected the key")
+            raise self._refused(
+                ClientInput.DH_GEN_FAIL, "dh_gen_fail", "the server rejected the key"
+            )
         if obj.name == "dh_gen_retry":
             if self._retries >= self._max_retries:
-                raise HandshakeError("dh_gen_retry", "too many retries")
+                raise self._refused(
+                    ClientInput.TOO_MANY_RETRIES, "dh_gen_retry", "too many retries"
+                )
             self._retries += 1
             self._retry_id = aux_hash_as_retry_id(key.aux_hash)
+            self._advance(ClientInput.DH_GEN_RETRY)
             return self._set_client_dh_params(rng, now)
         self._result = HandshakeResult(
             auth_key=key,
@@ -360,9 +446,14 @@ class ClientHandshake:
             rsa_scheme=self._scheme,
             inner_data=self._inner_name,
         )
-        self._state = "done"
+        self._advance(ClientInput.DH_GEN_OK)
         self._new_nonce = self._tmp_key = self._tmp_iv = b""
         return None
 
     def __repr__(self) -> str:
-        return f"ClientHandshake(state={self._state!r}, dc={self._dc})"
+        return f"ClientHandshake(state={self._state.value!r}, dc={self._dc})"
+
+
+def _wrong_state(method: str, state: ClientState) -> InvalidArgument:
+    """The one error for a call the state does not allow."""
+    return InvalidArgument(f"{method}() called in state {state.value}")

@@ -28,7 +28,16 @@ Paterson and Stepanovs (IEEE S&P 2022). A legacy block whose pq, p, q, nonce
 or server_nonce is not ours therefore fails as ``rsa_padding``.
 
 A request byte-identical to the previous one gets the previous answer again
-(the spec's retransmission rule), even after the handshake completed.
+(the spec's retransmission rule), even after the handshake completed; it is
+answered from that copy and is no input of the state machine.
+
+The states, the inputs that move between them and the one transition table
+are :class:`ServerState`, :class:`ServerInput` and :data:`SERVER_TRANSITIONS`;
+every state change is a lookup in that table. ``receive()`` in a state with
+no transition (other than a retransmission) is refused and changes nothing:
+with :class:`~mtcrypt.errors.InvalidArgument` once failed, with
+:class:`~mtcrypt.errors.HandshakeError` (``unexpected_message``) once done,
+both ``"receive() called in state <state>"``.
 
 ``decide`` chooses between ``dh_gen_ok``, ``dh_gen_retry`` (a real server
 uses it when the new key's id collides with an existing key) and
@@ -45,13 +54,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from enum import Enum, StrEnum
+from types import MappingProxyType
 from typing import Literal
 
 from .. import tl
 from .._random import Rng, random_bytes
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
-from ..errors import HandshakeError, InvalidArgument, InvalidType
+from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError
 from ..mtproto import AuthKey
 from ._common import (
     Clock,
@@ -83,9 +94,60 @@ from .dh import (
 from .pq import is_prime_u64
 from .rsa import LegacyTemplate, RsaPrivateKey, decrypt_block, rsa_legacy_match, rsa_pad_unpad
 
-__all__ = ["DhGenAnswer", "ServerHandshake", "ServerState", "generate_pq"]
+__all__ = [
+    "SERVER_TRANSITIONS",
+    "DhGenAnswer",
+    "ServerHandshake",
+    "ServerInput",
+    "ServerState",
+    "generate_pq",
+]
 
-ServerState = Literal["wait_req_pq", "wait_req_dh_params", "wait_client_dh", "done", "failed"]
+
+class ServerState(StrEnum):
+    """Where a :class:`ServerHandshake` is. The members are the strings the
+    states always were (``hs.state == "done"`` holds)."""
+
+    WAIT_REQ_PQ = "wait_req_pq"
+    WAIT_REQ_DH_PARAMS = "wait_req_dh_params"  # resPQ answered
+    WAIT_CLIENT_DH = "wait_client_dh"  # server_DH_params_ok (or dh_gen_retry) answered
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ServerInput(Enum):
+    """What can happen to a :class:`ServerHandshake`: the client's packet, as
+    its checks (and ``fail_dh_params``, ``decide``) classify it. A packet is
+    one of the message inputs only in the state that awaits that message;
+    anywhere else it fails a check (``CHECK_FAILED``)."""
+
+    REQ_PQ = "req_pq_multi or req_pq (resPQ answered)"
+    REQ_DH_PARAMS = "a req_DH_params that passes every check (server_DH_params_ok answered)"
+    REQ_DH_PARAMS_REFUSED = "the same with fail_dh_params=True (server_DH_params_fail answered)"
+    CLIENT_DH_OK = "a set_client_DH_params that passes every check, decide() ok (dh_gen_ok)"
+    CLIENT_DH_RETRY = "the same, decide() retry with retries left (dh_gen_retry answered)"
+    CLIENT_DH_FAIL = "the same, decide() fail, or retry with none left (dh_gen_fail answered)"
+    CHECK_FAILED = "a HandshakeError: a failed check or a message not awaited"
+
+
+_S, _I = ServerState, ServerInput
+SERVER_TRANSITIONS = MappingProxyType(
+    {
+        (_S.WAIT_REQ_PQ, _I.REQ_PQ): _S.WAIT_REQ_DH_PARAMS,
+        (_S.WAIT_REQ_PQ, _I.CHECK_FAILED): _S.FAILED,
+        (_S.WAIT_REQ_DH_PARAMS, _I.REQ_DH_PARAMS): _S.WAIT_CLIENT_DH,
+        (_S.WAIT_REQ_DH_PARAMS, _I.REQ_DH_PARAMS_REFUSED): _S.FAILED,
+        (_S.WAIT_REQ_DH_PARAMS, _I.CHECK_FAILED): _S.FAILED,
+        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_OK): _S.DONE,
+        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_RETRY): _S.WAIT_CLIENT_DH,
+        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_FAIL): _S.FAILED,
+        (_S.WAIT_CLIENT_DH, _I.CHECK_FAILED): _S.FAILED,
+    }
+)
+"""Every allowed (state, input) -> next state of a :class:`ServerHandshake`;
+any other pair is refused (the state unchanged): ``HandshakeError``
+(``unexpected_message``) once done, ``InvalidArgument`` otherwise."""
+
 DhGenAnswer = Literal["ok", "retry", "fail"]
 
 _INNER = ("p_q_inner_data", "p_q_inner_data_dc", "p_q_inner_data_temp", "p_q_inner_data_temp_dc")
@@ -182,7 +244,7 @@ class ServerHandshake:
         self._rng = rng
         self._clock = clock
         self._msg_ids = MsgIdClock(1)
-        self._state: ServerState = "wait_req_pq"
+        self._state = ServerState.WAIT_REQ_PQ
         self._result: HandshakeResult | None = None
         self._last: tuple[bytes, bytes] | None = None
         self._nonce = b""
@@ -201,13 +263,14 @@ class ServerHandshake:
 
     @property
     def state(self) -> ServerState:
-        """``wait_req_pq``, ``wait_req_dh_params``, ``wait_client_dh``, ``done`` or ``failed``."""
+        """``wait_req_pq``, ``wait_req_dh_params``, ``wait_client_dh``, ``done`` or
+        ``failed`` (a :class:`ServerState`, equal to those strings)."""
         return self._state
 
     @property
     def done(self) -> bool:
         """Whether the key has been created (``result`` is available)."""
-        return self._state == "done"
+        return self._state is ServerState.DONE
 
     @property
     def result(self) -> HandshakeResult:
@@ -227,35 +290,51 @@ class ServerHandshake:
 
     def receive_with(self, packet: bytes, rng: Rng, now: float) -> bytes:
         """:meth:`receive` with the randomness and time given (deterministic twin)."""
-        if self._state == "failed":
-            raise InvalidArgument("the handshake has failed; start a new one")
+        if self._state is ServerState.FAILED:
+            raise self._wrong_state()
         try:
             _, body = unpack(packet, from_server=False)
             if self._last is not None and body == self._last[0]:
                 return self._last[1]  # a retransmission gets the same answer
             state = self._state
-            if state == "wait_req_pq":
+            if state is ServerState.WAIT_REQ_PQ:
                 answer = self._on_req_pq(body, rng)
-            elif state == "wait_req_dh_params":
+            elif state is ServerState.WAIT_REQ_DH_PARAMS:
                 answer = self._on_req_dh_params(body, rng, now)
-            elif state == "wait_client_dh":
+            elif state is ServerState.WAIT_CLIENT_DH:
                 answer = self._on_client_dh(body)
             else:
-                raise HandshakeError("unexpected_message", "the handshake is complete")
+                raise self._wrong_state()
         except HandshakeError:
-            if self._state != "done":  # junk after completion does not undo the key
-                self._fail()
+            if self._state is not ServerState.DONE:  # junk after completion does not undo the key
+                self._fail(ServerInput.CHECK_FAILED)
             raise
         packet_out = pack(self._msg_ids.next(now), answer)
         self._last = (body, packet_out)
-        if self.state == "failed":
+        if self.state is ServerState.FAILED:  # (the step may have moved it there)
             self._last = None
         return packet_out
 
-    # -- steps ------------------------------------------------------------
+    # -- state ------------------------------------------------------------
 
-    def _fail(self) -> None:
-        self._state = "failed"
+    def _wrong_state(self) -> MtcryptError:
+        """The one error for receive() in a state that allows no such input:
+        once done, ``HandshakeError("unexpected_message")`` (the server
+        answers the client, the key stays); otherwise ``InvalidArgument``."""
+        message = f"receive() called in state {self._state.value}"
+        if self._state is ServerState.DONE:
+            return HandshakeError("unexpected_message", message)
+        return InvalidArgument(message)
+
+    def _advance(self, event: ServerInput) -> None:
+        """The only place the state changes."""
+        nxt = SERVER_TRANSITIONS.get((self._state, event))
+        if nxt is None:
+            raise self._wrong_state()
+        self._state = nxt
+
+    def _fail(self, event: ServerInput) -> None:
+        self._advance(event)
         self._a = 0
         self._new_nonce = self._tmp_key = self._tmp_iv = b""
         self._last = None
@@ -273,7 +352,7 @@ class ServerHandshake:
         self._server_nonce = drawn(rng, 16)
         self._p, self._q = generate_pq(rng)
         self._pq = int_to_be(self._p * self._q)
-        self._state = "wait_req_dh_params"
+        self._advance(ServerInput.REQ_PQ)
         return tl.make(
             "resPQ",
             nonce=self._nonce,
@@ -358,13 +437,17 @@ class ServerHandshake:
         self._inner = inner
         self._new_nonce = inner.new_nonce
         if self._fail_dh_params:
-            self._state = "failed"
-            return tl.make(
+            refusal = tl.make(
                 "server_DH_params_fail",
                 nonce=self._nonce,
                 server_nonce=self._server_nonce,
                 new_nonce_hash=dh_params_fail_hash(self._new_nonce),
             )
+            self._advance(ServerInput.REQ_DH_PARAMS_REFUSED)
+            # The handshake ends here: hold no secret of it (as every other failure).
+            self._new_nonce = b""
+            self._inner = None
+            return refusal
         self._a, g_a = generate_dh_exponent(self._g, self._dh_prime, rng, name="g_a")
         self._server_time = int(now)
         answer = tl.serialize(
@@ -381,7 +464,7 @@ class ServerHandshake:
         with_hash = sha1(answer) + answer
         with_hash += drawn(rng, -len(with_hash) % 16)
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
-        self._state = "wait_client_dh"
+        self._advance(ServerInput.REQ_DH_PARAMS)
         return tl.make(
             "server_DH_params_ok",
             nonce=self._nonce,
@@ -427,9 +510,10 @@ class ServerHandshake:
         if verdict == "retry":
             self._attempt += 1
             self._retry_id = aux_hash_as_retry_id(key.aux_hash)
+            self._advance(ServerInput.CLIENT_DH_RETRY)
             return answer
         if verdict == "fail":
-            self._fail()
+            self._fail(ServerInput.CLIENT_DH_FAIL)
             return answer
         inner_data = self._inner
         assert inner_data is not None
@@ -447,10 +531,10 @@ class ServerHandshake:
             rsa_scheme=self._scheme,
             inner_data=inner_data.name,
         )
-        self._state = "done"
+        self._advance(ServerInput.CLIENT_DH_OK)
         self._a = 0
         self._new_nonce = self._tmp_key = self._tmp_iv = b""
         return answer
 
     def __repr__(self) -> str:
-        return f"ServerHandshake(state={self._state!r})"
+        return f"ServerHandshake(state={self._state.value!r})"

@@ -2,7 +2,9 @@
 
 * :class:`ClientTransport` / :class:`ServerTransport`: one object per side of a
   connection, composing framing, obfuscated2 and MTProxy fake-TLS; the server
-  detects the transport from the first bytes.
+  detects the transport from the first bytes. Their lifecycle:
+  :class:`TransportState`, :class:`TransportInput`,
+  :data:`CLIENT_TRANSPORT_TRANSITIONS`, :data:`SERVER_TRANSPORT_TRANSITIONS`.
 * The layers on their own: framing codecs (:class:`AbridgedCodec`,
   :class:`IntermediateCodec`, :class:`PaddedIntermediateCodec`,
   :class:`FullCodec`), obfuscated2 headers (:mod:`.obfuscation`), MTProxy
@@ -15,7 +17,16 @@ Malformed input raises :class:`mtcrypt.errors.TransportError`, whose ``code``
 (``ServerTransport.send_error``) before closing.
 """
 
-from .connection import ClientTransport, ServerTransport, Sniffed, sniff
+from .connection import (
+    CLIENT_TRANSPORT_TRANSITIONS,
+    SERVER_TRANSPORT_TRANSITIONS,
+    ClientTransport,
+    ServerTransport,
+    Sniffed,
+    TransportInput,
+    TransportState,
+    sniff,
+)
 from .events import (
     Event,
     Frame,
@@ -42,8 +53,10 @@ from .obfuscation import is_forbidden_header, make_client_header, parse_client_h
 from .proxy import ProxyLink, ProxySecret, SecretKind, parse_proxy_link
 
 __all__ = [
+    "CLIENT_TRANSPORT_TRANSITIONS",
     "DEFAULT_MAX_FRAME",
     "MAX_PADDING",
+    "SERVER_TRANSPORT_TRANSITIONS",
     "TELETHON_MAX_PADDING",
     "AbridgedCodec",
     "ClientRandomCache",
@@ -65,6 +78,8 @@ __all__ = [
     "TransportDetected",
     "TransportErrorCode",
     "TransportInfo",
+    "TransportInput",
+    "TransportState",
     "is_forbidden_header",
     "make_client_header",
     "make_codec",

@@ -30,6 +30,14 @@ anything else       a 64-byte obfuscated2 header
 A connection whose first bytes look like TLS but turn out not to be a valid
 ClientHello is retried as an obfuscated2 header (tdlib's headers only avoid
 ``16 03 01 02``), when non-TLS connections are allowed.
+
+Each side's lifecycle is a :class:`TransportState`, moved only by the
+:class:`TransportInput` pairs in :data:`CLIENT_TRANSPORT_TRANSITIONS` and
+:data:`SERVER_TRANSPORT_TRANSITIONS`. A failed transport refuses
+``receive()`` (:class:`~mtcrypt.errors.TransportError`) and ``send()``
+(:class:`~mtcrypt.errors.SessionError`), both ``"<method>() called in state
+failed"``; a server also refuses to send before the transport is detected.
+``send_error()`` works in every state.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable, Container, Sequence
+from types import MappingProxyType
 
 from .._random import Rng, random_bytes
 from ..crypto import Ctr256
@@ -65,9 +74,84 @@ from .framing import (
 from .obfuscation import HEADER_SIZE, make_client_header, parse_client_header
 from .proxy import ProxySecret
 
-__all__ = ["ClientTransport", "ServerTransport", "Sniffed", "sniff"]
+__all__ = [
+    "CLIENT_TRANSPORT_TRANSITIONS",
+    "SERVER_TRANSPORT_TRANSITIONS",
+    "ClientTransport",
+    "ServerTransport",
+    "Sniffed",
+    "TransportInput",
+    "TransportState",
+    "sniff",
+]
 
 Clock = Callable[[], float]
+
+
+class TransportState(enum.Enum):
+    """Where a :class:`ClientTransport` or :class:`ServerTransport` is."""
+
+    AWAITING_SERVER_HELLO = "awaiting_server_hello"  # fake-TLS client: the proxy's answer
+    DETECTING = "detecting"  # server: reading the first bytes
+    AWAITING_HEADER = "awaiting_header"  # fake-TLS server: the obfuscated2 header in records
+    ESTABLISHED = "established"
+    FAILED = "failed"
+
+
+class TransportInput(enum.Enum):
+    """What moves a transport (every input comes from ``receive()``)."""
+
+    SERVER_HELLO_OK = "client: the proxy's ServerHello verified (held frames released)"
+    CLIENT_HELLO_OK = "server: a valid fake-TLS ClientHello (ServerHello queued)"
+    DETECTED = "server: a plain tag or an obfuscated2 header (also inside TLS records)"
+    ERROR = "receive() raised TransportError"
+
+
+_S, _I = TransportState, TransportInput
+CLIENT_TRANSPORT_TRANSITIONS = MappingProxyType(
+    {
+        (_S.AWAITING_SERVER_HELLO, _I.SERVER_HELLO_OK): _S.ESTABLISHED,
+        (_S.AWAITING_SERVER_HELLO, _I.ERROR): _S.FAILED,
+        (_S.ESTABLISHED, _I.ERROR): _S.FAILED,
+    }
+)
+"""Every allowed (state, input) -> next state of a :class:`ClientTransport`
+(which starts ``AWAITING_SERVER_HELLO`` with fake-TLS, else ``ESTABLISHED``);
+any other pair is refused (``TransportError``, the state unchanged)."""
+
+SERVER_TRANSPORT_TRANSITIONS = MappingProxyType(
+    {
+        (_S.DETECTING, _I.DETECTED): _S.ESTABLISHED,
+        (_S.DETECTING, _I.CLIENT_HELLO_OK): _S.AWAITING_HEADER,
+        (_S.DETECTING, _I.ERROR): _S.FAILED,
+        (_S.AWAITING_HEADER, _I.DETECTED): _S.ESTABLISHED,
+        (_S.AWAITING_HEADER, _I.ERROR): _S.FAILED,
+        (_S.ESTABLISHED, _I.ERROR): _S.FAILED,
+    }
+)
+"""Every allowed (state, input) -> next state of a :class:`ServerTransport`
+(which starts ``DETECTING``); any other pair is refused (``TransportError``,
+the state unchanged)."""
+
+
+def _advance(
+    table: MappingProxyType[tuple[TransportState, TransportInput], TransportState],
+    state: TransportState,
+    event: TransportInput,
+) -> TransportState:
+    """The state ``event`` leads to from ``state``, or the wrong-state error
+    (every input comes from ``receive()``)."""
+    nxt = table.get((state, event))
+    if nxt is None:
+        raise _wrong_state(TransportError, "receive", state)
+    return nxt
+
+
+def _wrong_state(
+    kind: type[TransportError] | type[SessionError], method: str, state: TransportState
+) -> TransportError | SessionError:
+    """The one message for a call the state does not allow."""
+    return kind(f"{method}() called in state {state.value}")
 
 
 class Sniffed(enum.Enum):
@@ -219,8 +303,8 @@ class ClientTransport:
         self._hello_buf = bytearray()
         self._hello_random = b""
         self._hello_key = b""
-        self._waiting = False
-        self._failed = False
+        self._state = TransportState.ESTABLISHED
+        self._failed_in: TransportState | None = None  # the state a failure ended
         self._fake_tls = proxy is not None and proxy.fake_tls
         self._obfuscated = obfuscated
         self._dc_id = dc_id
@@ -250,7 +334,7 @@ class ClientTransport:
             self._pending.append(hello.record)
             self._hello_random = hello.random
             self._hello_key = proxy.key
-            self._waiting = True
+            self._state = TransportState.AWAITING_SERVER_HELLO
             self._stack = _Stack(
                 codec,
                 encryptor=header.encryptor,
@@ -270,6 +354,11 @@ class ClientTransport:
         )
 
     @property
+    def state(self) -> TransportState:
+        """``AWAITING_SERVER_HELLO`` (fake-TLS), ``ESTABLISHED`` or ``FAILED``."""
+        return self._state
+
+    @property
     def info(self) -> TransportInfo:
         return TransportInfo(
             self._codec.framing, self._obfuscated, self._fake_tls, self._dc_id, None, None
@@ -286,8 +375,11 @@ class ClientTransport:
 
     @property
     def established(self) -> bool:
-        """False only while a fake-TLS client waits for the proxy's answer."""
-        return not self._waiting
+        """False while a fake-TLS client waits for the proxy's answer, and
+        after it failed waiting (True after a failure once established)."""
+        if self._state is TransportState.FAILED:
+            return self._failed_in is TransportState.ESTABLISHED
+        return self._state is TransportState.ESTABLISHED
 
     def data_to_send(self) -> bytes:
         out = b"".join(self._pending)
@@ -296,10 +388,10 @@ class ClientTransport:
 
     def send(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
         """Frame (and obfuscate, and wrap) one payload; returns the bytes to write."""
-        if self._failed:
-            raise SessionError("the transport has failed")
+        if self._state is TransportState.FAILED:
+            raise _wrong_state(SessionError, "send", self._state)
         framed = self._codec.encode(payload, quick_ack=quick_ack)
-        if self._waiting:
+        if self._state is TransportState.AWAITING_SERVER_HELLO:
             # Encrypted now so the CTR stream stays in order; wrapped in records
             # once the proxy has proven it knows the secret.
             self._held.append(self._stack.encrypt(framed))
@@ -309,11 +401,11 @@ class ClientTransport:
 
     def receive(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed received bytes; returns the events they complete."""
-        if self._failed:
-            raise TransportError("the transport has already failed")
+        if self._state is TransportState.FAILED:
+            raise _wrong_state(TransportError, "receive", self._state)
         raw = as_bytes(data, "data")
         try:
-            if self._waiting:
+            if self._state is TransportState.AWAITING_SERVER_HELLO:
                 self._hello_buf += raw
                 end = server_hello_length(self._hello_buf)
                 if not end:
@@ -323,14 +415,19 @@ class ClientTransport:
                 self._hello_buf = bytearray()
                 if not verify_server_hello(answer, self._hello_key, self._hello_random):
                     raise TransportError("fake-TLS: the proxy's answer is not authentic", -404)
-                self._waiting = False
+                self._advance(TransportInput.SERVER_HELLO_OK)
                 if self._held:
                     self._pending.append(self._stack.wrap(b"".join(self._held)))
                     self._held.clear()
             return self._stack.inbound(raw)
         except TransportError:
-            self._failed = True
+            self._failed_in = self._state
+            self._advance(TransportInput.ERROR)
             raise
+
+    def _advance(self, event: TransportInput) -> None:
+        """The only place the state changes."""
+        self._state = _advance(CLIENT_TRANSPORT_TRANSITIONS, self._state, event)
 
 
 class ServerTransport:
@@ -393,11 +490,17 @@ class ServerTransport:
         self._info: TransportInfo | None = None
         self._hello: ClientHelloInfo | None = None
         self._reader: TlsRecordReader | None = None
-        self._failed = False
+        self._state = TransportState.DETECTING
 
     def __repr__(self) -> str:
         what = "detecting" if self._info is None else self._info.framing.value
-        return f"<ServerTransport {what}{' failed' if self._failed else ''}>"
+        failed = " failed" if self._state is TransportState.FAILED else ""
+        return f"<ServerTransport {what}{failed}>"
+
+    @property
+    def state(self) -> TransportState:
+        """``DETECTING``, ``AWAITING_HEADER`` (fake-TLS), ``ESTABLISHED`` or ``FAILED``."""
+        return self._state
 
     @property
     def info(self) -> TransportInfo | None:
@@ -423,11 +526,11 @@ class ServerTransport:
 
     # ---- sending ----------------------------------------------------------
 
-    def _ready(self) -> _Stack:
-        if self._stack is None or self._info is None:
-            raise SessionError("the transport has not been detected yet")
-        if self._failed:
-            raise SessionError("the transport has failed")
+    def _ready(self, method: str) -> _Stack:
+        # (No stack while established: _try_obfuscated dropped it after the
+        # frames following a good header failed; sending is refused, as before.)
+        if self._state is not TransportState.ESTABLISHED or self._stack is None:
+            raise _wrong_state(SessionError, method, self._state)
         return self._stack
 
     def _emit(self, data: bytes) -> bytes:
@@ -435,12 +538,12 @@ class ServerTransport:
         return self.data_to_send()
 
     def send(self, payload: bytes | bytearray | memoryview) -> bytes:
-        stack = self._ready()
+        stack = self._ready("send")
         return self._emit(stack.outbound(stack.codec.encode(payload)))
 
     def send_quick_ack(self, token: int) -> bytes:
         """The quick ack for a :class:`Frame` that asked for one."""
-        stack = self._ready()
+        stack = self._ready("send_quick_ack")
         return self._emit(stack.outbound(stack.codec.encode_quick_ack(token)))
 
     def send_error(self, code: int) -> bytes:
@@ -454,21 +557,25 @@ class ServerTransport:
     # ---- receiving ----------------------------------------------------------
 
     def receive(self, data: bytes | bytearray | memoryview) -> list[Event]:
-        if self._failed:
-            raise TransportError("the transport has already failed")
+        if self._state is TransportState.FAILED:
+            raise _wrong_state(TransportError, "receive", self._state)
         raw = as_bytes(data, "data")
         try:
-            if self._info is not None:
+            if self._state is TransportState.ESTABLISHED:
                 assert self._stack is not None
                 return self._stack.inbound(raw)
             self._buf += raw
-            if self._hello is not None:
+            if self._state is TransportState.AWAITING_HEADER:
                 return self._tls_header()
             return self._detect()
         except TransportError:
-            self._failed = True
+            self._advance(TransportInput.ERROR)
             self._buf.clear()
             raise
+
+    def _advance(self, event: TransportInput) -> None:
+        """The only place the state changes."""
+        self._state = _advance(SERVER_TRANSPORT_TRANSITIONS, self._state, event)
 
     def _detect(self) -> list[Event]:
         buf = self._buf
@@ -502,6 +609,7 @@ class ServerTransport:
     def _start(self, stack: _Stack, info: TransportInfo, rest: bytes) -> list[Event]:
         self._stack = stack
         self._info = info
+        self._advance(TransportInput.DETECTED)
         events: list[Event] = [TransportDetected(info)]
         if rest:
             events += stack.inbound_unwrapped(rest)
@@ -555,6 +663,11 @@ class ServerTransport:
         try:
             return self._obfuscated(self._buf, None)
         except TransportError:
+            if self._state is TransportState.ESTABLISHED:
+                # The header was good (the connection is up); the frames after
+                # it were not: that is this connection's error, not a sign that
+                # the bytes were TLS after all.
+                raise
             self._stack = None
             return None
 
@@ -595,6 +708,7 @@ class ServerTransport:
                 self._reader = TlsRecordReader(
                     allow_change_cipher_spec=True, max_record=self._policy.max_record
                 )
+                self._advance(TransportInput.CLIENT_HELLO_OK)
                 return self._tls_header()
         else:
             error = TransportError("fake-TLS: ClientHello too long", -404)
