@@ -4,20 +4,17 @@
 AES-256-CTR stream with fast key erasure, seeded from ``getrandom()`` and
 reseeded in a forked child, so that small draws (message padding) do not pay
 for a system call each.  Every API that consumes randomness takes an ``rng``
-parameter (default: this function) so tests can inject their own.
+parameter (an ``mtcrypt._validation.Rng``; default: this function) so tests
+can inject their own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from ._native import lib
 
-__all__ = ["Rng", "random_bytes"]
-
-Rng = Callable[[int], bytes]
-"""A source of random bytes: ``rng(n)`` returns ``n`` bytes."""
+__all__ = ["random_bytes"]
 
 _RANDOM = lib.mtc_random_bytes
 
@@ -26,8 +23,8 @@ def random_bytes(n: int) -> bytes:
     """``n`` bytes from the OS-seeded native generator."""
     if n <= 0:
         return b""
-    # A fresh bytes object of two or more bytes is private (see
-    # crypto/_buffers.py); a single byte is taken from a two-byte draw.
+    # A fresh bytes object of two or more bytes is private (see FILL_FRESH_BYTES
+    # in _validation.py); a single byte is taken from a two-byte draw.
     size = max(n, 2)
     out = bytes(size)
     if _RANDOM(out, size) != 0:  # no kernel randomness source: ask Python's

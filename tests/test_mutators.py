@@ -30,9 +30,9 @@ from mtcrypt.handshake import (
     ClientHandshake,
     ServerHandshake,
     check_dh_params,
+    int_to_be,
     is_safe_prime,
 )
-from mtcrypt.handshake._common import int_to_be
 from mtcrypt.handshake.dh import g_is_valid_for
 from mtcrypt.handshake.rsa import RsaPrivateKey, rsa_pad_decrypt, rsa_pad_encrypt
 from mtcrypt.mtproto import (

@@ -1,8 +1,8 @@
 """The FFI seam: the compiled core, and the choice of backend.
 
-This is the only module that touches cffi objects directly besides the thin
-wrappers in :mod:`mtcrypt.crypto` and :mod:`mtcrypt.mtproto`; it is excluded
-from strict typing.
+This is the only module that touches cffi objects directly besides the buffer
+checks in ``mtcrypt._validation`` and the thin wrappers in :mod:`mtcrypt.crypto`
+and :mod:`mtcrypt.mtproto`; it is excluded from strict typing.
 
 The backend is chosen once, at import, from the ``MTCRYPT_BACKEND`` environment
 variable: ``auto`` (default), ``portable``, ``aesni`` or ``vaes``.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from .._validation import Clock
+
 
 class DeadlineTimer:
     """Calls ``callback`` at the deadline last given to :meth:`update` (clock
@@ -18,7 +20,7 @@ class DeadlineTimer:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        clock: Callable[[], float],
+        clock: Clock,
         callback: Callable[[], None],
     ) -> None:
         self._loop = loop

@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Rng
 from ..connection import (
     ClientConnection,
     Closed,

@@ -18,7 +18,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Clock, Rng, is_int
 from ..connection import (
     BufferBudget,
     Closed,
@@ -175,15 +176,13 @@ class Server:
         backlog: int = 1024,
         record_handshakes: bool = False,
         rng: Rng = random_bytes,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
-        if max_connections is not None and (
-            type(max_connections) is not int or max_connections < 1
-        ):
+        if max_connections is not None and (not is_int(max_connections) or max_connections < 1):
             raise InvalidArgument("max_connections must be a positive int or None")
         if handshake_workers is None:
             handshake_workers = 2
-        if type(handshake_workers) is not int or handshake_workers < 0:
+        if not is_int(handshake_workers) or handshake_workers < 0:
             raise InvalidArgument("handshake_workers must be a non-negative int")
         self.rsa_key = rsa_key
         self.host = host

@@ -7,8 +7,8 @@ of being padded silently (encrypt) or panicking (decrypt).
 
 from __future__ import annotations
 
+from .._validation import BytesLike, is_int
 from ..crypto import aes as _aes
-from ..crypto._buffers import BytesLike
 from ..errors import InvalidArgument
 
 __all__ = ["decrypt_ige", "encrypt_ige", "factorize_pq_pair"]
@@ -26,7 +26,7 @@ def decrypt_ige(cipher: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
 
 def factorize_pq_pair(pq: int) -> tuple[int, int]:
     """Split ``pq`` into its two prime factors ``(p, q)`` with ``p <= q``."""
-    if not isinstance(pq, int) or isinstance(pq, bool):
+    if not is_int(pq):
         raise InvalidArgument("pq must be an int")
     from ..handshake.pq import factorize_pq  # the handshake owns pq
 

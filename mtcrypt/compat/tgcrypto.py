@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .._native import ffi, lib
 from .._native.status import check
+from .._validation import BytesLike, finish_output, fixed, new_output, readable, writable
 from ..crypto import aes as _aes
-from ..crypto._buffers import BytesLike, finish_output, fixed, new_output, readable, writable
 from ..errors import InvalidArgument, InvalidLength
 
 __all__ = [

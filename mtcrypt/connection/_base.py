@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import tl
-from .._random import Rng
+from .._validation import BytesLike, Clock, Rng, as_bytes
 from ..errors import InvalidArgument, MtcryptError, TransportError
 from ..mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
 from ..mtproto.plain import pack_plain, unpack_plain
 from ..transport import ClientTransport, ServerTransport
-from ..transport._util import as_bytes
 from ..transport.events import Event as TransportEvent
 from .events import Closed, CloseReason, ConnectionEvent, LimitExceeded
 from .hooks import ConnectionHooks
 from .limits import BufferBudget, ConnectionLimits, Timeouts
-
-Clock = Callable[[], float]
 
 
 class ConnectionBase:
@@ -67,7 +64,7 @@ class ConnectionBase:
         if data:
             self._out.append(data if self._hooks is None else self._hooks.wire(data))
 
-    def send_packet(self, packet: bytes | bytearray | memoryview) -> None:
+    def send_packet(self, packet: BytesLike) -> None:
         """Tooling: frame ``packet`` (an MTProto packet of the tool's making)
         with the connection's transport and queue it for :meth:`data_to_send`
         after everything queued before (what the sessions hold is sealed
@@ -75,7 +72,7 @@ class ConnectionBase:
         data = as_bytes(packet, "packet")
         self._queue_after(lambda: self._transport.send(data))
 
-    def send_raw(self, data: bytes | bytearray | memoryview) -> None:
+    def send_raw(self, data: BytesLike) -> None:
         """Tooling: queue ``data`` for :meth:`data_to_send` exactly as given,
         after everything queued before (a frame built and then damaged, or
         bytes that are no frame at all).  No framing, no hooks."""
@@ -89,7 +86,7 @@ class ConnectionBase:
                 self._out.append(data)
 
     def _transport_events(
-        self, data: bytes | bytearray | memoryview, events: list[ConnectionEvent]
+        self, data: BytesLike, events: list[ConnectionEvent]
     ) -> list[TransportEvent]:
         """The first half of ``receive_data``: end of stream, the transport's
         own failures and output; returns the transport's events."""
@@ -217,4 +214,4 @@ def now_or(clock: Clock, now: float | None) -> float:
     return clock() if now is None else float(now)
 
 
-__all__ = ["Clock", "ConnectionBase", "now_or"]
+__all__ = ["ConnectionBase", "now_or"]

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, as_bytes, is_int
 from ..errors import DecryptionFailed, HandshakeError, InvalidArgument, SessionError
 from ..handshake import TELEGRAM_PRODUCTION_KEYS, ClientHandshake, HandshakeResult
 from ..handshake.bind import bind_temp_auth_key
@@ -49,7 +50,6 @@ from ..mtproto.session import (
     Update,
 )
 from ..transport import ClientTransport, Frame, TransportErrorCode
-from ..transport._util import as_bytes
 from ._base import ConnectionBase, now_or
 from .events import (
     CloseReason,
@@ -129,7 +129,7 @@ class ClientConnection(ConnectionBase):
         hooks: ConnectionHooks | None = None,
         handshake_factory: Callable[..., ClientHandshake] | None = None,
         rng: Rng = random_bytes,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         super().__init__(
             limits=limits, timeouts=timeouts, budget=None, hooks=hooks, rng=rng, clock=clock
@@ -139,7 +139,7 @@ class ClientConnection(ConnectionBase):
         if auth_key is not None and not isinstance(auth_key, AuthKey):
             raise InvalidArgument("auth_key must be an AuthKey")
         if temp_key_expires_in is not None and (
-            type(temp_key_expires_in) is not int or not 0 < temp_key_expires_in < 1 << 31
+            not is_int(temp_key_expires_in) or not 0 < temp_key_expires_in < 1 << 31
         ):
             raise InvalidArgument("temp_key_expires_in must be a positive int32 or None")
         self._transport = transport
@@ -312,7 +312,7 @@ class ClientConnection(ConnectionBase):
 
     # ---- input -------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes | bytearray | memoryview) -> list[ConnectionEvent]:
+    def receive_data(self, data: BytesLike) -> list[ConnectionEvent]:
         """Feed what the socket produced (``b""`` for end of stream)."""
         events: list[ConnectionEvent] = []
         for event in self._transport_events(data, events):

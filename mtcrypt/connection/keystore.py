@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+from .._validation import is_int
 from ..errors import InvalidArgument, InvalidType
 from ..mtproto import AuthKey
 
@@ -82,7 +83,7 @@ class MemoryKeyStore:
 
     def __init__(self, *, max_keys: int = 100_000, max_temporary_keys: int = 100_000) -> None:
         for name, value in (("max_keys", max_keys), ("max_temporary_keys", max_temporary_keys)):
-            if type(value) is not int or value < 1:
+            if not is_int(value) or value < 1:
                 raise InvalidArgument(f"{name} must be a positive int")
         self._caps = {False: max_keys, True: max_temporary_keys}
         self._keys: dict[bool, OrderedDict[int, StoredKey]] = {

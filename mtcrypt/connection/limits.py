@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .._validation import is_int
 from ..errors import InvalidArgument
 
 __all__ = ["BufferBudget", "ConnectionLimits", "Timeouts"]
@@ -15,19 +16,14 @@ servers take) with room to spare, and a 512 KiB file part many times over."""
 
 
 def _positive_int(name: str, value: object) -> None:
-    if type(value) is not int or value < 1:
+    if not is_int(value) or value < 1:
         raise InvalidArgument(f"{name} must be a positive int")
 
 
 def _seconds(name: str, value: object, *, optional: bool) -> None:
     if value is None and optional:
         return
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not (isinstance(value, float) or is_int(value)) or not math.isfinite(value) or value <= 0:
         what = "a positive number of seconds" + (" or None" if optional else "")
         raise InvalidArgument(f"{name} must be {what}")
 

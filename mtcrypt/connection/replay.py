@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from .._validation import is_int
 from ..errors import InvalidArgument
 from ..mtproto.session import MAX_FUTURE, MAX_PAST
 
@@ -27,7 +28,7 @@ class SeenRequests:
     __slots__ = ("_seen", "evicted", "max_entries")
 
     def __init__(self, max_entries: int = 500_000) -> None:
-        if type(max_entries) is not int or max_entries < 1:
+        if not is_int(max_entries) or max_entries < 1:
             raise InvalidArgument("max_entries must be a positive int")
         self.max_entries = max_entries
         self._seen: OrderedDict[tuple[int, int, int], float] = OrderedDict()

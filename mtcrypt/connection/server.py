@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, as_bytes
 from ..errors import (
     DecryptionFailed,
     HandshakeError,
@@ -53,7 +54,6 @@ from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey, decrypt_message
 from ..mtproto.session import DropReason, MessageDropped, Request, Role, Session
 from ..transport import Frame, ServerTransport, TransportDetected, TransportInfo
-from ..transport._util import as_bytes
 from ._base import ConnectionBase, now_or
 from .events import (
     CloseReason,
@@ -237,7 +237,7 @@ class ServerConnection(ConnectionBase):
         session_options: Mapping[str, Any] | None = None,
         hooks: ConnectionHooks | None = None,
         rng: Rng = random_bytes,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         super().__init__(
             limits=limits, timeouts=timeouts, budget=budget, hooks=hooks, rng=rng, clock=clock
@@ -311,7 +311,7 @@ class ServerConnection(ConnectionBase):
 
     # ---- input -------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes | bytearray | memoryview) -> list[ConnectionEvent]:
+    def receive_data(self, data: BytesLike) -> list[ConnectionEvent]:
         """Feed what the socket produced (``b""`` for end of stream)."""
         events: list[ConnectionEvent] = []
         for event in self._transport_events(data, events):

@@ -12,18 +12,19 @@ from typing import Any
 
 from .._native import ffi, lib
 from .._native.status import check, status_error
-from ..errors import InvalidArgument, InvalidLength
-from ._buffers import (
+from .._validation import (
     FILL_FRESH_BYTES,
     BytesLike,
     block_multiple,
     check_overlap,
     finish_output,
     fixed,
+    is_int,
     new_output,
     readable,
     writable,
 )
+from ..errors import InvalidArgument, InvalidLength
 
 __all__ = [
     "Aes256",
@@ -163,7 +164,7 @@ def ige256_batch_into(
     lens = ffi.new("uint64_t[]", max(count, 1))
     total = 0
     for i, length in enumerate(lengths):
-        if not isinstance(length, int) or length < 0:
+        if (type(length) is not int and not is_int(length)) or length < 0:
             raise InvalidArgument(f"lengths[{i}] must be a non-negative int")
         block_multiple(length, f"message {i}")
         lens[i] = length

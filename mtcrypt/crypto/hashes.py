@@ -8,7 +8,7 @@ completeness and testing.
 from __future__ import annotations
 
 from .._native import ffi, lib
-from ._buffers import BytesLike, readable
+from .._validation import BytesLike, readable
 
 __all__ = ["sha1", "sha256"]
 

@@ -34,12 +34,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, draw
 from ..errors import DecryptionFailed, InvalidArgument, TLError
 from ..mtproto import AuthKey
 from ..tl import TLObject
 from .crypto import decrypt_e2e, encrypt_e2e
-from .dh import Clock, DhConfig
+from .dh import DhConfig
 from .errors import AbortReason, ChatAborted, E2EError, KeyExchangeError
 from .events import (
     Aborted,
@@ -267,7 +268,7 @@ class SecretChat:
         in_seq_no = 2 * self._my_in + self._x
         out_seq_no = 2 * self._my_out + 1 - self._x
         payload = encode_layer(
-            random_bytes=self._rng(self._policy.random_bytes_length),
+            random_bytes=draw(self._rng, self._policy.random_bytes_length),
             layer=self._policy.layer,
             in_seq_no=in_seq_no,
             out_seq_no=out_seq_no,
@@ -287,10 +288,7 @@ class SecretChat:
         return out
 
     def _random_id(self) -> int:
-        raw = self._rng(8)
-        if not isinstance(raw, bytes) or len(raw) != 8:
-            raise InvalidArgument("rng(8) must return 8 bytes")
-        return int.from_bytes(raw, "little", signed=True)
+        return int.from_bytes(draw(self._rng, 8), "little", signed=True)
 
     def _seal_action(self, action: TLObject) -> Outgoing:
         message = make("decryptedMessageService", random_id=self._random_id(), action=action)
@@ -413,7 +411,7 @@ class SecretChat:
     def receive(self, data: bytes) -> list[Event]:
         """Process one received encrypted message; see the class docs."""
         self._check_open()
-        if not isinstance(data, bytes | bytearray | memoryview):
+        if not isinstance(data, BytesLike):
             raise InvalidArgument("data must be bytes")
         inbound = self._decrypt(bytes(data))
         events: list[Event] = []

@@ -28,8 +28,8 @@ import struct
 
 from .._native import lib
 from .._native.status import check
-from .._random import Rng, random_bytes
-from ..crypto._buffers import BytesLike, finish_output, new_output, readable
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, finish_output, new_output, readable
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from ..mtproto import AuthKey
 
@@ -101,9 +101,7 @@ def encrypt_e2e(
     pad = padding_length(size) if padding is None else padding
     if not MIN_PADDING <= pad <= MAX_PADDING or (size + pad) % 16:
         raise InvalidArgument("padding must be 12..1024 bytes and make the total a multiple of 16")
-    filler = rng(pad)
-    if type(filler) is not bytes or len(filler) != pad:
-        raise InvalidArgument(f"rng({pad}) must return {pad} bytes")
+    filler = draw(rng, pad)
     plaintext = _LEN.pack(n) + bytes(payload)
     total = E2E_HEADER_SIZE + size + pad
     out, finish = new_output(total)

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, draw, is_int
 from ..errors import HandshakeError, InvalidArgument
 from ..handshake.dh import (
     DhPrimeCache,
@@ -51,9 +51,6 @@ __all__ = [
     "mix_server_random",
 ]
 
-Clock = Callable[[], float]
-"""A source of the current time in seconds (``time.time``)."""
-
 MAX_DH_VALUE_BYTES = 257
 """g_a/g_b as received: at most 256 bytes (257 with a sign byte some clients add)."""
 
@@ -68,7 +65,7 @@ def mix_server_random(server_random: bytes, rng: Rng = random_bytes) -> Rng:
     (api/end-to-end: "using the server's random sequence in its raw form may
     be unsafe, it must be combined with a client sequence").
     """
-    if not isinstance(server_random, bytes | bytearray | memoryview):
+    if not isinstance(server_random, BytesLike):
         raise InvalidArgument("server_random must be bytes")
     seed = bytes(server_random)
     prefix = b"mtcrypt e2e dh random v1" + struct.pack("<I", len(seed)) + seed
@@ -76,10 +73,7 @@ def mix_server_random(server_random: bytes, rng: Rng = random_bytes) -> Rng:
     def mixed(n: int) -> bytes:
         if n <= 0:
             return b""
-        own = rng(n)
-        if not isinstance(own, bytes) or len(own) != n:
-            raise InvalidArgument(f"rng({n}) must return {n} bytes")
-        return hashlib.shake_256(prefix + own + struct.pack("<I", n)).digest(n)
+        return hashlib.shake_256(prefix + draw(rng, n) + struct.pack("<I", n)).digest(n)
 
     return mixed
 
@@ -141,11 +135,11 @@ class DhConfig:
             if len(p) != 256:
                 raise KeyExchangeError("dh_prime", "not 256 bytes")
             prime = int.from_bytes(p, "big")
-        elif isinstance(p, int) and not isinstance(p, bool):
+        elif is_int(p):
             prime = p
         else:
             raise InvalidArgument("p must be bytes or int")
-        if not isinstance(g, int) or isinstance(g, bool):
+        if not is_int(g):
             raise InvalidArgument("g must be an int")
         try:
             check_dh_params(g, prime, cache=cache)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Clock, Rng
 from ..errors import InvalidArgument
 from .chat import ChatPolicy, SecretChat
-from .dh import Clock, DhConfig, compute_key, decode_dh_value, encode_dh_value
+from .dh import DhConfig, compute_key, decode_dh_value, encode_dh_value
 from .errors import KeyExchangeError
 
 __all__ = ["AcceptedSecretChat", "PendingSecretChat", "accept_secret_chat"]

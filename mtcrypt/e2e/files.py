@@ -26,9 +26,9 @@ import hashlib
 import hmac
 import struct
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, is_int
 from ..crypto import ige256_decrypt, ige256_encrypt
-from ..crypto._buffers import BytesLike
 from ..errors import InvalidArgument, InvalidLength
 from ..tl import TLObject
 from .errors import E2EError
@@ -67,9 +67,7 @@ class FileKey:
     @classmethod
     def generate(cls, rng: Rng = random_bytes) -> FileKey:
         """A fresh random key and IV."""
-        raw = rng(64)
-        if not isinstance(raw, bytes) or len(raw) != 64:
-            raise InvalidArgument("rng(64) must return 64 bytes")
+        raw = draw(rng, 64)
         return cls(raw[:32], raw[32:])
 
     @classmethod
@@ -89,7 +87,7 @@ class FileKey:
         """Raise :class:`E2EError` unless the file's ``key_fingerprint`` (from
         ``encryptedFile``) matches this key: the file was not encrypted with it."""
         ours = struct.pack("<i", self.fingerprint)
-        if not isinstance(fingerprint, int) or not -(2**31) <= fingerprint < 2**31:
+        if not is_int(fingerprint) or not -(2**31) <= fingerprint < 2**31:
             raise InvalidArgument("fingerprint must be a signed 32-bit int")
         if not hmac.compare_digest(ours, struct.pack("<i", fingerprint)):
             raise E2EError("the file's key_fingerprint does not match its key")
@@ -149,9 +147,7 @@ class FileEncryptor(_IgeStream):
             raise InvalidArgument("the stream is finished")
         data = bytes(chunk)
         pad = -len(data) % 16
-        filler = self._rng(pad) if pad else b""
-        if len(filler) != pad:
-            raise InvalidArgument(f"rng({pad}) must return {pad} bytes")
+        filler = draw(self._rng, pad)
         out = self.update(data + filler) if data else b""
         self.size -= pad
         self._done = True
@@ -164,7 +160,7 @@ class FileDecryptor(_IgeStream):
 
     def __init__(self, file_key: FileKey, size: int) -> None:
         super().__init__(file_key)
-        if not isinstance(size, int) or size < 0:
+        if not is_int(size) or size < 0:
             raise InvalidArgument("size must be a non-negative int")
         self._size = size
         self._seen = 0

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hmac
 import struct
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, readable
 from ..crypto import ige256_decrypt, ige256_encrypt, sha1
-from ..crypto._buffers import BytesLike, readable
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from ..mtproto import AuthKey, kdf_v1
 from .crypto import E2E_HEADER_SIZE, MAX_E2E_PACKET
@@ -43,9 +43,7 @@ def encrypt_e2e_v1(key: AuthKey, payload: BytesLike, *, rng: Rng = random_bytes)
     plaintext = _LEN.pack(n) + bytes(payload)
     msg_key = sha1(plaintext)[4:20]
     pad = -len(plaintext) % 16
-    filler = rng(pad) if pad else b""
-    if len(filler) != pad:
-        raise InvalidArgument(f"rng({pad}) must return {pad} bytes")
+    filler = draw(rng, pad)
     aes_key, aes_iv = kdf_v1(key.key, msg_key, 0)
     return key.key_id_bytes + msg_key + ige256_encrypt(plaintext + filler, aes_key, aes_iv)
 

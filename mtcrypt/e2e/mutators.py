@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Rng
 from ..errors import InvalidArgument
 from ..mtproto import AuthKey
 from ..tl import TLObject

@@ -34,10 +34,10 @@ import struct
 from enum import Enum
 from types import MappingProxyType
 
-from .._random import Rng
+from .._validation import Clock, Rng, draw
 from ..mtproto import AuthKey
 from ..tl import TLObject
-from .dh import Clock, DhConfig, compute_key, decode_dh_value, encode_dh_value
+from .dh import DhConfig, compute_key, decode_dh_value, encode_dh_value
 from .errors import AbortReason, ChatAborted, E2EError, KeyExchangeError
 from .events import Event, KeyChanged, OldKeyDiscarded, RekeyAborted
 from .tl import make
@@ -88,10 +88,7 @@ TRANSITIONS = MappingProxyType(
 
 
 def _random_long(rng: Rng) -> int:
-    raw = rng(8)
-    if not isinstance(raw, bytes) or len(raw) != 8:
-        raise E2EError("rng(8) must return 8 bytes")
-    value: int = struct.unpack("<q", raw)[0]
+    value: int = struct.unpack("<q", draw(rng, 8))[0]
     return value
 
 

@@ -20,6 +20,7 @@ try:
 except ImportError as exc:  # pragma: no cover - hypothesis is a test dependency
     raise ImportError("mtcrypt.e2e.strategies needs hypothesis (pip install hypothesis)") from exc
 
+from .._validation import Rng
 from ..handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME
 from ..mtproto import AuthKey
 from ..tl import TLObject
@@ -99,7 +100,7 @@ def layer_payloads() -> st.SearchStrategy[bytes]:
     )
 
 
-def _seeded_rng(seed: int) -> Callable[[int], bytes]:
+def _seeded_rng(seed: int) -> Rng:
     gen = random.Random(seed)
     return gen.randbytes
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 import struct
 import zlib
 
+from .._validation import BytesLike, is_int
 from ..crypto import sha1, sha256
-from ..crypto._buffers import BytesLike
 from ..errors import InvalidArgument
 from ..mtproto import AuthKey
 from ._emoji import EMOJI_SECRET
@@ -47,7 +47,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _key_bytes(key: AuthKey | BytesLike, what: str) -> bytes:
     if isinstance(key, AuthKey):
         return key.key
-    if isinstance(key, bytes | bytearray | memoryview) and len(key) == 256:
+    if isinstance(key, BytesLike) and len(key) == 256:
         return bytes(key)
     raise InvalidArgument(f"{what} must be an AuthKey or 256 bytes")
 
@@ -97,9 +97,9 @@ class KeyVisualization:
     def png(self, scale: int = 16, border: int = 0) -> bytes:
         """A PNG (8-bit palette) of the picture, each pixel ``scale`` x ``scale``,
         with ``border`` white pixels (at that scale) around it."""
-        if not isinstance(scale, int) or not 1 <= scale <= 256:
+        if not is_int(scale) or not 1 <= scale <= 256:
             raise InvalidArgument("scale must be an int in 1..256")
-        if not isinstance(border, int) or not 0 <= border <= 64:
+        if not is_int(border) or not 0 <= border <= 64:
             raise InvalidArgument("border must be an int in 0..64")
         grid = self.pixels()
         cells = len(grid) + 2 * border

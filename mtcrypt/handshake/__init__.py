@@ -12,7 +12,15 @@
 * :func:`factorize_pq`: the client's proof of work, in C.
 """
 
-from ._common import HandshakeResult, RsaScheme, new_nonce_hash, server_salt, tmp_aes_key_iv
+from ._common import (
+    HandshakeResult,
+    RsaScheme,
+    dh_params_fail_hash,
+    int_to_be,
+    new_nonce_hash,
+    server_salt,
+    tmp_aes_key_iv,
+)
 from .bind import bind_temp_auth_key, verify_bind_temp_auth_key
 from .client import CLIENT_TRANSITIONS, ClientHandshake, ClientInput, ClientState
 from .dh import (
@@ -67,9 +75,11 @@ __all__ = [
     "bind_temp_auth_key",
     "check_dh_params",
     "check_dh_value",
+    "dh_params_fail_hash",
     "factorize_pq",
     "generate_pq",
     "generate_private_key",
+    "int_to_be",
     "is_safe_prime",
     "load_private_key",
     "load_public_key",

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import hmac
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from .. import tl
-from .._random import Rng
+from .._validation import BytesLike
 from ..crypto import sha1
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, TLError
 from ..mtproto import AuthKey, pack_plain, unpack_plain
 
 __all__ = [
-    "Clock",
     "HandshakeResult",
     "MsgIdClock",
     "RsaScheme",
@@ -27,9 +25,6 @@ __all__ = [
     "tmp_aes_key_iv",
 ]
 
-Clock = Callable[[], float]
-"""A source of Unix time in seconds (``time.time``)."""
-
 RsaScheme = Literal["rsa_pad", "legacy"]
 """How ``p_q_inner_data`` was RSA-encrypted: RSA_PAD, or ``SHA1(data)+data+random``."""
 
@@ -38,7 +33,8 @@ STRICT = tl.Limits(strict_padding=True, max_bytes_length=4096)
 
 
 def int_to_be(value: int) -> bytes:
-    """Minimal big-endian bytes of a natural number, as handshake strings carry them."""
+    """Minimal big-endian bytes of a natural number, as handshake strings carry
+    them (``p``, ``q``, ``dh_prime``, ``g_a``, ``g_b``): ``b"\\x00"`` for zero."""
     return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
 
 
@@ -87,13 +83,6 @@ def equal(a: bytes, b: bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def drawn(rng: Rng, n: int) -> bytes:
-    out = rng(n)
-    if not isinstance(out, bytes) or len(out) != n:
-        raise InvalidArgument(f"rng({n}) must return {n} bytes")
-    return out
-
-
 class MsgIdClock:
     """Message ids for unencrypted handshake messages: ``time * 2^32`` with the low
     two bits set to ``low_bits`` (0 for a client, 1 for a server), strictly
@@ -121,7 +110,7 @@ def pack(msg_id: int, obj: tl.TLObject) -> bytes:
 
 def unpack(packet: bytes, *, from_server: bool) -> tuple[int, bytes]:
     """``(msg_id, body)`` of an unencrypted message from the peer, or HandshakeError."""
-    if not isinstance(packet, bytes | bytearray | memoryview):
+    if not isinstance(packet, BytesLike):
         raise HandshakeError("plain_message", "packet is not bytes")
     try:
         msg_id, body = unpack_plain(packet)

@@ -21,10 +21,11 @@ from __future__ import annotations
 import struct
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, is_int
 from ..errors import DecryptionFailed, HandshakeError, InvalidArgument, InvalidType, TLError
 from ..mtproto import AuthKey, decrypt_message_v1, encrypt_message_v1
-from ._common import STRICT, drawn
+from ._common import STRICT
 
 __all__ = ["bind_temp_auth_key", "verify_bind_temp_auth_key"]
 
@@ -32,7 +33,7 @@ _INT64 = (-(1 << 63), 1 << 63)
 
 
 def _check_int64(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise InvalidType(f"{name} must be an int")
     if not _INT64[0] <= value < _INT64[1]:
         raise InvalidArgument(f"{name} must fit a signed 64-bit int")
@@ -60,11 +61,11 @@ def bind_temp_auth_key(
         raise InvalidType("perm_key and temp_key must be AuthKey objects")
     _check_int64("temp_session_id", temp_session_id)
     _check_int64("msg_id", msg_id)
-    if not isinstance(expires_at, int) or not 0 < expires_at < 1 << 31:
+    if not is_int(expires_at) or not 0 < expires_at < 1 << 31:
         raise InvalidArgument("expires_at must be a positive int32 Unix time")
     nonce = 0
     while nonce == 0:
-        nonce = struct.unpack("<q", drawn(rng, 8))[0]
+        nonce = struct.unpack("<q", draw(rng, 8))[0]
     inner = tl.serialize(
         tl.make(
             "bind_auth_key_inner",
@@ -75,7 +76,7 @@ def bind_temp_auth_key(
             expires_at=expires_at,
         )
     )
-    plaintext = drawn(rng, 16) + struct.pack("<qii", msg_id, 0, len(inner)) + inner
+    plaintext = draw(rng, 16) + struct.pack("<qii", msg_id, 0, len(inner)) + inner
     encrypted = encrypt_message_v1(perm_key, plaintext, from_server=False, rng=rng)
     return tl.make(
         "auth.bindTempAuthKey",
@@ -108,7 +109,7 @@ def verify_bind_temp_auth_key(
     """
     if not isinstance(perm_key, AuthKey) or not isinstance(temp_key, AuthKey):
         raise InvalidType("perm_key and temp_key must be AuthKey objects")
-    if isinstance(request, bytes | bytearray | memoryview):
+    if isinstance(request, BytesLike):
         try:
             request = tl.deserialize(bytes(request), limits=STRICT)
         except TLError:

@@ -43,19 +43,18 @@ from enum import Enum, StrEnum
 from types import MappingProxyType
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Clock, Rng, draw, is_int
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType
 from ..mtproto import AuthKey
 from ._common import (
-    Clock,
     HandshakeResult,
     MsgIdClock,
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
-    drawn,
     equal,
     int_from_be,
     int_to_be,
@@ -161,15 +160,13 @@ class ClientHandshake:
         rng: Rng = random_bytes,
         clock: Clock = time.time,
     ) -> None:
-        if dc is not None and (not isinstance(dc, int) or not -(1 << 31) <= dc < 1 << 31):
+        if dc is not None and (not is_int(dc) or not -(1 << 31) <= dc < 1 << 31):
             raise InvalidArgument("dc must be an int32 or None")
-        if expires_in is not None and (
-            not isinstance(expires_in, int) or not 0 < expires_in < 1 << 31
-        ):
+        if expires_in is not None and (not is_int(expires_in) or not 0 < expires_in < 1 << 31):
             raise InvalidArgument("expires_in must be a positive int32 or None")
         if rsa_scheme not in ("rsa_pad", "legacy"):
             raise InvalidArgument("rsa_scheme must be 'rsa_pad' or 'legacy'")
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if not is_int(max_retries) or max_retries < 0:
             raise InvalidArgument("max_retries must be a non-negative int")
         keys: dict[int, RsaPublicKey] = {}
         for key in public_keys:
@@ -239,7 +236,7 @@ class ClientHandshake:
     def start_with(self, rng: Rng, now: float) -> bytes:
         """:meth:`start` with the randomness and time given (deterministic twin)."""
         self._next(ClientInput.START)  # refused before any randomness is drawn
-        self._nonce = drawn(rng, 16)
+        self._nonce = draw(rng, 16)
         self._advance(ClientInput.START)
         return pack(self._msg_ids.next(now), tl.make("req_pq_multi", nonce=self._nonce))
 
@@ -317,7 +314,7 @@ class ClientHandshake:
         if key is None:
             raise HandshakeError("fingerprint", "the server offers no key we trust")
         self._fingerprint = key.fingerprint
-        self._new_nonce = drawn(rng, 32)
+        self._new_nonce = draw(rng, 32)
         fields: dict[str, object] = {
             "pq": pq_bytes,
             "p": int_to_be(p),
@@ -405,7 +402,7 @@ class ClientHandshake:
             )
         )
         with_hash = sha1(data) + data
-        with_hash += drawn(rng, -len(with_hash) % 16)
+        with_hash += draw(rng, -len(with_hash) % 16)
         request = tl.make(
             "set_client_DH_params",
             nonce=self._nonce,

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from Crypto.Math import Primality
 from Crypto.Math.Numbers import Integer
 
-from .._random import Rng
+from .._validation import Rng, draw, is_int
 from ..errors import HandshakeError, InvalidArgument
 
 __all__ = [
@@ -99,7 +99,7 @@ def is_safe_prime(p: int) -> bool:
     q = (p-1)/2 prime and q > sqrt(p), ``3^(p-1) = 1 mod p`` and
     ``gcd(3^2 - 1, p) = 1`` suffice.
     """
-    if not isinstance(p, int) or isinstance(p, bool) or p.bit_length() != 2048:
+    if not is_int(p) or p.bit_length() != 2048:
         return False
     if p % 8 not in (3, 7):  # p = 2q+1 with q odd prime: p = 3 mod 4
         return False
@@ -121,7 +121,7 @@ class DhPrimeCache:
     """
 
     def __init__(self, max_size: int = 16) -> None:
-        if not isinstance(max_size, int) or max_size < 0:
+        if not is_int(max_size) or max_size < 0:
             raise InvalidArgument("max_size must be a non-negative int")
         self._max = max_size
         self._known: OrderedDict[int, None] = OrderedDict()
@@ -184,7 +184,7 @@ def check_dh_params(g: int, dh_prime: int, *, cache: DhPrimeCache | None = None)
     is a 2048-bit safe prime and ``g`` a valid generator for it."""
     if not 2 <= g <= 7:
         raise HandshakeError("g", "g must be in 2..7")
-    if not isinstance(dh_prime, int) or dh_prime.bit_length() != 2048:
+    if not is_int(dh_prime) or dh_prime.bit_length() != 2048:
         raise HandshakeError("dh_prime", "not 2048 bits")
     if not g_is_valid_for(g, dh_prime):
         raise HandshakeError("g", "g does not generate the prime-order subgroup")
@@ -205,10 +205,7 @@ def generate_dh_exponent(
     """``(x, g^x mod dh_prime)`` with x from 256 bytes of ``rng``; x is drawn
     again while ``g^x`` is outside the safety range."""
     for _ in range(max_attempts):
-        raw = rng(256)
-        if not isinstance(raw, bytes) or len(raw) != 256:
-            raise InvalidArgument("rng(256) must return 256 bytes")
-        x = int.from_bytes(raw, "big")
+        x = int.from_bytes(draw(rng, 256), "big")
         if x < 2:
             continue
         gx = modexp(g, x, dh_prime)

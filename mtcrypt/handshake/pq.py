@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._native import ffi, lib
+from .._validation import is_int
 from ..errors import InvalidArgument
 
 __all__ = ["factorize_pq", "is_prime_u64"]
@@ -15,7 +16,7 @@ def factorize_pq(pq: int) -> tuple[int, int]:
     primes below 2**32).  Raises :class:`~mtcrypt.errors.InvalidArgument` for
     anything else.
     """
-    if not isinstance(pq, int) or isinstance(pq, bool):
+    if not is_int(pq):
         raise InvalidArgument("pq must be an int")
     if not 4 <= pq < 1 << 64:
         raise InvalidArgument("pq must be a composite number in [4, 2**64)")
@@ -27,6 +28,6 @@ def factorize_pq(pq: int) -> tuple[int, int]:
 
 def is_prime_u64(n: int) -> bool:
     """Deterministic primality for ``0 <= n < 2**64``."""
-    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 64:
+    if not is_int(n) or not 0 <= n < 1 << 64:
         raise InvalidArgument("n must be an int in [0, 2**64)")
     return bool(lib.mtc_is_prime_u64(n))

@@ -45,11 +45,13 @@ from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
 from .._native import ffi, lib
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, is_int
 from ..crypto import sha1, sha256
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, InvalidType
 from ..tl import pack_bytes
+from ._common import int_to_be
 
 __all__ = [
     "RSA_BLOCK_SIZE",
@@ -127,21 +129,16 @@ def _modexp(base: int, exponent: int, modulus: int) -> int:
     return int(value)
 
 
-def _int_bytes(value: int) -> bytes:
-    """Minimal big-endian bytes (``b"\\x00"`` for zero)."""
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-
-
 def telegram_fingerprint(n: int, e: int) -> int:
     """Telegram's key fingerprint: SHA1(bare rsa_public_key n e)[12:20] as a signed LE int64."""
-    digest = sha1(pack_bytes(_int_bytes(n)) + pack_bytes(_int_bytes(e)))
+    digest = sha1(pack_bytes(int_to_be(n)) + pack_bytes(int_to_be(e)))
     value: int = struct.unpack("<q", digest[12:20])[0]
     return value
 
 
 def _check_components(n: int, e: int) -> None:
     for name, value in (("n", n), ("e", e)):
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not is_int(value):
             raise InvalidType(f"RSA {name} must be an int")
     if not 2041 <= n.bit_length() <= 2048 or not n & 1:
         raise InvalidArgument("handshake RSA keys need an odd 2041..2048-bit modulus")
@@ -205,7 +202,7 @@ class RsaPrivateKey:
     def __init__(self, n: int, e: int, d: int, p: int, q: int) -> None:
         self.public_key: RsaPublicKey = RsaPublicKey(n, e)
         for value in (d, p, q):
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not is_int(value):
                 raise InvalidType("RSA private components must be ints")
         if p * q != n or p < 3 or q < 3:
             raise InvalidArgument("RSA private key: p * q != n")
@@ -291,17 +288,10 @@ def load_private_key(pem: str | bytes, passphrase: str | None = None) -> RsaPriv
 def generate_private_key(bits: int = 2048, *, rng: Rng | None = None) -> RsaPrivateKey:
     """A new server key (e = 65537). ``rng`` defaults to the OS CSPRNG; pass a
     deterministic one only in tests. Takes 0.1-2 s for 2048 bits."""
-    if not isinstance(bits, int) or not 2041 <= bits <= 2048:
+    if not is_int(bits) or not 2041 <= bits <= 2048:
         raise InvalidArgument("handshake RSA keys need a 2041..2048-bit modulus")
     key = RSA.generate(bits, randfunc=rng)
     return RsaPrivateKey(int(key.n), int(key.e), int(key.d), int(key.p), int(key.q))
-
-
-def _drawn(rng: Rng, n: int) -> bytes:
-    out = rng(n)
-    if not isinstance(out, bytes) or len(out) != n:
-        raise InvalidArgument(f"rng({n}) must return {n} bytes")
-    return out
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -354,9 +344,9 @@ def rsa_pad_encrypt(
     key = _check_key(key)
     if not isinstance(data, bytes) or len(data) > RSA_PAD_MAX_DATA:
         raise InvalidLength(f"RSA_PAD data must be bytes of at most {RSA_PAD_MAX_DATA}")
-    padding = _drawn(rng, _PADDED - len(data))
+    padding = draw(rng, _PADDED - len(data))
     for _ in range(max_attempts):
-        out = rsa_pad_encrypt_with(data, key, padding, _drawn(rng, 32))
+        out = rsa_pad_encrypt_with(data, key, padding, draw(rng, 32))
         if out is not None:
             return out
     raise InvalidArgument("RSA_PAD: no temp_key gave a block below the modulus")
@@ -365,7 +355,7 @@ def rsa_pad_encrypt(
 def _private_block(encrypted: bytes, key: RsaPrivateKey) -> bytes:
     if not isinstance(key, RsaPrivateKey):
         raise InvalidType("key must be an RsaPrivateKey")
-    if not isinstance(encrypted, bytes | bytearray | memoryview):
+    if not isinstance(encrypted, BytesLike):
         raise InvalidType("encrypted data must be bytes")
     c = int.from_bytes(encrypted, "big")
     if len(encrypted) != RSA_BLOCK_SIZE or c >= key.public_key.n:
@@ -413,7 +403,7 @@ def rsa_legacy_encrypt(data: bytes, key: RsaPublicKey, *, rng: Rng = random_byte
     """The legacy ``SHA1(data) + data + random`` RSA scheme Telethon and
     Pyrogram send. Do not use it for talking to Telegram: it exists so servers
     and transcript replays can be tested."""
-    return rsa_legacy_encrypt_with(data, key, _drawn(rng, _LEGACY_PLAIN - 20 - len(data)))
+    return rsa_legacy_encrypt_with(data, key, draw(rng, _LEGACY_PLAIN - 20 - len(data)))
 
 
 def rsa_legacy_unpad(block: bytes, data_length: Callable[[bytes], int | None]) -> bytes | None:

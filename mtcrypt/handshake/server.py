@@ -59,19 +59,18 @@ from types import MappingProxyType
 from typing import Literal
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Clock, Rng, draw, is_int
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError
 from ..mtproto import AuthKey
 from ._common import (
-    Clock,
     HandshakeResult,
     MsgIdClock,
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
-    drawn,
     equal,
     int_from_be,
     int_to_be,
@@ -167,7 +166,7 @@ _PQ_HIGH = 3037000499  # isqrt(2^63 - 1)
 
 def _random_prime(rng: Rng) -> int:
     while True:
-        n = _PQ_LOW + int.from_bytes(drawn(rng, 4), "big") % (_PQ_HIGH - _PQ_LOW)
+        n = _PQ_LOW + int.from_bytes(draw(rng, 4), "big") % (_PQ_HIGH - _PQ_LOW)
         n |= 1
         if n <= _PQ_HIGH and is_prime_u64(n):
             return n
@@ -229,7 +228,7 @@ class ServerHandshake:
             check_dh_params(g, dh_prime)
         except HandshakeError as exc:
             raise InvalidArgument(f"bad DH parameters: {exc.check}") from None
-        if not isinstance(max_retries, int) or max_retries < 0:
+        if not is_int(max_retries) or max_retries < 0:
             raise InvalidArgument("max_retries must be a non-negative int")
         self._keys = {key.fingerprint: key for key in keys}
         self._dh_prime = dh_prime
@@ -349,7 +348,7 @@ class ServerHandshake:
         req = parse(body, ("req_pq_multi", "req_pq"), "req_pq")
         self._request = req.name
         self._nonce = req.nonce
-        self._server_nonce = drawn(rng, 16)
+        self._server_nonce = draw(rng, 16)
         self._p, self._q = generate_pq(rng)
         self._pq = int_to_be(self._p * self._q)
         self._advance(ServerInput.REQ_PQ)
@@ -462,7 +461,7 @@ class ServerHandshake:
             )
         )
         with_hash = sha1(answer) + answer
-        with_hash += drawn(rng, -len(with_hash) % 16)
+        with_hash += draw(rng, -len(with_hash) % 16)
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
         self._advance(ServerInput.REQ_DH_PARAMS)
         return tl.make(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hmac
 import struct
 
+from .._validation import BytesLike, is_int, readable
 from ..crypto import sha1
-from ..crypto._buffers import BytesLike, readable
 from ..errors import InvalidArgument, InvalidLength
 
 __all__ = ["AUTH_KEY_SIZE", "AuthKey"]
@@ -42,7 +42,7 @@ class AuthKey:
     def from_int(cls, value: int) -> AuthKey:
         """The key from the DH result ``g^ab mod p``, left-padded to 256 bytes
         as the spec requires (a key whose first byte is zero stays 256 bytes)."""
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not is_int(value):
             raise InvalidArgument("auth key value must be an int")
         if not 0 < value < 1 << (8 * AUTH_KEY_SIZE):
             raise InvalidArgument("auth key value must be in (0, 2**2048)")

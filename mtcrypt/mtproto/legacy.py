@@ -12,9 +12,9 @@ from __future__ import annotations
 import hmac
 import struct
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, readable
 from ..crypto import sha1
-from ..crypto._buffers import BytesLike, readable
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from .authkey import AuthKey
@@ -46,9 +46,7 @@ def encrypt_message_v1(
         raise InvalidLength("plaintext must be at least 32 bytes and a multiple of 4")
     msg_key = sha1(data)[4:20]
     pad = -n % 16
-    padding = rng(pad) if pad else b""
-    if len(padding) != pad:
-        raise InvalidArgument(f"rng({pad}) must return {pad} bytes")
+    padding = draw(rng, pad)
     key, iv = kdf_v1(auth_key.key, msg_key, 8 if from_server else 0)
     return auth_key.key_id_bytes + msg_key + ige256_encrypt(data + padding, key, iv)
 

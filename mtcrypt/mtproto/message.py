@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from .._native import ffi, lib
 from .._native.status import check
-from .._random import Rng, random_bytes
-from ..crypto._buffers import BytesLike, readable
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, draw, is_int, readable
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from .authkey import AuthKey
 
@@ -101,7 +101,7 @@ def padding_length(plain_len: int, extra_blocks: int = 0) -> int:
     12..27 that reaches a multiple of 16, plus ``extra_blocks`` * 16 (to hide
     lengths); never more than 1024."""
     base = MIN_PADDING + (-(plain_len + MIN_PADDING) % 16)
-    if not isinstance(extra_blocks, int) or extra_blocks < 0:
+    if not is_int(extra_blocks) or extra_blocks < 0:
         raise InvalidArgument("extra_blocks must be a non-negative int")
     total = base + 16 * extra_blocks
     if total > MAX_PADDING:
@@ -199,9 +199,7 @@ def _seal(
     key = _auth_key(auth_key)
     src, n = _check_plaintext(plaintext)
     pad_len = padding_length(n, extra_blocks)
-    padding = rng(pad_len)
-    if type(padding) is not bytes or len(padding) != pad_len:
-        raise InvalidArgument(f"rng({pad_len}) must return {pad_len} bytes")
+    padding = draw(rng, pad_len)
     out = bytes(_EXTERNAL + n + pad_len)
     rc = _SEAL(
         key._key,
@@ -271,9 +269,7 @@ def encrypt_messages(
     plain_lens = array("Q", map(len, parts))
     pad_lens = array("Q", [12 + (-(n + 12) & 15) for n in plain_lens])
     total_pad = sum(pad_lens)
-    padding = rng(total_pad)
-    if type(padding) is not bytes or len(padding) != total_pad:
-        raise InvalidArgument(f"rng({total_pad}) must return {total_pad} bytes")
+    padding = draw(rng, total_pad)
     total_plain = sum(plain_lens)
     # Reused per-thread buffers: fresh megabyte-sized allocations cost a page
     # fault per 4 KiB, which in a VM is more than the cryptography.

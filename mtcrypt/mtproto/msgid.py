@@ -15,6 +15,7 @@ import bisect
 from collections.abc import Iterator
 from enum import Enum
 
+from .._validation import is_int
 from ..errors import InvalidArgument
 
 __all__ = [
@@ -100,7 +101,7 @@ class ReplayWindow:
     __slots__ = ("_capacity", "_ids")
 
     def __init__(self, capacity: int = 1000) -> None:
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+        if not is_int(capacity) or capacity < 1:
             raise InvalidArgument("replay window capacity must be a positive int")
         self._capacity = capacity
         self._ids: list[int] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from ..crypto._buffers import BytesLike, readable
+from .._validation import BytesLike, is_int, readable
 from ..errors import InvalidArgument, InvalidLength
 
 __all__ = ["MAX_PLAIN_BODY", "pack_plain", "unpack_plain"]
@@ -22,7 +22,7 @@ def pack_plain(msg_id: int, body: BytesLike) -> bytes:
         raise InvalidLength(f"body must be a multiple of 4 bytes, got {n}")
     if n > MAX_PLAIN_BODY:
         raise InvalidLength(f"body larger than {MAX_PLAIN_BODY} bytes")
-    if not isinstance(msg_id, int) or not -(1 << 63) <= msg_id < 1 << 63:
+    if not is_int(msg_id) or not -(1 << 63) <= msg_id < 1 << 63:
         raise InvalidArgument("msg_id must be a signed 64-bit int")
     return _PLAIN.pack(0, msg_id, n) + bytes(body)
 

@@ -119,7 +119,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, draw, is_int
 from ..errors import DecryptionFailed, InvalidArgument, SessionError, TLError
 from ..tl import DEFAULT_LIMITS, Limits, Reader, TLObject, default_schema, gunzip, make, serialize
 from ..tl import deserialize as tl_deserialize
@@ -180,9 +181,6 @@ __all__ = [
     "TimeSynced",
     "Update",
 ]
-
-Clock = Callable[[], float]
-"""Returns the local time in seconds since the epoch (``time.time``)."""
 
 MAX_PAST = 300.0
 """A message whose msg_id is more than this many seconds old is dropped [D]."""
@@ -324,7 +322,7 @@ def _parse_msgs_ack(body: bytes) -> TLObject:
 
 
 def _check_body(body: object, what: str) -> bytes:
-    if not isinstance(body, bytes | bytearray | memoryview):
+    if not isinstance(body, BytesLike):
         raise InvalidArgument(f"{what} must be bytes")
     data = bytes(body)
     if len(data) < 4 or len(data) % 4:
@@ -333,7 +331,7 @@ def _check_body(body: object, what: str) -> bytes:
 
 
 def _int64(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+    if not is_int(value) or not -(2**63) <= value < 2**63:
         raise InvalidArgument(f"{what} must be a signed 64-bit int")
     return value
 
@@ -415,7 +413,7 @@ class Session:
         self._clock = clock
         self._rng = rng
         if session_id is None and self._client:
-            session_id = _I64.unpack(self._take_random(8))[0]
+            session_id = _I64.unpack(draw(self._rng, 8))[0]
         self._session_id = None if session_id is None else _int64(session_id, "session_id")
         self._salt = _int64(salt, "salt")
         self._future_salts: list[FutureSalt] = []
@@ -434,7 +432,7 @@ class Session:
         self._ack_batch = ack_batch
         self._ack_delay = ack_delay
         self._sent_retention = sent_retention
-        if type(max_retained) is not int or max_retained < 1:
+        if not is_int(max_retained) or max_retained < 1:
             raise InvalidArgument("max_retained must be a positive int")
         self._max_retained = max_retained
         self._trim_at = 2 * max_retained
@@ -562,14 +560,14 @@ class Session:
         """Client: queue a ``ping``; the :class:`Pong` event carries the returned msg_id."""
         self._require(Role.CLIENT, "send_ping")
         if ping_id is None:
-            ping_id = _I64.unpack(self._take_random(8))[0]
+            ping_id = _I64.unpack(draw(self._rng, 8))[0]
         body = serialize(make("ping", ping_id=_int64(ping_id, "ping_id")))
         return self._queue_message(body, True, _Kind.PING).msg_id
 
     def request_future_salts(self, num: int = 32) -> int:
         """Client: queue ``get_future_salts``; the answer gives :class:`SaltsReceived`."""
         self._require(Role.CLIENT, "request_future_salts")
-        if not isinstance(num, int) or not 1 <= num <= MAX_FUTURE_SALTS:
+        if not is_int(num) or not 1 <= num <= MAX_FUTURE_SALTS:
             raise InvalidArgument(f"num must be in 1..{MAX_FUTURE_SALTS}")
         body = serialize(make("get_future_salts", num=num))
         return self._queue_message(body, True, _Kind.SALTS).msg_id
@@ -747,7 +745,7 @@ class Session:
         and the peer's direction; a plaintext whose header is inconsistent
         raises :class:`~mtcrypt.errors.InvalidArgument`.
         """
-        if not isinstance(plaintext, bytes | bytearray | memoryview):
+        if not isinstance(plaintext, BytesLike):
             raise InvalidArgument("plaintext must be bytes")
         data = bytes(plaintext)
         if len(data) < HEADER_SIZE:
@@ -776,7 +774,7 @@ class Session:
             return [self._dropped(reason, msg_id, seq_no, body, None, session_id)]
         events: list[Event] = []
         if isinstance(parsed, list):  # a container: commit it, then each message alone
-            self._commit(msg_id, seq_no, session_id, now, events)
+            self._commit(msg_id, seq_no, session_id, now, events, container=True)
             for item in parsed:
                 self._handle(item, msg_id, now, events)
             return events
@@ -978,12 +976,15 @@ class Session:
         self._apply(item, container_id, now, events)
 
     def _commit(
-        self, msg_id: int, seq_no: int, session_id: int, now: float, events: list[Event]
+        self, msg_id: int, seq_no: int, session_id: int, now: float, events: list[Event],
+        container: bool = False,
     ) -> None:
-        """The outer message passed: remember it, sync the time, adopt the session."""
+        """The outer message passed: remember it, sync the time, adopt the session.
+        A container is never acknowledged itself (it is not content-related,
+        whatever its seq_no says; the messages in it are acknowledged one by one)."""
         self._window.add(msg_id)
         self.stats.messages_accepted += 1
-        if seq_no & 1:
+        if seq_no & 1 and not container:
             self._add_pending_ack(msg_id, now)
         if self._client and not self._time_synced:
             self._set_time_offset(msg_id, now, events)
@@ -991,7 +992,7 @@ class Session:
             self._session_id = session_id
         if self._announce:
             self._announce = False
-            unique_id = _I64.unpack(self._take_random(8))[0]
+            unique_id = _I64.unpack(draw(self._rng, 8))[0]
             body = serialize(make("new_session_created", first_msg_id=msg_id,
                                   unique_id=unique_id, server_salt=self._salt))
             self._queue_message(body, True, _Kind.OTHER)
@@ -1165,18 +1166,12 @@ class Session:
         if self._role is not role:
             raise SessionError(f"{what} is for the {role.value} role")
 
-    def _take_random(self, n: int) -> bytes:
-        data = self._rng(n)
-        if type(data) is not bytes or len(data) != n:
-            raise InvalidArgument(f"rng({n}) must return {n} bytes")
-        return data
-
     def _new_msg_id(self, *, response: bool) -> int:
         if self._client:
             low = CLIENT
         else:
             low = SERVER_RESPONSE if response else SERVER_OTHER
-        noise = int.from_bytes(self._take_random(2), "little")
+        noise = int.from_bytes(draw(self._rng, 2), "little")
         msg_id = next_msg_id(self._clock() + self._time_offset, self._last_msg_id, low, noise)
         while msg_id in self._sent or msg_id in self._containers:  # after a re-anchor
             msg_id = next_msg_id(0.0, msg_id, low)

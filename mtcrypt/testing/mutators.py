@@ -46,11 +46,11 @@ from typing import Final, Literal
 from zlib import crc32
 
 from .. import tl
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Rng
 from ..crypto import ige256_decrypt, ige256_encrypt, sha1, sha256
 from ..errors import InvalidArgument
-from ..handshake import new_nonce_hash, tmp_aes_key_iv
-from ..handshake._common import dh_params_fail_hash
+from ..handshake import dh_params_fail_hash, new_nonce_hash, tmp_aes_key_iv
 from ..handshake.dh import DH_SAFETY_MARGIN, TELEGRAM_DH_PRIME, g_is_valid_for
 from ..mtproto import HEADER_SIZE, MAX_PADDING, MIN_PADDING, AuthKey, InnerMessage, kdf2
 from ..transport.events import Framing

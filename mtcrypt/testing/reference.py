@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from .._validation import Clock
 from ..aio.server import ConnectionInfo, Handler, HandshakeRecord, RpcReply, Server
 from ..crypto import sha256
 from ..handshake.rsa import RsaPrivateKey, RsaPublicKey, generate_private_key
@@ -67,7 +68,7 @@ class ReferenceServer:
         enforce_salt: bool = False,
         seed: int | bytes | None = None,
         max_padding: int = 3,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         handshake_workers: int = 0,
         **options: Any,
     ) -> None:

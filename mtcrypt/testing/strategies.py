@@ -44,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - hypothesis is a test dependency
     ) from exc
 
 from .. import tl
-from .._random import Rng
+from .._validation import Rng
 from ..handshake.dh import TELEGRAM_DH_PRIME
 from ..mtproto import HEADER_SIZE, AuthKey, InnerMessage, encrypt_message, pack_plain
 from ..tl import Kind, TLObject, TLType

@@ -17,9 +17,9 @@ and :mod:`mtcrypt.errors`.
 
 from __future__ import annotations
 
+from .._validation import BytesLike
 from .codec import DEFAULT_LIMITS, Codec, Limits, TLObject, TLValue, gunzip
 from .primitives import (
-    BytesLike,
     Reader,
     Writer,
     pack_bool,

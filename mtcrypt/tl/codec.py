@@ -50,12 +50,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TypeAlias, TypeVar, cast
 
+from mtcrypt._validation import BytesLike, is_int
 from mtcrypt.errors import InvalidArgument, InvalidType, TLError
 
 from .primitives import (
     MAX_BYTES_LENGTH,
     VECTOR_ID,
-    BytesLike,
     Reader,
     pack_bool,
     pack_double,
@@ -154,7 +154,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("max_depth", "max_gzip_size", "max_container_messages", "max_bytes_length"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if not is_int(value) or value < 0:
                 raise InvalidArgument(f"Limits.{name} must be a non-negative int")
 
 
@@ -441,15 +441,15 @@ class _Encoder:
         elif kind is Kind.LONG:
             out += pack_long(_int(value))
         elif kind is Kind.BYTES:
-            if not isinstance(value, str | bytes | bytearray | memoryview):
+            if not isinstance(value, str | BytesLike):
                 raise InvalidType(f"expected bytes or str, got {type(value).__name__}")
             out += pack_string(value)
         elif kind is Kind.INT128 or kind is Kind.INT256:
-            if not isinstance(value, bytes | bytearray | memoryview):
+            if not isinstance(value, BytesLike):
                 raise InvalidType(f"expected raw bytes, got {type(value).__name__}")
             out += pack_int128(value) if kind is Kind.INT128 else pack_int256(value)
         elif kind is Kind.DOUBLE:
-            if not isinstance(value, float | int) or isinstance(value, bool):
+            if not (isinstance(value, float) or is_int(value)):
                 raise InvalidType(f"expected a float, got {type(value).__name__}")
             out += pack_double(value)
         elif kind is Kind.BOOL:
@@ -478,7 +478,7 @@ class _Encoder:
             assert isinstance(value, TLObject)
             self.boxed(out, value, depth, in_container)
         elif kind is Kind.OBJECT or kind is Kind.FUNCTION:
-            if isinstance(value, bytes | bytearray | memoryview):
+            if isinstance(value, BytesLike):
                 raw = bytes(value)
                 if len(raw) < 4 or len(raw) % 4:
                     raise InvalidArgument("a raw TL object must be a positive multiple of 4 bytes")
@@ -494,7 +494,7 @@ class _Encoder:
 
 
 def _int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if type(value) is not int and not is_int(value):
         raise InvalidType(f"expected an int, got {type(value).__name__}")
     return value
 
@@ -508,7 +508,7 @@ def _normalize(value: object, t: TLType) -> object:
         value, bytearray | memoryview
     ):
         return bytes(value)
-    if kind is Kind.DOUBLE and isinstance(value, int) and not isinstance(value, bool):
+    if kind is Kind.DOUBLE and is_int(value):
         return float(value)
     if (kind is Kind.VECTOR or kind is Kind.BARE_VECTOR) and isinstance(value, list | tuple):
         assert t.item is not None
@@ -628,6 +628,6 @@ class Codec:
 
     def gzip_pack(self, body: TLObject | BytesLike) -> TLObject:
         """Wrap an object (or its serialized bytes) in ``gzip_packed``."""
-        data = body if isinstance(body, bytes | bytearray | memoryview) else self.serialize(body)
+        data = body if isinstance(body, BytesLike) else self.serialize(body)
         # mtime=0 keeps the output deterministic.
         return self.make("gzip_packed", packed_data=gzip.compress(bytes(data), mtime=0))

@@ -21,6 +21,7 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from mtcrypt._validation import BytesLike, is_int
 from mtcrypt.errors import InvalidArgument, InvalidType, TLError
 
 __all__ = [
@@ -55,8 +56,6 @@ _LONG = struct.Struct("<q")
 _DOUBLE = struct.Struct("<d")
 
 _T = TypeVar("_T")
-
-BytesLike = bytes | bytearray | memoryview
 
 
 def _as_memoryview(data: object) -> memoryview:
@@ -244,7 +243,7 @@ class Reader:
 
 
 def _check_int(value: object, bits: int, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    if type(value) is not int and not is_int(value):
         raise InvalidType(f"{what} must be an int, got {type(value).__name__}")
     bound = 1 << (bits - 1)
     if not -bound <= value < bound:
@@ -253,7 +252,7 @@ def _check_int(value: object, bits: int, what: str) -> int:
 
 
 def _check_raw(value: object, size: int, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray | memoryview):
+    if not isinstance(value, BytesLike):
         raise InvalidType(f"{what} must be {size} bytes, got {type(value).__name__}")
     raw = bytes(value)
     if len(raw) != size:
@@ -268,7 +267,7 @@ def pack_int(value: int) -> bytes:
 
 def pack_uint(value: int) -> bytes:
     """Encode an unsigned 32-bit value (a constructor id)."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if type(value) is not int and not is_int(value):
         raise InvalidType(f"uint must be an int, got {type(value).__name__}")
     if not 0 <= value < 1 << 32:
         raise InvalidArgument("uint out of range for an unsigned 32-bit integer")
@@ -292,14 +291,14 @@ def pack_int256(value: BytesLike) -> bytes:
 
 def pack_double(value: float) -> bytes:
     """Encode a ``double``."""
-    if not isinstance(value, float | int) or isinstance(value, bool):
+    if not (isinstance(value, float) or is_int(value)):
         raise InvalidType(f"double must be a float, got {type(value).__name__}")
     return _DOUBLE.pack(float(value))
 
 
 def pack_bytes(value: BytesLike) -> bytes:
     """Encode a TL ``bytes`` value with its length prefix and zero padding."""
-    if not isinstance(value, bytes | bytearray | memoryview):
+    if not isinstance(value, BytesLike):
         raise InvalidType(f"bytes value must be bytes-like, got {type(value).__name__}")
     data = bytes(value)
     length = len(data)

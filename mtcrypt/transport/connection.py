@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Container, Sequence
 from types import MappingProxyType
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Clock, Rng, as_bytes, check_int
 from ..crypto import Ctr256
 from ..errors import InvalidArgument, SessionError, TransportError
-from ._util import as_bytes, check_int
 from .events import Event, Framing, TransportDetected, TransportInfo
 from .faketls import (
     MAX_CLIENT_HELLO,
@@ -84,8 +84,6 @@ __all__ = [
     "TransportState",
     "sniff",
 ]
-
-Clock = Callable[[], float]
 
 
 class TransportState(enum.Enum):
@@ -386,7 +384,7 @@ class ClientTransport:
         self._pending.clear()
         return out
 
-    def send(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def send(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         """Frame (and obfuscate, and wrap) one payload; returns the bytes to write."""
         if self._state is TransportState.FAILED:
             raise _wrong_state(SessionError, "send", self._state)
@@ -399,7 +397,7 @@ class ClientTransport:
         self._pending.append(self._stack.outbound(framed))
         return self.data_to_send()
 
-    def receive(self, data: bytes | bytearray | memoryview) -> list[Event]:
+    def receive(self, data: BytesLike) -> list[Event]:
         """Feed received bytes; returns the events they complete."""
         if self._state is TransportState.FAILED:
             raise _wrong_state(TransportError, "receive", self._state)
@@ -537,7 +535,7 @@ class ServerTransport:
         self._pending.append(data)
         return self.data_to_send()
 
-    def send(self, payload: bytes | bytearray | memoryview) -> bytes:
+    def send(self, payload: BytesLike) -> bytes:
         stack = self._ready("send")
         return self._emit(stack.outbound(stack.codec.encode(payload)))
 
@@ -556,7 +554,7 @@ class ServerTransport:
 
     # ---- receiving ----------------------------------------------------------
 
-    def receive(self, data: bytes | bytearray | memoryview) -> list[Event]:
+    def receive(self, data: BytesLike) -> list[Event]:
         if self._state is TransportState.FAILED:
             raise _wrong_state(TransportError, "receive", self._state)
         raw = as_bytes(data, "data")

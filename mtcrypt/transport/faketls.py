@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import Rng, check_int, draw, randbelow, shuffle
 from ..errors import InvalidArgument, TransportError
-from ._util import check_int, randbelow, rng_bytes, shuffle
 from .proxy import MAX_DOMAIN_LENGTH
 
 __all__ = [
@@ -87,7 +87,7 @@ def _ext(ext_type: int | bytes, body: bytes) -> bytes:
 
 def _grease(rng: Rng, count: int = 7) -> list[bytes]:
     """RFC 8701 GREASE values (0x?a?a), neighbours distinct like Chrome's."""
-    raw = bytearray((b & 0xF0) | 0x0A for b in rng_bytes(rng, count))
+    raw = bytearray((b & 0xF0) | 0x0A for b in draw(rng, count))
     for i in range(1, count, 2):
         if raw[i] == raw[i - 1]:
             raw[i] ^= 0x10
@@ -99,7 +99,7 @@ def _x25519_public(rng: Rng) -> bytes:
     subgroup), so the key share is indistinguishable from a real one."""
     p = _CURVE_P
     while True:
-        x = int.from_bytes(rng_bytes(rng, 32), "little") & ((1 << 255) - 1)
+        x = int.from_bytes(draw(rng, 32), "little") & ((1 << 255) - 1)
         x %= p
         y2 = (x * x * x + 486662 * x * x + x) % p
         if y2 and pow(y2, (p - 1) // 2, p) == 1:
@@ -115,7 +115,7 @@ def _ml_kem_768_public(rng: Rng) -> bytes:
     coefficients below 3329, packed in pairs, then a 32-byte seed."""
     coefficients: list[int] = []
     while len(coefficients) < 768:
-        block = rng_bytes(rng, 3 * 128)
+        block = draw(rng, 3 * 128)
         for i in range(0, len(block), 3):
             a = block[i] | (block[i + 1] & 0x0F) << 8
             b = block[i + 1] >> 4 | block[i + 2] << 4
@@ -124,7 +124,7 @@ def _ml_kem_768_public(rng: Rng) -> bytes:
     for i in range(0, 768, 2):
         a, b = coefficients[i], coefficients[i + 1]
         out += bytes((a & 0xFF, a >> 8 | (b & 0x0F) << 4, b >> 4))
-    return bytes(out) + rng_bytes(rng, 32)
+    return bytes(out) + draw(rng, 32)
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def build_client_hello(
         b"\x03\x03"
         + bytes(32)  # the random field, filled in below
         + b"\x20"
-        + rng_bytes(rng, 32)  # session id
+        + draw(rng, 32)  # session id
         + _vec16(g[0] + _CIPHER_SUITES)
         + b"\x01\x00"  # compression: null only
     )
@@ -363,7 +363,7 @@ def build_server_hello(
     if len(key) != 16 or len(client_random) != 32 or len(session_id) > 32:
         raise InvalidArgument("bad key, client random or session id length")
     extensions = [
-        _ext(0x0033, b"\x00\x1d" + _vec16(rng_bytes(rng, 32))),  # key_share
+        _ext(0x0033, b"\x00\x1d" + _vec16(draw(rng, 32))),  # key_share
         _ext(0x002B, b"\x03\x04"),  # supported_versions: TLS 1.3
     ]
     shuffle(extensions, rng)
@@ -377,7 +377,7 @@ def build_server_hello(
     )
     handshake = b"\x02" + len(body).to_bytes(3, "big") + body
     lo, hi = certificate_size
-    cert = rng_bytes(rng, lo + randbelow(rng, hi - lo + 1))
+    cert = draw(rng, lo + randbelow(rng, hi - lo + 1))
     answer = bytearray(
         HANDSHAKE_SERVER + _vec16(handshake) + CHANGE_CIPHER_SPEC + APPLICATION_DATA + _vec16(cert)
     )

@@ -35,9 +35,9 @@ import struct
 from typing import ClassVar, Final, Literal
 from zlib import crc32
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, as_bytes, check_int, draw, randbelow
 from ..errors import InvalidArgument, InvalidLength, TransportError
-from ._util import as_bytes, check_int, randbelow, rng_bytes
 from .events import Event, Frame, Framing, QuickAck, TransportErrorCode
 
 __all__ = [
@@ -137,7 +137,7 @@ class FrameCodec:
         if self.side != "server":
             raise InvalidArgument(f"only a server sends {what}")
 
-    def encode(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         """The envelope for one payload (a multiple of 4 bytes)."""
         raise NotImplementedError
 
@@ -155,7 +155,7 @@ class FrameCodec:
 
     # ---- receiving ----------------------------------------------------------
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
+    def feed(self, data: BytesLike) -> list[Event]:
         """Add received bytes; return the events they complete."""
         if self._failed:
             raise TransportError("the transport has already failed")
@@ -234,7 +234,7 @@ class AbridgedCodec(FrameCodec):
     obfuscation_tag = b"\xef\xef\xef\xef"
     __slots__ = ()
 
-    def encode(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload)
         self._check_quick_ack_request(quick_ack)
         words = len(data) >> 2
@@ -291,7 +291,7 @@ class IntermediateCodec(FrameCodec):
     obfuscation_tag = b"\xee\xee\xee\xee"
     __slots__ = ()
 
-    def encode(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload)
         self._check_quick_ack_request(quick_ack)
         return _U32.pack(len(data) | (QUICK_ACK_BIT if quick_ack else 0)) + data
@@ -378,9 +378,9 @@ class PaddedIntermediateCodec(IntermediateCodec):
 
     def _padding(self, limit: int) -> bytes:
         count = randbelow(self._rng, limit + 1)
-        return rng_bytes(self._rng, count) if count else b""
+        return draw(self._rng, count)
 
-    def encode(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload)
         self._check_quick_ack_request(quick_ack)
         pad = self._padding(self.max_padding)
@@ -436,7 +436,7 @@ class FullCodec(FrameCodec):
         """Seqno expected on the next packet received."""
         return self._recv_seq
 
-    def encode(self, payload: bytes | bytearray | memoryview, *, quick_ack: bool = False) -> bytes:
+    def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload)
         if quick_ack:
             raise InvalidArgument("the full transport has no quick acks")

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from .._random import Rng, random_bytes
+from .._random import random_bytes
+from .._validation import BytesLike, Rng, as_bytes, check_int, draw
 from ..crypto import Ctr256, sha256
 from ..errors import InvalidArgument, InvalidLength, TransportError
-from ._util import as_bytes, check_int, rng_bytes
 from .events import Framing
 from .framing import CODEC_BY_OBFUSCATION_TAG
 
@@ -70,7 +70,7 @@ FORBIDDEN_FIRST_INTS: Final[frozenset[int]] = frozenset(
 )
 
 
-def is_forbidden_header(header: bytes | bytearray | memoryview) -> bool:
+def is_forbidden_header(header: BytesLike) -> bool:
     """Whether the first 8 bytes of a candidate header must be redrawn.
 
     Forbidden: first byte ``0xef`` (abridged tag); a first int in
@@ -138,7 +138,7 @@ def make_client_header(
         raise InvalidArgument("tag must be efefefef, eeeeeeee or dddddddd")
     dc = None if dc_id is None else check_int(dc_id, "dc_id", -0x8000, 0x7FFF)
     for _ in range(MAX_HEADER_ATTEMPTS):
-        candidate = rng_bytes(rng, HEADER_SIZE)
+        candidate = draw(rng, HEADER_SIZE)
         if not is_forbidden_header(candidate):
             break
     else:
@@ -167,7 +167,7 @@ class ParsedHeader:
 
 
 def parse_client_header(
-    header: bytes | bytearray | memoryview,
+    header: BytesLike,
     secrets: Sequence[bytes | None] = (None,),
 ) -> ParsedHeader:
     """Identify a received 64-byte header.

@@ -5,11 +5,11 @@ numbers the messages a plan sends, and reading what arrived."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ... import tl
-from ..._random import Rng
+from ..._validation import Clock, Rng
 from ...aio import DeadlineTimer
 from ...connection import ClientConnection, ConnectionEvent, ServerConnection
 from ...errors import MtcryptError
@@ -69,7 +69,7 @@ class Pump(asyncio.Protocol):
 
     conn: ServerConnection | ClientConnection
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.socket: asyncio.Transport | None = None
         self.timer = DeadlineTimer(asyncio.get_running_loop(), clock, self._on_timer)
         self.sent: list[int] = []

@@ -32,13 +32,14 @@ import logging
 import os
 import shlex
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
 from unittest import mock
 
 from ... import tl
+from ..._validation import Rng
 from ...handshake.rsa import RsaPublicKey
 from .adversary import PING_AFTER, PING_MUTATED, PING_SENTINEL, PING_WARMUP, RpcHandler
 
@@ -284,7 +285,7 @@ class MtcryptAdapter(InProcessAdapter):
 
         return {"mtcrypt": __version__}
 
-    def _rng(self, endpoint: Endpoint) -> Callable[[int], bytes]:
+    def _rng(self, endpoint: Endpoint) -> Rng:
         from ..._random import random_bytes
 
         candidate = endpoint.header_candidate

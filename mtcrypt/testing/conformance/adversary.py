@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ... import tl
-from ..._random import Rng, random_bytes
+from ..._random import random_bytes
+from ..._validation import Clock, Rng
 from ...connection import (
     ConnectionEvent,
     ConnectionHooks,
@@ -59,8 +60,7 @@ from ...connection import (
     TransportReady,
 )
 from ...errors import HandshakeError, MtcryptError
-from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, server_salt
-from ...handshake._common import int_to_be
+from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, int_to_be, server_salt
 from ...handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
 from ...handshake.rsa import RsaPrivateKey, rsa_legacy_decrypt, rsa_pad_decrypt
 from ...mtproto import (
@@ -302,7 +302,7 @@ class AdversarialHandshake:
         *,
         keys: KeyStore | None = None,
         rng: Rng = random_bytes,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self._rsa_key = rsa_key
         self._plan = plan
@@ -725,7 +725,7 @@ class AdversarialServer:
         host: str = "127.0.0.1",
         pair_wait: float = 0.5,
         rng: Rng = random_bytes,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self.rsa_key = rsa_key
         self.handshake_plan = handshake_plan or HandshakePlan()

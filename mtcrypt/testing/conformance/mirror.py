@@ -42,7 +42,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from ... import tl
-from ..._random import Rng, random_bytes
+from ..._random import random_bytes
+from ..._validation import Rng
 from ...connection import (
     ClientConnection,
     Closed,
@@ -55,8 +56,7 @@ from ...connection import (
     Timeouts,
 )
 from ...errors import MtcryptError
-from ...handshake import ClientHandshake
-from ...handshake._common import int_to_be
+from ...handshake import ClientHandshake, int_to_be
 from ...handshake.rsa import RsaPublicKey, rsa_pad_encrypt
 from ...mtproto import (
     InnerMessage,
@@ -66,7 +66,7 @@ from ...mtproto import (
 from ...transport import ClientTransport
 from .. import mutators
 from ._shared import Pump, Raw, SessionContext, contents, plain_object, read_prefix
-from .runner import Report, ScenarioResult, _status
+from .runner import Report, ScenarioResult, scenario_status
 from .scenarios import Scenario, register_mutation
 
 __all__ = [
@@ -482,7 +482,7 @@ async def run_server_suite(
             scenario.description,
             scenario.expect,
             observed,  # type: ignore[arg-type]
-            _status(scenario.expect, observed),  # type: ignore[arg-type]
+            scenario_status(scenario.expect, observed),  # type: ignore[arg-type]
             detail,
             seconds=time.perf_counter() - t0,
         )

@@ -57,6 +57,7 @@ __all__ = [
     "judge_client",
     "run_client_suite",
     "run_client_suite_sync",
+    "scenario_status",
 ]
 
 Observed = Literal["accepted", "rejected", "late", "wrong-key", "error", "skipped"]
@@ -168,7 +169,9 @@ class Report:
         return "\n".join(lines)
 
 
-def _status(expect: str, observed: Observed) -> Status:
+def scenario_status(expect: str, observed: Observed) -> Status:
+    """A scenario's status from what it expected (``accept``/``reject``) and what
+    was observed; the client runner and the mirror client judge alike."""
     if observed == "skipped":
         return "skip"
     if observed == "error":
@@ -403,7 +406,7 @@ async def _play_client(
         scenario.description,
         scenario.expect,
         observed,
-        _status(scenario.expect, observed),
+        scenario_status(scenario.expect, observed),
         detail,
         list(report.errors),
         seconds=time.perf_counter() - started,
