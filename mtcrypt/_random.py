@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ._native import lib
+from ._validation import finish_output, new_output
 
 __all__ = ["random_bytes"]
 
@@ -23,10 +24,12 @@ def random_bytes(n: int) -> bytes:
     """``n`` bytes from the OS-seeded native generator."""
     if n <= 0:
         return b""
-    # A fresh bytes object of two or more bytes is private (see FILL_FRESH_BYTES
-    # in _validation.py); a single byte is taken from a two-byte draw.
+    # The core writes into fresh storage (see FILL_FRESH_BYTES in _validation.py:
+    # a fresh bytes object of two or more bytes on CPython); a single byte is
+    # taken from a two-byte draw.
     size = max(n, 2)
-    out = bytes(size)
+    out, result = new_output(size)
     if _RANDOM(out, size) != 0:  # no kernel randomness source: ask Python's
         return os.urandom(n)
-    return out if size == n else out[:n]
+    data = finish_output(result, size)
+    return data if size == n else data[:n]

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from .._native import ffi, lib
 from .._native.status import check
 from .._random import random_bytes
-from .._validation import BytesLike, Rng, draw, is_int, readable
+from .._validation import (
+    FILL_FRESH_BYTES,
+    BytesLike,
+    Rng,
+    draw,
+    finish_output,
+    is_int,
+    new_output,
+    readable,
+)
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from .authkey import AuthKey
 
@@ -151,7 +160,12 @@ def encrypt_message(
     # (seeded from the OS CSPRNG) inside the same native call.  The core
     # re-checks the header; any refusal falls through to the slow path, which
     # explains the problem.
-    if type(auth_key) is AuthKey and type(plaintext) is bytes and rng is random_bytes:
+    if (
+        type(auth_key) is AuthKey
+        and type(plaintext) is bytes
+        and rng is random_bytes
+        and FILL_FRESH_BYTES  # the core writes into the fresh bytes object
+    ):
         n = len(plaintext)
         pad_len = 12 + (-(n + 12) & 15) + 16 * extra_padding_blocks
         if 0 <= extra_padding_blocks and pad_len <= MAX_PADDING:
@@ -200,7 +214,8 @@ def _seal(
     src, n = _check_plaintext(plaintext)
     pad_len = padding_length(n, extra_blocks)
     padding = draw(rng, pad_len)
-    out = bytes(_EXTERNAL + n + pad_len)
+    size = _EXTERNAL + n + pad_len
+    out, result = new_output(size)
     rc = _SEAL(
         key._key,
         key.key_id_bytes,
@@ -213,7 +228,7 @@ def _seal(
         ffi.NULL if large is None else large,
     )
     check(rc, "message seal")
-    return out
+    return finish_output(result, size)
 
 
 def decrypt_message(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) -> bytes:
@@ -229,11 +244,11 @@ def decrypt_message(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) 
         src, n = readable(packet, "packet")
     if n < _MIN_PACKET:
         raise DecryptionFailed()
-    out = bytes(n - _EXTERNAL)
+    out, result = new_output(n - _EXTERNAL)
     rc = _OPEN(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0, src, n, out)
     if rc < 0:
         raise DecryptionFailed()
-    return out[: HEADER_SIZE + rc]
+    return finish_output(result, n - _EXTERNAL)[: HEADER_SIZE + rc]
 
 
 class _Scratch(threading.local):
