@@ -1,9 +1,19 @@
 """The one exception hierarchy of mtcrypt.
 
 Every public function either returns a result or raises a subclass of
-:class:`MtcryptError`.  Argument errors also subclass the matching built-in
-(``ValueError`` or ``TypeError``) so that existing ``except ValueError``
-blocks keep working when mtcrypt replaces tgcrypto or cryptg.
+:class:`MtcryptError`.  The built-in bases follow one rule:
+
+* bad data, whether an argument or bytes from the peer, is a ``ValueError``
+  (:class:`InvalidArgument`, :class:`InvalidLength`, :class:`DecryptionFailed`,
+  :class:`TLError`, :class:`TransportError`, :class:`HandshakeError`), and a
+  value of the wrong type a ``TypeError`` (:class:`InvalidType`), so that
+  existing ``except ValueError`` blocks keep working when mtcrypt replaces
+  tgcrypto or cryptg;
+* calling a method in a state that does not allow it (``start()`` twice,
+  ``receive()`` after a failure, ``send()`` before the transport is ready) is
+  always :class:`SessionError`, a ``RuntimeError``;
+* what the machine cannot do is a ``RuntimeError`` (:class:`BackendUnavailable`)
+  or a ``MemoryError`` (:class:`OutOfMemory`).
 
 No exception raised by mtcrypt carries key material, plaintext or any value
 derived from a secret.
@@ -73,7 +83,7 @@ class TLError(MtcryptError, ValueError):
     """TL data is malformed, truncated, or exceeds a configured bound."""
 
 
-class HandshakeError(MtcryptError):
+class HandshakeError(MtcryptError, ValueError):
     """An auth-key handshake step failed; ``check`` names the failed check."""
 
     def __init__(self, check: str, detail: str = "") -> None:
@@ -97,8 +107,9 @@ class TransportError(MtcryptError, ValueError):
         super().__init__(message)
 
 
-class SessionError(MtcryptError):
-    """A session was used in a way its state does not allow."""
+class SessionError(MtcryptError, RuntimeError):
+    """An object (session, connection, handshake, transport) was used in a way
+    its state does not allow: the one wrong-state error."""
 
 
 class StartupHookError(MtcryptError, OSError):

@@ -20,7 +20,7 @@ from test_handshake_support import (
 )
 
 from mtcrypt import tl
-from mtcrypt.errors import HandshakeError, InvalidArgument, InvalidType
+from mtcrypt.errors import HandshakeError, InvalidArgument, InvalidType, SessionError
 from mtcrypt.handshake import (
     ClientHandshake,
     ServerHandshake,
@@ -194,7 +194,7 @@ def test_dh_gen_fail() -> None:
         run(client, server)
     assert err.value.check == "dh_gen_fail"
     assert client.state == "failed" and server.state == "failed"
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         server.receive(b"")
 
 
@@ -358,16 +358,16 @@ def test_api_misuse() -> None:
     with pytest.raises(InvalidArgument):
         ServerHandshake(key, g=2)  # Telegram's prime is 3 mod 8: g = 2 is not a generator
     client = ClientHandshake(dc=2, public_keys=[key.public_key])
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         client.receive(b"\0" * 40)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         _ = client.result
     client.start()
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         client.start()
     client, server = make_pair("misuse")
     run(client, server)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         client.receive(b"\0" * 40)
 
 
@@ -377,7 +377,7 @@ def test_failed_client_stays_failed() -> None:
     with pytest.raises(HandshakeError):
         client.receive(b"garbage!")
     assert client.state == "failed"
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(SessionError):
         client.receive(b"garbage!")
 
 

@@ -23,7 +23,7 @@ import pytest
 from test_handshake_support import SeededRng
 
 from mtcrypt import tl
-from mtcrypt.errors import HandshakeError, InvalidArgument, SessionError, TransportError
+from mtcrypt.errors import HandshakeError, SessionError, TransportError
 from mtcrypt.handshake import (
     CLIENT_TRANSITIONS,
     SERVER_TRANSITIONS,
@@ -191,7 +191,7 @@ def test_client_handshake_walk(
     A pair not in it:
 
     * ``start()`` outside ``new``, and ``receive()`` in ``new``, ``done`` or
-      ``failed``: ``InvalidArgument("<method>() called in state <state>")``,
+      ``failed``: ``SessionError("<method>() called in state <state>")``,
       the state unchanged;
     * in a ``wait_*`` state, a message other than the one awaited fails a check
       (it is ``CHECK_FAILED`` there): ``HandshakeError``, state ``failed``.
@@ -208,7 +208,7 @@ def test_client_handshake_walk(
 
     if nxt is None and (event is ClientInput.START or state in _CLIENT_IDLE):
         method = "start" if event is ClientInput.START else "receive"
-        with pytest.raises(InvalidArgument, match=rf"^{method}\(\) called in state {state}$"):
+        with pytest.raises(SessionError, match=rf"^{method}\(\) called in state {state}$"):
             act()
         assert client.state is state
     elif nxt is None:
@@ -308,7 +308,7 @@ def test_server_handshake_walk(
 
     A pair not in it (a retransmission is no input: see the next test):
 
-    * ``failed``: ``InvalidArgument("receive() called in state failed")``, the
+    * ``failed``: ``SessionError("receive() called in state failed")``, the
       state unchanged;
     * ``done``: ``HandshakeError`` (``unexpected_message``, "receive() called in
       state done"; a malformed packet fails its own check first), the state
@@ -325,7 +325,7 @@ def test_server_handshake_walk(
         return server.receive_with(packet, run.srng, NOW)
 
     if nxt is None and state is ServerState.FAILED:
-        with pytest.raises(InvalidArgument, match=r"^receive\(\) called in state failed$"):
+        with pytest.raises(SessionError, match=r"^receive\(\) called in state failed$"):
             act()
         assert server.state is state
     elif nxt is None and state is ServerState.DONE:
@@ -422,7 +422,7 @@ def test_client_transport_walk(state: TransportState, event: TransportInput) -> 
     raising ``TransportError``).
 
     A pair not in it: in ``failed``, ``receive()`` is refused with
-    ``TransportError("receive() called in state failed")`` (and ``send()``
+    ``SessionError("receive() called in state failed")`` (and ``send()``
     with ``SessionError("send() called in state failed")``), the state
     unchanged. An established client reads only application-data records, so
     the ServerHello's bytes there are an ``ERROR``: state ``failed``.
@@ -446,7 +446,7 @@ def test_client_transport_walk(state: TransportState, event: TransportInput) -> 
 
     if state is TransportState.FAILED:
         assert nxt is None
-        with pytest.raises(TransportError, match=r"^receive\(\) called in state failed$"):
+        with pytest.raises(SessionError, match=r"^receive\(\) called in state failed$"):
             client.receive(data)
         with pytest.raises(SessionError, match=r"^send\(\) called in state failed$"):
             client.send(PAYLOAD)
@@ -488,7 +488,7 @@ def test_server_transport_walk(state: TransportState, event: TransportInput) -> 
     ClientHello.
 
     A pair not in it: in ``failed``, ``receive()`` is refused with
-    ``TransportError("receive() called in state failed")``, the state
+    ``SessionError("receive() called in state failed")``, the state
     unchanged. After a ClientHello the bytes are TLS records of one stream: a
     second ClientHello, or a second change_cipher_spec with the header, is an
     ``ERROR`` there: state ``failed``.
@@ -516,7 +516,7 @@ def test_server_transport_walk(state: TransportState, event: TransportInput) -> 
 
     if state is TransportState.FAILED:
         assert nxt is None
-        with pytest.raises(TransportError, match=r"^receive\(\) called in state failed$"):
+        with pytest.raises(SessionError, match=r"^receive\(\) called in state failed$"):
             server.receive(data)
         assert server.state is state
     elif nxt is TransportState.ESTABLISHED:
@@ -544,8 +544,8 @@ def test_server_transport_walk(state: TransportState, event: TransportInput) -> 
 def _handshake_error(state: Any, event: Any) -> tuple[type[Exception], str]:
     if isinstance(state, ClientState):
         method = "start" if event is ClientInput.START else "receive"
-        return InvalidArgument, f"{method}() called in state {state.value}"
-    kind = HandshakeError if state is ServerState.DONE else InvalidArgument
+        return SessionError, f"{method}() called in state {state.value}"
+    kind = HandshakeError if state is ServerState.DONE else SessionError
     return kind, f"receive() called in state {state.value}"
 
 

@@ -218,7 +218,7 @@ def rejects(server: ServerTransport, data: bytes, match: str, code: int = -404) 
     with pytest.raises(TransportError, match=match) as exc:
         server.receive(data)
     assert exc.value.code == code
-    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
+    with pytest.raises(SessionError, match=r"receive\(\) called in state failed"):
         server.receive(b"\x00")
 
 
@@ -304,7 +304,7 @@ def test_fake_tls_failures() -> None:
     answer[20] ^= 1
     with pytest.raises(TransportError, match="not authentic"):
         client.receive(bytes(answer))
-    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
+    with pytest.raises(SessionError, match=r"receive\(\) called in state failed"):
         client.receive(b"")
     # a stale hello (client clock 20 minutes slow)
     slow = ClientTransport(secret=EE, dc_id=2, clock=lambda: 1_000_000_000.0)
@@ -447,5 +447,5 @@ def test_tls_looking_obfuscated_header_with_bad_frames_fails_cleanly() -> None:
     with pytest.raises(TransportError):
         server.receive(header + bad_frame)
     assert server.state is TransportState.FAILED
-    with pytest.raises(TransportError, match=r"receive\(\) called in state failed"):
+    with pytest.raises(SessionError, match=r"receive\(\) called in state failed"):
         server.receive(b"\x00")

@@ -17,7 +17,8 @@ Contract: every call returns or raises a documented mtcrypt error
 (:class:`~mtcrypt.errors.TransportError` for malformed transport data,
 :class:`~mtcrypt.errors.InvalidArgument` and its kin for bad secrets).
 Oracles: events are of the documented types; a failed transport refuses
-further input with TransportError.
+further input with SessionError (the wrong-state error), a failed codec with
+TransportError.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fuzz_common import Input, check, chunks, main
 
 from mtcrypt import errors
-from mtcrypt.errors import TransportError
+from mtcrypt.errors import SessionError, TransportError
 from mtcrypt.transport import (
     ClientTransport,
     Frame,
@@ -63,6 +64,9 @@ def _feed(receive: object, pieces: list[bytes]) -> None:
             events = receive(chunk)  # type: ignore[operator]
         except TransportError:
             failed = True
+            continue
+        except SessionError:
+            check(failed, "SessionError from a transport that had not failed")
             continue
         check(not failed, "a failed transport accepted more input")
         check(isinstance(events, list), "receive did not return a list")

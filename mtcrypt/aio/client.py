@@ -25,7 +25,7 @@ from ..connection import (
     ResultReceived,
     Timeouts,
 )
-from ..errors import HandshakeError, MtcryptError, SessionError, TransportError
+from ..errors import HandshakeError, InvalidArgument, MtcryptError, SessionError, TransportError
 from ..handshake.rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey
 from ..mtproto import AuthKey
 from ..transport import ClientTransport
@@ -103,7 +103,7 @@ class Client:
         with ``temp_key_expires_in`` also a temporary key bound to it) and
         start an encrypted session."""
         if auth_key is None and public_keys is None:
-            raise SessionError("public_keys are needed to create an auth key")
+            raise InvalidArgument("public_keys are needed to create an auth key")
         transport = ClientTransport(
             framing,
             obfuscated=obfuscated,

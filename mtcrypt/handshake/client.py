@@ -47,7 +47,7 @@ from .._random import random_bytes
 from .._validation import Clock, Rng, draw, is_int
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
-from ..errors import HandshakeError, InvalidArgument, InvalidType
+from ..errors import HandshakeError, InvalidArgument, InvalidType, SessionError
 from ..mtproto import AuthKey
 from ._common import (
     HandshakeResult,
@@ -220,7 +220,7 @@ class ClientHandshake:
     def result(self) -> HandshakeResult:
         """The created key and its companions; raises if not :attr:`done`."""
         if self._result is None:
-            raise InvalidArgument("the handshake has not completed")
+            raise SessionError(f"result read in state {self._state.value}")
         return self._result
 
     @property
@@ -451,6 +451,6 @@ class ClientHandshake:
         return f"ClientHandshake(state={self._state.value!r}, dc={self._dc})"
 
 
-def _wrong_state(method: str, state: ClientState) -> InvalidArgument:
+def _wrong_state(method: str, state: ClientState) -> SessionError:
     """The one error for a call the state does not allow."""
-    return InvalidArgument(f"{method}() called in state {state.value}")
+    return SessionError(f"{method}() called in state {state.value}")

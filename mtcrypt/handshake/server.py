@@ -63,7 +63,7 @@ from .._random import random_bytes
 from .._validation import Clock, Rng, draw, is_int
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
-from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError
+from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError, SessionError
 from ..mtproto import AuthKey
 from ._common import (
     HandshakeResult,
@@ -275,7 +275,7 @@ class ServerHandshake:
     def result(self) -> HandshakeResult:
         """The created key and its companions; raises if not :attr:`done`."""
         if self._result is None:
-            raise InvalidArgument("the handshake has not completed")
+            raise SessionError(f"result read in state {self._state.value}")
         return self._result
 
     @property
@@ -319,11 +319,12 @@ class ServerHandshake:
     def _wrong_state(self) -> MtcryptError:
         """The one error for receive() in a state that allows no such input:
         once done, ``HandshakeError("unexpected_message")`` (the server
-        answers the client, the key stays); otherwise ``InvalidArgument``."""
+        answers the client, the key stays); otherwise the wrong-state
+        :class:`~mtcrypt.errors.SessionError`."""
         message = f"receive() called in state {self._state.value}"
         if self._state is ServerState.DONE:
             return HandshakeError("unexpected_message", message)
-        return InvalidArgument(message)
+        return SessionError(message)
 
     def _advance(self, event: ServerInput) -> None:
         """The only place the state changes."""

@@ -400,7 +400,7 @@ class ClientTransport:
     def receive(self, data: BytesLike) -> list[Event]:
         """Feed received bytes; returns the events they complete."""
         if self._state is TransportState.FAILED:
-            raise _wrong_state(TransportError, "receive", self._state)
+            raise _wrong_state(SessionError, "receive", self._state)
         raw = as_bytes(data, "data")
         try:
             if self._state is TransportState.AWAITING_SERVER_HELLO:
@@ -556,7 +556,7 @@ class ServerTransport:
 
     def receive(self, data: BytesLike) -> list[Event]:
         if self._state is TransportState.FAILED:
-            raise _wrong_state(TransportError, "receive", self._state)
+            raise _wrong_state(SessionError, "receive", self._state)
         raw = as_bytes(data, "data")
         try:
             if self._state is TransportState.ESTABLISHED:
