@@ -229,3 +229,25 @@ def test_reference_pages_are_in_its_toctree() -> None:
     }
     pages = {p.stem for p in REFERENCE.glob("*.md")} - {"index"}
     assert entries == pages
+
+
+def test_citation_keys_in_the_source_are_defined() -> None:
+    """Every ``[KEY]`` source key and ``checklist Xn`` item cited in mtcrypt/
+    is defined on docs/protocol/references.md."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "protocol" / "references.md").read_text(encoding="utf-8")
+    defined_keys = set(re.findall(r"^\| \[([A-Z0-9]+)(?::path)?\] \|", page, re.M))
+    defined_items = set(re.findall(r"^\| ([A-Z][0-9]+) \|", page, re.M))
+    missing = set()
+    for path in (root / "mtcrypt").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for key in re.findall(r"(?<![\w\]])\[([A-Z][A-Z0-9]{0,6})(?::[^\]]*)?\]", text):
+            if key not in defined_keys and not key.isdigit():
+                missing.add(f"{path.name}: [{key}]")
+        for group in re.findall(r"checklist ((?:[A-Z][0-9]+(?:[-,/ ]+(?:and )?)?)+)", text):
+            for item in re.findall(r"[A-Z][0-9]+", group):
+                if item not in defined_items:
+                    missing.add(f"{path.name}: checklist {item}")
+    assert not missing, sorted(missing)

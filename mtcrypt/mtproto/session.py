@@ -88,7 +88,7 @@ seq_no is ``2 * n + 1`` for content-related messages and ``2 * n`` otherwise,
 ``n`` counting the content-related messages sent before; ``msgs_ack`` and
 ``msg_container`` are never content-related.  A re-sent message always gets a
 new msg_id and seq_no, and fresh padding: no payload is encrypted twice under
-one msg_id (S4).  :meth:`Session.data_to_send` packs queued messages and pending
+one msg_id (checklist S4).  :meth:`Session.data_to_send` packs queued messages and pending
 acks into ``msg_container`` s and encrypts them; content-related bodies over
 ``gzip_threshold`` bytes go out as ``gzip_packed`` when that is smaller.
 

@@ -31,7 +31,7 @@ DESCRIPTION = """\
 Play the conformance scenarios against a target and report what it accepts.
 
 Client targets (an adversarial server plays against them): mtcrypt, telethon,
-pyrogram, command:PROGRAM [ARGS] (a JSON-lines adapter).  Server targets (a
+pyrogram, command:"PROGRAM ARGS..." (a JSON-lines adapter).  Server targets (a
 mirror client plays against them): mtcrypt-server (a reference server started
 here) and server:HOST:PORT (needs --rsa-key, and --secret for fake-TLS).
 
