@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mtcrypt.errors import InvalidArgument, InvalidLength, TransportError
+from mtcrypt.mtproto import Role
 from mtcrypt.transport import (
     AbridgedCodec,
     Frame,
@@ -26,10 +27,9 @@ from mtcrypt.transport import (
     strip_padding,
 )
 from mtcrypt.transport.events import Event
-from mtcrypt.transport.framing import Side
 
 FRAMINGS = ["abridged", "intermediate", "padded_intermediate", "full"]
-SIDES: tuple[Side, ...] = ("client", "server")
+SIDES: tuple[Role, ...] = (Role.CLIENT, Role.SERVER)
 
 # ---- helpers shared with the other transport tests ---------------------------
 

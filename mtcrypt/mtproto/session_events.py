@@ -10,7 +10,7 @@ carry its wire id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from ..tl import TLObject
 
@@ -38,8 +38,10 @@ __all__ = [
 ]
 
 
-class Role(Enum):
-    """Which end of the session this object is."""
+class Role(StrEnum):
+    """Which end: a client or a server.  The one vocabulary for sides across
+    mtcrypt (sessions, framing codecs, test strategies, conformance scenarios);
+    a ``StrEnum``, so ``"client"`` and ``"server"`` are accepted and compare equal."""
 
     CLIENT = "client"
     SERVER = "server"

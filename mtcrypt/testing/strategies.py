@@ -34,7 +34,7 @@ import string
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 try:
     from hypothesis import strategies as st
@@ -46,11 +46,11 @@ except ImportError as exc:  # pragma: no cover - hypothesis is a test dependency
 from .. import tl
 from .._validation import Rng
 from ..handshake.dh import TELEGRAM_DH_PRIME
-from ..mtproto import HEADER_SIZE, AuthKey, InnerMessage, encrypt_message, pack_plain
+from ..mtproto import HEADER_SIZE, AuthKey, InnerMessage, Role, encrypt_message, pack_plain
 from ..tl import Kind, TLObject, TLType
 from ..transport.events import Framing
 from ..transport.faketls import build_client_hello
-from ..transport.framing import FrameCodec, Side, make_codec
+from ..transport.framing import FrameCodec, make_codec
 from ..transport.obfuscation import make_client_header
 from ..transport.proxy import ProxySecret, SecretKind
 from . import mutators
@@ -83,7 +83,6 @@ __all__ = [
     "transport_frames",
 ]
 
-Sender = Literal["client", "server"]
 
 _INT32 = st.integers(-(2**31), 2**31 - 1)
 _INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -116,13 +115,13 @@ def salts() -> st.SearchStrategy[int]:
 
 
 def msg_ids(
-    sender: Sender = "server", *, around: float = _NOW, spread: float = 20.0
+    sender: Role = Role.SERVER, *, around: float = _NOW, spread: float = 20.0
 ) -> st.SearchStrategy[int]:
     """msg_ids ``sender`` may use, within ``spread`` seconds of ``around``:
     a client's are 0 mod 4, a server's 1 (responses) or 3 mod 4."""
-    if sender not in ("client", "server"):
+    if sender not in (Role.CLIENT, Role.SERVER):
         raise ValueError("sender must be 'client' or 'server'")
-    low = st.just(0) if sender == "client" else st.sampled_from((1, 3))
+    low = st.just(0) if sender == Role.CLIENT else st.sampled_from((1, 3))
     base = int(around * 2**32)
     width = int(spread * 2**32)
     return st.builds(
@@ -261,13 +260,13 @@ def service_objects(*, gzipped: bool = True) -> st.SearchStrategy[TLObject]:
 
 
 def containers(
-    sender: Sender = "server", *, container_msg_id: int | None = None, max_messages: int = 8
+    sender: Role = Role.SERVER, *, container_msg_id: int | None = None, max_messages: int = 8
 ) -> st.SearchStrategy[TLObject]:
     """``msg_container`` objects of 1..``max_messages`` service messages with
     msg_ids of ``sender``'s parity, strictly increasing and below
     ``container_msg_id`` (default: around the fixed time the other strategies use)."""
     top = int(_NOW * 2**32) if container_msg_id is None else container_msg_id
-    low = 0 if sender == "client" else 1
+    low = 0 if sender == Role.CLIENT else 1
 
     def build(bodies: list[TLObject], gaps: list[int]) -> TLObject:
         ids: list[int] = []
@@ -293,7 +292,7 @@ def containers(
 
 
 def inner_messages(
-    sender: Sender = "server",
+    sender: Role = Role.SERVER,
     *,
     bodies: st.SearchStrategy[bytes] | None = None,
     session_id: int | None = None,
@@ -324,7 +323,7 @@ def inner_messages(
     return msg_ids(sender).flatmap(build)
 
 
-def plaintexts(sender: Sender = "server") -> st.SearchStrategy[bytes]:
+def plaintexts(sender: Role = Role.SERVER) -> st.SearchStrategy[bytes]:
     """Packed inner messages: what ``encrypt_message`` takes and ``decrypt_message`` returns."""
     return inner_messages(sender).map(InnerMessage.pack)
 
@@ -348,7 +347,7 @@ def encrypted_packets(
     """Packets valid under ``auth_key`` (drawn when ``None``) in the direction
     ``from_server``, with 12..1024 bytes of padding (some extra blocks drawn)."""
     keys = auth_keys() if auth_key is None else st.just(auth_key)
-    sender: Sender = "server" if from_server else "client"
+    sender = Role.SERVER if from_server else Role.CLIENT
     bodies = messages if messages is not None else inner_messages(sender)
 
     def build(key: AuthKey, message: InnerMessage, extra: int, rng: Rng) -> Sealed:
@@ -514,7 +513,7 @@ def plain_handshake_messages(step: str) -> st.SearchStrategy[bytes]:
     0, a msg_id of the sender's parity, length, body): what travels in a
     transport frame during the handshake."""
     client_steps = {"req_pq_multi", "req_pq", "req_DH_params", "set_client_DH_params"}
-    sender: Sender = "client" if step in client_steps else "server"
+    sender = Role.CLIENT if step in client_steps else Role.SERVER
     if step.startswith("p_q_inner") or step.endswith("inner_data"):
         raise ValueError(f"{step} is never sent on its own")
     return st.builds(
@@ -538,7 +537,7 @@ def mtproto_payloads() -> st.SearchStrategy[bytes]:
     (non-zero key id, msg_key, whole AES blocks)."""
     plain = st.builds(
         lambda msg_id, body: pack_plain(msg_id, body),
-        msg_ids("client"),
+        msg_ids(Role.CLIENT),
         st.binary(min_size=4, max_size=200).map(lambda b: b[: len(b) - len(b) % 4]),
     )
     key_ids = st.binary(min_size=8, max_size=8).filter(lambda k: k != bytes(8))
@@ -555,13 +554,13 @@ class Frame:
     """One framed payload: ``wire`` is what ``sender``'s codec wrote."""
 
     framing: Framing
-    sender: Side
+    sender: Role
     payload: bytes
     wire: bytes
 
 
 def transport_frames(
-    framing: Framing | None = None, *, sender: Side = "server"
+    framing: Framing | None = None, *, sender: Role = Role.SERVER
 ) -> st.SearchStrategy[Frame]:
     """A payload (:func:`mtproto_payloads`) framed by a fresh ``sender`` codec
     of ``framing`` (drawn when ``None``); padded intermediate padding comes

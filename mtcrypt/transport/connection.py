@@ -51,6 +51,7 @@ from .._random import random_bytes
 from .._validation import BytesLike, Clock, Rng, as_bytes, check_int
 from ..crypto import Ctr256
 from ..errors import InvalidArgument, SessionError, TransportError
+from ..mtproto.session_events import Role
 from .events import Event, Framing, TransportDetected, TransportInfo
 from .faketls import (
     MAX_CLIENT_HELLO,
@@ -294,7 +295,7 @@ class ClientTransport:
                 raise InvalidArgument("an MTProxy connection needs the target dc_id")
         if dc_id is not None:
             check_int(dc_id, "dc_id", -0x8000, 0x7FFF)
-        codec = make_codec(kind, "client", max_frame=max_frame, max_padding=max_padding, rng=rng)
+        codec = make_codec(kind, Role.CLIENT, max_frame=max_frame, max_padding=max_padding, rng=rng)
         self._codec = codec
         self._pending: list[bytes] = []
         self._held: list[bytes] = []
@@ -598,7 +599,7 @@ class ServerTransport:
     def _codec(self, framing: Framing) -> FrameCodec:
         return make_codec(
             framing,
-            "server",
+            Role.SERVER,
             max_frame=self._max_frame,
             max_padding=self._max_padding,
             rng=self._rng,

@@ -32,12 +32,13 @@ and leaves the codec failed; argument errors raise ``InvalidArgument`` /
 from __future__ import annotations
 
 import struct
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 from zlib import crc32
 
 from .._random import random_bytes
 from .._validation import BytesLike, Rng, as_bytes, check_int, draw, randbelow
 from ..errors import InvalidArgument, InvalidLength, TransportError
+from ..mtproto.session_events import Role
 from .events import Event, Frame, Framing, QuickAck, TransportErrorCode
 
 __all__ = [
@@ -49,12 +50,10 @@ __all__ = [
     "FullCodec",
     "IntermediateCodec",
     "PaddedIntermediateCodec",
-    "Side",
     "make_codec",
     "strip_padding",
 ]
 
-Side = Literal["client", "server"]
 
 DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 """Largest payload accepted or sent by default (16 MiB; tdlib asserts < 2**24)."""
@@ -96,10 +95,11 @@ class FrameCodec:
 
     __slots__ = ("_buf", "_closed", "_failed", "max_frame", "side")
 
-    def __init__(self, side: Side, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
-        if side not in ("client", "server"):
-            raise InvalidArgument("side must be 'client' or 'server'")
-        self.side: Side = side
+    def __init__(self, side: Role, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        try:
+            self.side: Role = Role(side)  # "client" / "server" are accepted too
+        except ValueError:
+            raise InvalidArgument("side must be Role.CLIENT or Role.SERVER") from None
         self.max_frame = check_int(max_frame, "max_frame", 4, _MAX_FRAME_LIMIT)
         self._buf = bytearray()
         self._closed = False
@@ -130,11 +130,11 @@ class FrameCodec:
         return data
 
     def _check_quick_ack_request(self, quick_ack: bool) -> None:
-        if quick_ack and self.side != "client":
+        if quick_ack and self.side is not Role.CLIENT:
             raise InvalidArgument("only a client requests quick acks")
 
     def _check_server(self, what: str) -> None:
-        if self.side != "server":
+        if self.side is not Role.SERVER:
             raise InvalidArgument(f"only a server sends {what}")
 
     def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
@@ -206,7 +206,7 @@ class FrameCodec:
             raise self._bad(f"packet length {size} exceeds max_frame ({self.max_frame})")
 
     def _deliver(self, payload: bytes, quick_ack: bool, events: list[Event]) -> None:
-        if self.side == "server":
+        if self.side is Role.SERVER:
             events.append(Frame(payload, quick_ack))
         elif len(payload) >= SHORT_PACKET:
             events.append(Frame(payload))
@@ -257,7 +257,7 @@ class AbridgedCodec(FrameCodec):
         first = buf[pos]
         quick_ack = False
         if first & 0x80:
-            if self.side == "client":  # a quick-ack token from the server
+            if self.side is Role.CLIENT:  # a quick-ack token from the server
                 if avail < 4:
                     return 0
                 events.append(QuickAck(int.from_bytes(buf[pos : pos + 4], "big")))
@@ -313,7 +313,7 @@ class IntermediateCodec(FrameCodec):
         size: int = _U32.unpack_from(buf, pos)[0]
         quick_ack = False
         if size & QUICK_ACK_BIT:
-            if self.side == "client":
+            if self.side is Role.CLIENT:
                 events.append(QuickAck(size))
                 return 4
             quick_ack = True
@@ -366,7 +366,7 @@ class PaddedIntermediateCodec(IntermediateCodec):
 
     def __init__(
         self,
-        side: Side,
+        side: Role,
         *,
         max_frame: int = DEFAULT_MAX_FRAME,
         max_padding: int = MAX_PADDING,
@@ -403,7 +403,7 @@ class PaddedIntermediateCodec(IntermediateCodec):
         self._check_size(size)
 
     def _deliver(self, payload: bytes, quick_ack: bool, events: list[Event]) -> None:
-        if self.side == "client" and len(payload) < SHORT_PACKET:
+        if self.side is Role.CLIENT and len(payload) < SHORT_PACKET:
             self._short_packet(payload, events)
         else:
             events.append(Frame(strip_padding(payload), quick_ack))
@@ -421,7 +421,7 @@ class FullCodec(FrameCodec):
     obfuscation_tag = None
     __slots__ = ("_recv_seq", "_send_seq")
 
-    def __init__(self, side: Side, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(self, side: Role, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         super().__init__(side, max_frame=max_frame)
         self._send_seq = 0
         self._recv_seq = 0
@@ -452,7 +452,7 @@ class FullCodec(FrameCodec):
         if avail < 4:
             return 0
         length: int = _I32.unpack_from(buf, pos)[0]
-        if length < 0 and self.side == "client":
+        if length < 0 and self.side is Role.CLIENT:
             # A raw error code instead of a packet (Telethon issue 4042): the
             # server closes the connection after it, so the stream ends here.
             events.append(TransportErrorCode(length))
@@ -503,7 +503,7 @@ def coerce_framing(framing: Framing | str) -> Framing:
 
 def make_codec(
     framing: Framing | str,
-    side: Side,
+    side: Role,
     *,
     max_frame: int = DEFAULT_MAX_FRAME,
     max_padding: int = MAX_PADDING,

@@ -16,7 +16,7 @@ from typing import Literal
 
 from ... import tl
 from ...handshake.dh import TELEGRAM_DH_PRIME
-from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage
+from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role
 from .. import mutators
 from .adversary import (
     FakeTlsPlan,
@@ -36,7 +36,7 @@ __all__: list[str] = []
 def _client(
     name: str, phase: Literal["handshake", "message", "header", "fake_tls"]
 ) -> Callable[[Callable[..., object]], Callable[..., object]]:
-    return register_mutation(name, role="client", phase=phase)
+    return register_mutation(name, role=Role.CLIENT, phase=phase)
 
 
 # ---- handshake ----------------------------------------------------------------------

@@ -60,6 +60,7 @@ from ...handshake import ClientHandshake, int_to_be
 from ...handshake.rsa import RsaPublicKey, rsa_pad_encrypt
 from ...mtproto import (
     InnerMessage,
+    Role,
     pack_plain,
     unpack_plain,
 )
@@ -505,7 +506,7 @@ def run_server_suite_sync(
 def _server(
     name: str, phase: Literal["handshake", "message", "transport", "fake_tls"]
 ) -> Callable[[Callable[..., object]], Callable[..., object]]:
-    return register_mutation(name, role="server", phase=phase)
+    return register_mutation(name, role=Role.SERVER, phase=phase)
 
 
 def _nonce(field: str) -> Callable[[tl.TLObject], tl.TLObject]:

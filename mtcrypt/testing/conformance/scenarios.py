@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ...errors import InvalidArgument
+from ...mtproto import Role
 
 __all__ = [
     "MUTATIONS",
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 Expect = Literal["reject", "accept"]
-Role = Literal["client", "server"]
 """Who is under test: a ``client`` (against the adversarial server) or a
 ``server`` (against the mirror client)."""
 Phase = Literal["handshake", "message", "header", "fake_tls", "transport"]
@@ -77,8 +77,10 @@ def register_mutation(
     :mod:`mtcrypt.testing.conformance.adversary` for the client-side plans and
     :mod:`mtcrypt.testing.conformance.mirror` for the server-side ones).
     """
-    if role not in ("client", "server"):
-        raise InvalidArgument("role must be 'client' or 'server'")
+    try:
+        role = Role(role)  # "client" / "server" are accepted too
+    except ValueError:
+        raise InvalidArgument("role must be Role.CLIENT or Role.SERVER") from None
 
     def decorate(build: Callable[..., Any]) -> Callable[..., Any]:
         if name in MUTATIONS:
