@@ -59,18 +59,19 @@ def print_json(record: dict[str, object]) -> None:
 # ---- argument types (argparse turns a ValueError into a usage error) -------------------
 
 
-def positive_int(text: str) -> int:
+def _int_at_least(text: str, least: int, refusal: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
+    if value < least:
+        raise argparse.ArgumentTypeError(refusal)
     return value
+
+
+def positive_int(text: str) -> int:
+    return _int_at_least(text, 1, "must be a positive integer")
 
 
 def count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+    return _int_at_least(text, 0, "must be 0 or more")
 
 
 def port(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from ..errors import MtcryptError
 from ._common import (
@@ -23,94 +24,132 @@ from ._common import (
 log = logging.getLogger("mtcrypt.server")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=port, default=0, help="port to listen on (default 0: any free port)"
-    )
-    parser.add_argument(
-        "--rsa-key", metavar="PEM", help="the server's RSA private key (default: a fresh one)"
-    )
-    parser.add_argument(
+# The options: flag, then add_argument's keywords.
+_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--host", {"default": "127.0.0.1", "help": "address to listen on (default 127.0.0.1)"}),
+    (
+        "--port",
+        {
+            "type": port,
+            "default": 0,
+            "help": "port to listen on (default 0: any free port)",
+        },
+    ),
+    (
+        "--rsa-key",
+        {
+            "metavar": "PEM",
+            "help": "the server's RSA private key (default: a fresh one)",
+        },
+    ),
+    (
         "--secret",
-        action="append",
-        metavar="SECRET",
-        help="accept MTProxy clients with this secret: 32 hex digits (plain obfuscated2), "
-        "dd + 32 hex digits, or ee + 32 hex digits + hex domain (fake-TLS); repeatable",
-    )
-    parser.add_argument(
-        "--echo", action="store_true", help="answer every query with the query itself"
-    )
-    parser.add_argument(
+        {
+            "action": "append",
+            "metavar": "SECRET",
+            "help": "accept MTProxy clients with this secret: 32 hex digits (plain obfuscated2), "
+            "dd + 32 hex digits, or ee + 32 hex digits + hex domain (fake-TLS); repeatable",
+        },
+    ),
+    ("--echo", {"action": "store_true", "help": "answer every query with the query itself"}),
+    (
         "--enforce-salt",
-        action="store_true",
-        help="reject messages with a wrong server salt (bad_server_salt), as Telegram does",
-    )
-    parser.add_argument(
-        "--seed", type=int, help="seed the server's randomness (reproducible test runs only)"
-    )
-    parser.add_argument(
+        {
+            "action": "store_true",
+            "help": "reject messages with a wrong server salt (bad_server_salt), as Telegram does",
+        },
+    ),
+    (
+        "--seed",
+        {
+            "type": int,
+            "help": "seed the server's randomness (reproducible test runs only)",
+        },
+    ),
+    (
         "--handshake-timeout",
-        type=seconds,
-        default=30.0,
-        metavar="SECONDS",
-        help="close a connection that has not created or used a key by then (default 30)",
-    )
-    parser.add_argument(
+        {
+            "type": seconds,
+            "default": 30.0,
+            "metavar": "SECONDS",
+            "help": "close a connection that has not created or used a key by then (default 30)",
+        },
+    ),
+    (
         "--idle-timeout",
-        type=seconds,
-        default=300.0,
-        metavar="SECONDS",
-        help="close a connection that sent no complete frame for this long (default 300)",
-    )
-    parser.add_argument(
+        {
+            "type": seconds,
+            "default": 300.0,
+            "metavar": "SECONDS",
+            "help": "close a connection that sent no complete frame for this long (default 300)",
+        },
+    ),
+    (
         "--max-connections",
-        type=positive_int,
-        metavar="N",
-        help="refuse connections beyond N open ones (default: no cap)",
-    )
-    parser.add_argument(
+        {
+            "type": positive_int,
+            "metavar": "N",
+            "help": "refuse connections beyond N open ones (default: no cap)",
+        },
+    ),
+    (
         "--max-buffered-bytes",
-        type=positive_int,
-        metavar="N",
-        help="one budget for the partial frames of all connections; the connection "
-        "that would exceed it is closed (default: no shared cap; 8 MiB per connection)",
-    )
-    parser.add_argument(
+        {
+            "type": positive_int,
+            "metavar": "N",
+            "help": "one budget for the partial frames of all connections; the connection "
+            "that would exceed it is closed (default: no shared cap; 8 MiB per connection)",
+        },
+    ),
+    (
         "--max-frame",
-        type=positive_int,
-        default=2 * 1024 * 1024,
-        metavar="BYTES",
-        help="largest frame accepted (default 2 MiB)",
-    )
-    parser.add_argument(
+        {
+            "type": positive_int,
+            "default": 2 * 1024 * 1024,
+            "metavar": "BYTES",
+            "help": "largest frame accepted (default 2 MiB)",
+        },
+    ),
+    (
         "--handshake-workers",
-        type=count,
-        default=2,
-        metavar="N",
-        help="worker processes for the handshakes' RSA and DH work, off the event loop "
-        "(default 2; 0 runs them on the loop; threads instead with --seed)",
-    )
-    parser.add_argument(
+        {
+            "type": count,
+            "default": 2,
+            "metavar": "N",
+            "help": "worker processes for the handshakes' RSA and DH work, off the event loop "
+            "(default 2; 0 runs them on the loop; threads instead with --seed)",
+        },
+    ),
+    (
         "--no-legacy-rsa",
-        action="store_true",
-        help="refuse the legacy RSA padding (Telethon and Pyrogram still send it)",
-    )
-    parser.add_argument(
+        {
+            "action": "store_true",
+            "help": "refuse the legacy RSA padding (Telethon and Pyrogram still send it)",
+        },
+    ),
+    (
         "--backlog",
-        type=positive_int,
-        default=1024,
-        metavar="N",
-        help="listen backlog (default 1024)",
-    )
-    parser.add_argument(
+        {
+            "type": positive_int,
+            "default": 1024,
+            "metavar": "N",
+            "help": "listen backlog (default 1024)",
+        },
+    ),
+    (
         "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error", "critical"],
-        help="what the server logs to stderr (default info: connections, handshakes, drops)",
-    )
+        {
+            "default": "info",
+            "choices": ["debug", "info", "warning", "error", "critical"],
+            "help": "what the server logs to stderr (default info: connections, handshakes, drops)",
+        },
+    ),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for flag, options in _OPTIONS:
+        parser.add_argument(flag, **options)
 
 
 def _describe_secrets(secrets: list[str]) -> str:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from .. import tl
 from .._validation import BytesLike, Clock, Rng, as_bytes
 from ..errors import InvalidArgument, MtcryptError, TransportError
+from ..handshake import HandshakeResult
 from ..mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
 from ..mtproto.plain import pack_plain, unpack_plain
-from ..transport import ClientTransport, ServerTransport
+from ..transport import ClientTransport, Frame, ServerTransport
 from ..transport.events import Event as TransportEvent
-from .events import Closed, CloseReason, ConnectionEvent, LimitExceeded
+from .events import Closed, CloseReason, ConnectionEvent, HandshakeComplete, LimitExceeded
 from .hooks import ConnectionHooks
 from .limits import BufferBudget, ConnectionLimits, Timeouts
 
@@ -85,10 +86,33 @@ class ConnectionBase:
             if data:
                 self._out.append(data)
 
+    # ---- input -------------------------------------------------------------------------
+
+    def receive_data(self, data: BytesLike) -> list[ConnectionEvent]:
+        """Feed what the socket produced (``b""`` for end of stream)."""
+        events: list[ConnectionEvent] = []
+        for event in self._transport_events(data, events):
+            if self._closed is not None:
+                break
+            if isinstance(event, Frame):
+                self._last_frame_at = self._clock()
+                self._on_transport_frame(event.payload, events)
+            else:
+                self._on_transport_event(event, events)
+        if self._closed is None:
+            self._check_buffers(events)
+        return events
+
+    def _on_transport_frame(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+        """A frame from the peer (sides override)."""
+
+    def _on_transport_event(self, event: TransportEvent, events: list[ConnectionEvent]) -> None:
+        """A transport event other than a frame (sides override)."""
+
     def _transport_events(
         self, data: BytesLike, events: list[ConnectionEvent]
     ) -> list[TransportEvent]:
-        """The first half of ``receive_data``: end of stream, the transport's
+        """The first half of :meth:`receive_data`: end of stream, the transport's
         own failures and output; returns the transport's events."""
         raw = as_bytes(data, "data")
         if self._closed is not None:
@@ -208,6 +232,19 @@ class ConnectionBase:
                 return None
             packet = encrypt_message(key, message.pack(), from_server=from_server, rng=self._rng)
         return hooks.packet(packet)
+
+
+def handshake_complete(result: HandshakeResult, seconds: float) -> HandshakeComplete:
+    """The event for a key ``result`` created in ``seconds``."""
+    return HandshakeComplete(
+        key_id=result.auth_key.key_id,
+        temporary=result.expires_at is not None,
+        expires_at=result.expires_at,
+        rsa_scheme=str(result.rsa_scheme),
+        inner_data=str(result.inner_data),
+        retries=result.retries,
+        seconds=seconds,
+    )
 
 
 def now_or(clock: Clock, now: float | None) -> float:

@@ -31,7 +31,7 @@ from typing import Any
 
 from .. import tl
 from .._random import random_bytes
-from .._validation import BytesLike, Clock, Rng, as_bytes, is_int
+from .._validation import Clock, Rng, as_bytes, is_int
 from ..errors import DecryptionFailed, HandshakeError, InvalidArgument, SessionError
 from ..handshake import TELEGRAM_PRODUCTION_KEYS, ClientHandshake, HandshakeResult
 from ..handshake.bind import bind_temp_auth_key
@@ -49,12 +49,12 @@ from ..mtproto.session import (
     Session,
     Update,
 )
-from ..transport import ClientTransport, Frame, TransportErrorCode
-from ._base import ConnectionBase, now_or
+from ..transport import ClientTransport, TransportErrorCode
+from ..transport.events import Event as TransportEvent
+from ._base import ConnectionBase, handshake_complete, now_or
 from .events import (
     CloseReason,
     ConnectionEvent,
-    HandshakeComplete,
     HandshakeFailed,
     KeyBound,
     MessageRejected,
@@ -312,27 +312,16 @@ class ClientConnection(ConnectionBase):
 
     # ---- input -------------------------------------------------------------------------
 
-    def receive_data(self, data: BytesLike) -> list[ConnectionEvent]:
-        """Feed what the socket produced (``b""`` for end of stream)."""
-        events: list[ConnectionEvent] = []
-        for event in self._transport_events(data, events):
-            if self._closed is not None:
-                break
-            if isinstance(event, Frame):
-                self._last_frame_at = self._clock()
-                self._on_frame(event.payload, events)
-            elif isinstance(event, TransportErrorCode):
-                self._close(
-                    events,
-                    CloseReason.TRANSPORT_ERROR_RECEIVED,
-                    f"transport error {event.code}",
-                    event.code,
-                )
-        if self._closed is None:
-            self._check_buffers(events)
-        return events
+    def _on_transport_event(self, event: TransportEvent, events: list[ConnectionEvent]) -> None:
+        if isinstance(event, TransportErrorCode):
+            self._close(
+                events,
+                CloseReason.TRANSPORT_ERROR_RECEIVED,
+                f"transport error {event.code}",
+                event.code,
+            )
 
-    def _on_frame(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+    def _on_transport_frame(self, payload: bytes, events: list[ConnectionEvent]) -> None:
         plain = payload[:8] == _PLAIN_KEY_ID
         handshake = self._handshake
         if handshake is not None:
@@ -359,17 +348,7 @@ class ClientConnection(ConnectionBase):
         result = handshake.result
         self._handshake = None
         self.handshake_results.append(result)
-        events.append(
-            HandshakeComplete(
-                key_id=result.auth_key.key_id,
-                temporary=result.expires_at is not None,
-                expires_at=result.expires_at,
-                rsa_scheme=str(result.rsa_scheme),
-                inner_data=str(result.inner_data),
-                retries=result.retries,
-                seconds=self._clock() - self._handshake_started_at,
-            )
-        )
+        events.append(handshake_complete(result, self._clock() - self._handshake_started_at))
         if result.expires_at is None:
             self._perm_key = result.auth_key
             self._salt = result.server_salt

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from .. import tl
 from .._random import random_bytes
-from .._validation import BytesLike, Clock, Rng, as_bytes
+from .._validation import Clock, Rng, as_bytes
 from ..errors import (
     DecryptionFailed,
     HandshakeError,
@@ -53,12 +53,12 @@ from ..handshake import HandshakeResult, ServerHandshake, verify_bind_temp_auth_
 from ..handshake.rsa import RsaPrivateKey
 from ..mtproto import AuthKey, decrypt_message
 from ..mtproto.session import DropReason, MessageDropped, Request, Role, Session
-from ..transport import Frame, ServerTransport, TransportDetected, TransportInfo
-from ._base import ConnectionBase, now_or
+from ..transport import ServerTransport, TransportDetected, TransportInfo
+from ..transport.events import Event as TransportEvent
+from ._base import ConnectionBase, handshake_complete, now_or
 from .events import (
     CloseReason,
     ConnectionEvent,
-    HandshakeComplete,
     HandshakeFailed,
     HandshakeWorkNeeded,
     IncomingRequest,
@@ -311,24 +311,16 @@ class ServerConnection(ConnectionBase):
 
     # ---- input -------------------------------------------------------------------------
 
-    def receive_data(self, data: BytesLike) -> list[ConnectionEvent]:
-        """Feed what the socket produced (``b""`` for end of stream)."""
-        events: list[ConnectionEvent] = []
-        for event in self._transport_events(data, events):
-            if self._closed is not None:
-                break
-            if isinstance(event, Frame):
-                self._last_frame_at = self._clock()
-                if self._work is not None:
-                    self._frames.append(event.payload)
-                    self._frames_size += len(event.payload) + _FRAME_OVERHEAD
-                else:
-                    self._on_frame(event.payload, events)
-            elif isinstance(event, TransportDetected):
-                events.append(TransportReady(event.info))
-        if self._closed is None:
-            self._check_buffers(events)
-        return events
+    def _on_transport_frame(self, payload: bytes, events: list[ConnectionEvent]) -> None:
+        if self._work is not None:
+            self._frames.append(payload)
+            self._frames_size += len(payload) + _FRAME_OVERHEAD
+        else:
+            self._on_frame(payload, events)
+
+    def _on_transport_event(self, event: TransportEvent, events: list[ConnectionEvent]) -> None:
+        if isinstance(event, TransportDetected):
+            events.append(TransportReady(event.info))
 
     def work_done(self, work: HandshakeWork) -> list[ConnectionEvent]:
         """Finish a :class:`HandshakeWork` after ``work.run()``; frames that
@@ -496,17 +488,7 @@ class ServerConnection(ConnectionBase):
                     expires_at=None if result.expires_at is None else float(result.expires_at),
                 )
             )
-            events.append(
-                HandshakeComplete(
-                    key_id=result.auth_key.key_id,
-                    temporary=result.expires_at is not None,
-                    expires_at=result.expires_at,
-                    rsa_scheme=str(result.rsa_scheme),
-                    inner_data=str(result.inner_data),
-                    retries=result.retries,
-                    seconds=now - self._handshake_started_at,
-                )
-            )
+            events.append(handshake_complete(result, now - self._handshake_started_at))
 
     def _on_encrypted(self, payload: bytes, events: list[ConnectionEvent]) -> None:
         now = self._clock()

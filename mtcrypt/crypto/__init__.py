@@ -5,41 +5,18 @@ Every function validates its arguments before any C code runs and raises
 ``TypeError``) on bad input.
 """
 
-from .aes import (
-    Aes256,
-    Ctr256,
-    cbc256_decrypt,
-    cbc256_decrypt_into,
-    cbc256_encrypt,
-    cbc256_encrypt_into,
-    ige256_batch_into,
-    ige256_decrypt,
-    ige256_decrypt_batch,
-    ige256_decrypt_into,
-    ige256_encrypt,
-    ige256_encrypt_batch,
-    ige256_encrypt_into,
-)
+from . import aes
+from .aes import *  # noqa: F403
 from .backend import BackendInfo, backend_info, select_backend
 from .hashes import sha1, sha256
 
+# A long submodule list re-exported whole is imported with ``*`` and added with
+# ``__all__ +=`` (forms mypy and ruff read), so its names are written once.
 __all__ = [
-    "Aes256",
     "BackendInfo",
-    "Ctr256",
     "backend_info",
-    "cbc256_decrypt",
-    "cbc256_decrypt_into",
-    "cbc256_encrypt",
-    "cbc256_encrypt_into",
-    "ige256_batch_into",
-    "ige256_decrypt",
-    "ige256_decrypt_batch",
-    "ige256_decrypt_into",
-    "ige256_encrypt",
-    "ige256_encrypt_batch",
-    "ige256_encrypt_into",
     "select_backend",
     "sha1",
     "sha256",
 ]
+__all__ += aes.__all__

@@ -107,6 +107,8 @@ def ige256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
 
 def ige256_decrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
     """AES-256-IGE decryption; see :func:`ige256_encrypt`."""
+    # duplicates: deliberate -- the fast path of ige256_encrypt, inlined again: a shared
+    # helper would add a Python call to every small message.
     if (
         type(data) is bytes
         and type(key) is bytes

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .. import tl
-from .._validation import BytesLike
+from .._validation import BytesLike, Rng, draw
 from ..crypto import sha1
+from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidLength, TLError
 from ..mtproto import AuthKey, pack_plain, unpack_plain
+from .dh import check_dh_value
 
 __all__ = [
     "HandshakeResult",
@@ -129,9 +131,7 @@ def parse(body: bytes, expected: tuple[str, ...], check: str) -> tl.TLObject:
         obj = tl.deserialize(body, limits=STRICT)
     except TLError:
         raise HandshakeError(check, "malformed TL") from None
-    if obj.name not in expected:
-        raise HandshakeError(check, f"unexpected {obj.name}")
-    return obj
+    return _expected(obj, expected, check)
 
 
 def parse_prefix(data: bytes, expected: tuple[str, ...], check: str) -> tuple[tl.TLObject, int]:
@@ -141,9 +141,49 @@ def parse_prefix(data: bytes, expected: tuple[str, ...], check: str) -> tuple[tl
         obj = tl.read_object(reader, limits=STRICT)
     except TLError:
         raise HandshakeError(check, "malformed TL") from None
+    return _expected(obj, expected, check), reader.offset
+
+
+def _expected(obj: tl.TLObject, expected: tuple[str, ...], check: str) -> tl.TLObject:
     if obj.name not in expected:
         raise HandshakeError(check, f"unexpected {obj.name}")
-    return obj, reader.offset
+    return obj
+
+
+def dh_value(data: bytes, dh_prime: int, name: str) -> int:
+    """``g_a`` or ``g_b`` (named ``name``) from its string: at most 256 bytes and
+    within the safety margin of ``dh_prime``."""
+    if len(data) > 256:
+        raise HandshakeError(name, "longer than 256 bytes")
+    value = int_from_be(data)
+    check_dh_value(value, dh_prime, name)
+    return value
+
+
+def seal_inner(data: bytes, key: bytes, iv: bytes, rng: Rng) -> bytes:
+    """``server_DH_inner_data``/``client_DH_inner_data`` as sent: ``SHA1(data) + data``,
+    random padding to a multiple of 16, AES-256-IGE under the temporary key."""
+    with_hash = sha1(data) + data
+    with_hash += draw(rng, -len(with_hash) % 16)
+    return ige256_encrypt(with_hash, key, iv)
+
+
+def open_inner(
+    encrypted: bytes, key: bytes, iv: bytes, name: str, what: str, hashed: str
+) -> tl.TLObject:
+    """Decrypt and check what :func:`seal_inner` made: the ``name`` constructor, less
+    than 16 padding bytes, the SHA1 prefix.  ``what`` names the checks
+    (``encrypted_<what>``, ``<what>_padding``, ``<what>_hash``), ``hashed`` the
+    hash's detail."""
+    if not encrypted or len(encrypted) % 16:
+        raise HandshakeError(f"encrypted_{what}", "length is not a positive multiple of 16")
+    with_hash = ige256_decrypt(encrypted, key, iv)
+    inner, length = parse_prefix(with_hash[20:], (name,), name)
+    if len(with_hash) - 20 - length >= 16:
+        raise HandshakeError(f"{what}_padding", "16 or more padding bytes")
+    if not equal(sha1(with_hash[20 : 20 + length]), with_hash[:20]):
+        raise HandshakeError(f"{what}_hash", f"SHA1({hashed}) mismatch")
+    return inner
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -45,8 +45,6 @@ from types import MappingProxyType
 from .. import tl
 from .._random import random_bytes
 from .._validation import Clock, Rng, draw, is_int
-from ..crypto import sha1
-from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType, SessionError
 from ..mtproto import AuthKey
 from ._common import (
@@ -55,19 +53,21 @@ from ._common import (
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
+    dh_value,
     equal,
     int_from_be,
     int_to_be,
     is_minimal_be,
     new_nonce_hash,
+    open_inner,
     pack,
     parse,
-    parse_prefix,
+    seal_inner,
     server_salt,
     tmp_aes_key_iv,
     unpack,
 )
-from .dh import DhPrimeCache, check_dh_params, check_dh_value, generate_dh_exponent, modexp
+from .dh import DhPrimeCache, check_dh_params, generate_dh_exponent, modexp
 from .pq import factorize_pq, is_prime_u64
 from .rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey, rsa_legacy_encrypt, rsa_pad_encrypt
 
@@ -204,6 +204,9 @@ class ClientHandshake:
         self._fingerprint = 0
 
     # -- public surface ---------------------------------------------------
+
+    # duplicates: deliberate -- ``done`` and ``result`` match ServerHandshake's; a shared
+    # base class would drop them from the API reference (autodoc lists no inherited members).
 
     @property
     def state(self) -> ClientState:
@@ -363,26 +366,16 @@ class ClientHandshake:
         if not encrypted or len(encrypted) % 16:
             raise HandshakeError("encrypted_answer", "length is not a positive multiple of 16")
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
-        answer_with_hash = ige256_decrypt(encrypted, self._tmp_key, self._tmp_iv)
-        inner, length = parse_prefix(
-            answer_with_hash[20:], ("server_DH_inner_data",), "server_DH_inner_data"
+        inner = open_inner(
+            encrypted, self._tmp_key, self._tmp_iv, "server_DH_inner_data", "answer", "answer"
         )
-        if len(answer_with_hash) - 20 - length >= 16:
-            raise HandshakeError("answer_padding", "16 or more padding bytes")
-        answer = answer_with_hash[20 : 20 + length]
-        if not equal(sha1(answer), answer_with_hash[:20]):
-            raise HandshakeError("answer_hash", "SHA1(answer) mismatch")
         self._check_nonces(inner)
         prime_bytes: bytes = inner.dh_prime
         if len(prime_bytes) != 256:
             raise HandshakeError("dh_prime", "not 256 bytes")
         dh_prime = int_from_be(prime_bytes)
         check_dh_params(inner.g, dh_prime, cache=self._cache)
-        g_a_bytes: bytes = inner.g_a
-        if len(g_a_bytes) > 256:
-            raise HandshakeError("g_a", "longer than 256 bytes")
-        g_a = int_from_be(g_a_bytes)
-        check_dh_value(g_a, dh_prime, "g_a")
+        g_a = dh_value(inner.g_a, dh_prime, "g_a")
         self._dh_prime, self._g, self._g_a = dh_prime, inner.g, g_a
         self._server_time = inner.server_time
         self._time_offset = inner.server_time - int(now)
@@ -401,13 +394,11 @@ class ClientHandshake:
                 g_b=int_to_be(g_b),
             )
         )
-        with_hash = sha1(data) + data
-        with_hash += draw(rng, -len(with_hash) % 16)
         request = tl.make(
             "set_client_DH_params",
             nonce=self._nonce,
             server_nonce=self._server_nonce,
-            encrypted_data=ige256_encrypt(with_hash, self._tmp_key, self._tmp_iv),
+            encrypted_data=seal_inner(data, self._tmp_key, self._tmp_iv, rng),
         )
         return pack(self._msg_ids.next(now + self._time_offset), request)
 

@@ -61,8 +61,6 @@ from typing import Literal
 from .. import tl
 from .._random import random_bytes
 from .._validation import Clock, Rng, draw, is_int
-from ..crypto import sha1
-from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError, SessionError
 from ..mtproto import AuthKey
 from ._common import (
@@ -71,13 +69,15 @@ from ._common import (
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
+    dh_value,
     equal,
-    int_from_be,
     int_to_be,
     new_nonce_hash,
+    open_inner,
     pack,
     parse,
     parse_prefix,
+    seal_inner,
     server_salt,
     tmp_aes_key_iv,
     unpack,
@@ -86,7 +86,6 @@ from .dh import (
     TELEGRAM_DH_G,
     TELEGRAM_DH_PRIME,
     check_dh_params,
-    check_dh_value,
     generate_dh_exponent,
     modexp,
 )
@@ -461,39 +460,31 @@ class ServerHandshake:
                 server_time=self._server_time,
             )
         )
-        with_hash = sha1(answer) + answer
-        with_hash += draw(rng, -len(with_hash) % 16)
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
+        encrypted = seal_inner(answer, self._tmp_key, self._tmp_iv, rng)
         self._advance(ServerInput.REQ_DH_PARAMS)
         return tl.make(
             "server_DH_params_ok",
             nonce=self._nonce,
             server_nonce=self._server_nonce,
-            encrypted_answer=ige256_encrypt(with_hash, self._tmp_key, self._tmp_iv),
+            encrypted_answer=encrypted,
         )
 
     def _on_client_dh(self, body: bytes) -> tl.TLObject:
         req = parse(body, ("set_client_DH_params",), "set_client_DH_params")
         self._check_nonces(req)
-        encrypted: bytes = req.encrypted_data
-        if not encrypted or len(encrypted) % 16:
-            raise HandshakeError("encrypted_data", "length is not a positive multiple of 16")
-        data_with_hash = ige256_decrypt(encrypted, self._tmp_key, self._tmp_iv)
-        inner, length = parse_prefix(
-            data_with_hash[20:], ("client_DH_inner_data",), "client_DH_inner_data"
+        inner = open_inner(
+            req.encrypted_data,
+            self._tmp_key,
+            self._tmp_iv,
+            "client_DH_inner_data",
+            "data",
+            "client_DH_inner_data",
         )
-        if len(data_with_hash) - 20 - length >= 16:
-            raise HandshakeError("data_padding", "16 or more padding bytes")
-        if not equal(sha1(data_with_hash[20 : 20 + length]), data_with_hash[:20]):
-            raise HandshakeError("data_hash", "SHA1(client_DH_inner_data) mismatch")
         self._check_nonces(inner)
         if inner.retry_id != self._retry_id:
             raise HandshakeError("retry_id", "not the aux hash of the previous attempt")
-        g_b_bytes: bytes = inner.g_b
-        if len(g_b_bytes) > 256:
-            raise HandshakeError("g_b", "longer than 256 bytes")
-        g_b = int_from_be(g_b_bytes)
-        check_dh_value(g_b, self._dh_prime, "g_b")
+        g_b = dh_value(inner.g_b, self._dh_prime, "g_b")
         key = AuthKey.from_int(modexp(g_b, self._a, self._dh_prime))
         verdict: DhGenAnswer = "ok" if self._decide is None else self._decide(key, self._attempt)
         if verdict not in ("ok", "retry", "fail"):

@@ -124,6 +124,7 @@ from .._validation import BytesLike, Clock, Rng, draw, is_int
 from ..errors import DecryptionFailed, InvalidArgument, SessionError, TLError
 from ..tl import DEFAULT_LIMITS, Limits, Reader, TLObject, default_schema, gunzip, make, serialize
 from ..tl import deserialize as tl_deserialize
+from . import session_events
 from .authkey import AuthKey
 from .message import HEADER_SIZE, decrypt_message, encrypt_message, encrypt_messages
 from .msgid import (
@@ -135,6 +136,7 @@ from .msgid import (
     msg_id_time,
     next_msg_id,
 )
+from .session_events import *  # noqa: F403
 from .session_events import (
     Acked,
     BadMessage,
@@ -158,29 +160,9 @@ from .session_events import (
     Update,
 )
 
-__all__ = [
-    "Acked",
-    "BadMessage",
-    "DropReason",
-    "Event",
-    "FutureSalt",
-    "MessageDropped",
-    "NewSession",
-    "PingReceived",
-    "Pong",
-    "Request",
-    "Resent",
-    "Role",
-    "RpcError",
-    "RpcResult",
-    "SaltUpdated",
-    "SaltsReceived",
-    "ServiceMessage",
-    "Session",
-    "SessionStats",
-    "TimeSynced",
-    "Update",
-]
+# The events are defined in session_events and re-exported here as well.
+__all__ = ["Session"]
+__all__ += session_events.__all__
 
 MAX_PAST = 300.0
 """A message whose msg_id is more than this many seconds old is dropped [D]."""

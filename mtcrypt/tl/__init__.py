@@ -18,7 +18,12 @@ and :mod:`mtcrypt.errors`.
 from __future__ import annotations
 
 from .._validation import BytesLike
-from .codec import DEFAULT_LIMITS, Codec, Limits, TLObject, TLValue, gunzip
+from . import codec, schema
+from .codec import *  # noqa: F403
+from .codec import Codec, Limits, TLObject
+
+# duplicates: deliberate -- primitives is re-exported without its wire constants
+# (BOOL_*_ID, VECTOR_ID, MAX_BYTES_LENGTH), so its names are listed here again.
 from .primitives import (
     Reader,
     Writer,
@@ -33,42 +38,19 @@ from .primitives import (
     pack_uint,
     pack_vector,
 )
-from .schema import (
-    Combinator,
-    Kind,
-    Param,
-    Schema,
-    TLType,
-    combinator_id,
-    default_schema,
-    load_schema,
-    normalize_combinator,
-)
+from .schema import *  # noqa: F403
 
+# A long submodule list re-exported whole is imported with ``*`` and added with
+# ``__all__ +=`` (forms mypy and ruff read), so its names are written once.
 __all__ = [
-    "DEFAULT_LIMITS",
     "BytesLike",
-    "Codec",
-    "Combinator",
-    "Kind",
-    "Limits",
-    "Param",
     "Reader",
-    "Schema",
-    "TLObject",
-    "TLType",
-    "TLValue",
     "Writer",
-    "combinator_id",
     "default_codec",
-    "default_schema",
     "deserialize",
     "deserialize_body",
-    "gunzip",
     "gzip_pack",
-    "load_schema",
     "make",
-    "normalize_combinator",
     "pack_bool",
     "pack_bytes",
     "pack_double",
@@ -82,6 +64,8 @@ __all__ = [
     "read_object",
     "serialize",
 ]
+__all__ += codec.__all__
+__all__ += schema.__all__
 
 _default_codec: Codec | None = None
 

@@ -5,7 +5,7 @@ numbers the messages a plan sends, and reading what arrived."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ... import tl
@@ -207,3 +207,12 @@ class SessionContext:
     def full_seq(self) -> int:
         """The full transport's next send seqno."""
         return int(getattr(self.transport.codec, "send_seq", 0))
+
+
+def nonce_mutator(field: str) -> Callable[[tl.TLObject], tl.TLObject]:
+    """The mutator that spoils ``nonce`` or ``server_nonce`` (a scenario's ``field``)."""
+    if field == "nonce":
+        return mutators.wrong_nonce
+    if field == "server_nonce":
+        return mutators.wrong_server_nonce
+    raise ValueError("field must be 'nonce' or 'server_nonce'")

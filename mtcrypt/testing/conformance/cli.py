@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fnmatch
 import sys
 from pathlib import Path
@@ -119,34 +120,32 @@ async def _server_report(args: argparse.Namespace, scenarios: list[Scenario]) ->
     from .mirror import ServerEndpoint, run_server_suite
 
     progress = _progress(args.quiet)
-    if args.target == "mtcrypt-server":
-        async with ReferenceServer(enforce_salt=True, secrets=[_SERVER_SECRET]) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        if args.target == "mtcrypt-server":
+            server = await stack.enter_async_context(
+                ReferenceServer(enforce_salt=True, secrets=[_SERVER_SECRET])
+            )
             endpoint = ServerEndpoint(
                 "127.0.0.1", server.port, server.public_key, secret=_SERVER_SECRET
             )
-            return await run_server_suite(
-                endpoint,
-                scenarios,
-                target=args.target,
-                timeout=args.timeout,
-                progress=progress,  # type: ignore[arg-type]
-            )
-    host, _, port = args.target.removeprefix("server:").rpartition(":")
-    if not host or not port.isdigit() or not args.rsa_key:
-        raise ValueError("server:HOST:PORT needs a host, a port and --rsa-key PEM")
-    try:
-        pem = Path(args.rsa_key).read_bytes()
-    except OSError as exc:
-        raise ValueError(f"cannot read the RSA key {args.rsa_key}: {exc.strerror}") from None
-    public = load_public_key(pem)
-    endpoint = ServerEndpoint(host, int(port), public, secret=args.secret)
-    return await run_server_suite(
-        endpoint,
-        scenarios,
-        target=args.target,
-        timeout=args.timeout,
-        progress=progress,  # type: ignore[arg-type]
-    )
+        else:
+            host, _, port = args.target.removeprefix("server:").rpartition(":")
+            if not host or not port.isdigit() or not args.rsa_key:
+                raise ValueError("server:HOST:PORT needs a host, a port and --rsa-key PEM")
+            try:
+                pem = Path(args.rsa_key).read_bytes()
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read the RSA key {args.rsa_key}: {exc.strerror}"
+                ) from None
+            endpoint = ServerEndpoint(host, int(port), load_public_key(pem), secret=args.secret)
+        return await run_server_suite(
+            endpoint,
+            scenarios,
+            target=args.target,
+            timeout=args.timeout,
+            progress=progress,  # type: ignore[arg-type]
+        )
 
 
 def _usage_error(problem: object) -> int:

@@ -18,6 +18,7 @@ from ... import tl
 from ...handshake.dh import TELEGRAM_DH_PRIME
 from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role
 from .. import mutators
+from ._shared import nonce_mutator
 from .adversary import (
     FakeTlsPlan,
     HandshakePlan,
@@ -60,25 +61,17 @@ def _res_pq_fingerprints() -> HandshakePlan:
     return HandshakePlan(step="resPQ", res_pq=mutators.unknown_fingerprints)
 
 
-def _nonce_mutator(field: str) -> Callable[[tl.TLObject], tl.TLObject]:
-    if field == "nonce":
-        return mutators.wrong_nonce
-    if field == "server_nonce":
-        return mutators.wrong_server_nonce
-    raise ValueError("field must be 'nonce' or 'server_nonce'")
-
-
 @_client("dh_params_nonce", "handshake")
 def _dh_params_nonce(field: str = "nonce") -> HandshakePlan:
     """server_DH_params_ok with a wrong nonce or server_nonce in the clear (H2)."""
-    return HandshakePlan(step="server_DH_params", params_ok=_nonce_mutator(field))
+    return HandshakePlan(step="server_DH_params", params_ok=nonce_mutator(field))
 
 
 @_client("dh_inner_nonce", "handshake")
 def _dh_inner_nonce(field: str = "nonce") -> HandshakePlan:
     """server_DH_inner_data (inside the encrypted answer) with a wrong nonce or
     server_nonce (H2)."""
-    return HandshakePlan(step="server_DH_params", inner=_nonce_mutator(field))
+    return HandshakePlan(step="server_DH_params", inner=nonce_mutator(field))
 
 
 @_client("dh_answer_hash", "handshake")
@@ -137,7 +130,7 @@ def _dh_gen(
     if bad_hash:
         mutate = mutators.bad_new_nonce_hash
     elif field is not None:
-        mutate = _nonce_mutator(field)
+        mutate = nonce_mutator(field)
     return HandshakePlan(
         step="dh_gen",
         dh_gen=answer,

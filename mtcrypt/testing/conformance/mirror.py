@@ -66,7 +66,15 @@ from ...mtproto import (
 )
 from ...transport import ClientTransport
 from .. import mutators
-from ._shared import Pump, Raw, SessionContext, contents, plain_object, read_prefix
+from ._shared import (
+    Pump,
+    Raw,
+    SessionContext,
+    contents,
+    nonce_mutator,
+    plain_object,
+    read_prefix,
+)
 from .runner import Report, ScenarioResult, scenario_status
 from .scenarios import Scenario, register_mutation
 
@@ -509,14 +517,6 @@ def _server(
     return register_mutation(name, role=Role.SERVER, phase=phase)
 
 
-def _nonce(field: str) -> Callable[[tl.TLObject], tl.TLObject]:
-    if field == "nonce":
-        return mutators.wrong_nonce
-    if field == "server_nonce":
-        return mutators.wrong_server_nonce
-    raise ValueError("field must be 'nonce' or 'server_nonce'")
-
-
 @_server("srv_handshake_honest", "handshake")
 def _srv_honest() -> ClientHandshakePlan:
     """An honest handshake (the control: the server must complete it)."""
@@ -537,13 +537,13 @@ def _srv_req_dh(field: str = "nonce") -> ClientHandshakePlan:
         return ClientHandshakePlan(
             step="req_DH_params", req_dh=lambda o: mutators.tl_replace(o, p=o.q, q=o.p)
         )
-    return ClientHandshakePlan(step="req_DH_params", req_dh=_nonce(field))
+    return ClientHandshakePlan(step="req_DH_params", req_dh=nonce_mutator(field))
 
 
 @_server("srv_pq_inner_nonce", "handshake")
 def _srv_pq_inner(field: str = "nonce") -> ClientHandshakePlan:
     """p_q_inner_data (inside RSA) with a wrong nonce or server_nonce (H2)."""
-    return ClientHandshakePlan(step="req_DH_params", pq_inner=_nonce(field))
+    return ClientHandshakePlan(step="req_DH_params", pq_inner=nonce_mutator(field))
 
 
 @_server("srv_client_dh_hash", "handshake")
@@ -555,7 +555,7 @@ def _srv_client_hash() -> ClientHandshakePlan:
 @_server("srv_client_dh_nonce", "handshake")
 def _srv_client_nonce(field: str = "nonce") -> ClientHandshakePlan:
     """client_DH_inner_data (encrypted) with a wrong nonce or server_nonce (H2)."""
-    return ClientHandshakePlan(step="set_client_DH_params", client_inner=_nonce(field))
+    return ClientHandshakePlan(step="set_client_DH_params", client_inner=nonce_mutator(field))
 
 
 @_server("srv_g_b_out_of_range", "handshake")
