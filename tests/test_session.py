@@ -1106,21 +1106,6 @@ TestLossyNetwork = LossyNetwork.TestCase
 TestLossyNetwork.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 
 
-@given(st.binary(max_size=100), st.integers(0, 20))
-def test_msgs_ack_fast_path_matches_codec(tail: bytes, n: int) -> None:
-    from mtcrypt.errors import TLError
-    from mtcrypt.mtproto.session import _parse_msgs_ack
-
-    for body in (ser("msgs_ack", msg_ids=list(range(n))), struct.pack("<I", MSGS_ACK) + tail):
-        try:
-            expected = tl.deserialize(body)
-        except TLError:
-            with pytest.raises(TLError):
-                _parse_msgs_ack(body)
-        else:
-            assert _parse_msgs_ack(body) == expected
-
-
 def test_server_cannot_send_before_it_knows_the_session() -> None:
     server = make_server(Clock())
     server.send(b"\x00" * 4)

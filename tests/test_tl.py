@@ -1064,3 +1064,51 @@ def test_init_connection_as_telethon_sends_it() -> None:
     assert init.params.value[0].value.value == b"UTC"
     assert init.query == GET_CONFIG
     assert tl.serialize(parsed) == bytes(request)
+
+
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40),
+    st.sampled_from(["ok", "count+1", "count-1", "negative", "vector", "trailing", "short"]),
+)
+def test_msgs_ack_fast_path_agrees_with_the_general_decoder(ids: list[int], shape: str) -> None:
+    """The codec reads a plain msgs_ack in one unpack; it must agree with the
+    general decoder on every input, errors included."""
+    import struct as _struct
+
+    from mtcrypt.tl import Codec
+
+    count = {"count+1": len(ids) + 1, "count-1": len(ids) - 1, "negative": -1}.get(shape, len(ids))
+    vector = 0x1CB5C416 if shape == "vector" else 0x1CB5C415
+    body = _struct.pack(f"<IIi{len(ids)}q", 0x62D6B459, vector, count, *ids)
+    body += b"\0\0\0\0" if shape == "trailing" else b""
+    body = body[:10] if shape == "short" else body
+    fast = tl.default_codec()
+    general = Codec()
+    general._fast_acks = False
+    assert fast._fast_acks
+
+    def outcome(codec: Codec) -> object:
+        try:
+            return codec.deserialize(body)
+        except TLError as exc:
+            return type(exc)
+
+    assert outcome(fast) == outcome(general)
+
+
+@given(st.binary(max_size=100))
+def test_msgs_ack_fast_path_agrees_on_any_tail(tail: bytes) -> None:
+    import struct as _struct
+
+    from mtcrypt.tl import Codec
+
+    body = _struct.pack("<I", 0x62D6B459) + tail
+    general = Codec()
+    general._fast_acks = False
+    outcomes = []
+    for codec in (tl.default_codec(), general):
+        try:
+            outcomes.append(codec.deserialize(body))
+        except TLError as exc:
+            outcomes.append(type(exc))
+    assert outcomes[0] == outcomes[1]

@@ -293,16 +293,6 @@ class _Drop(Exception):
         self.reason = reason
 
 
-def _parse_msgs_ack(body: bytes) -> TLObject:
-    """``msgs_ack msg_ids:Vector<long>``, exactly as the codec would decode it."""
-    if len(body) < 12:
-        raise TLError("truncated msgs_ack")
-    _, vector, count = struct.unpack_from("<IIi", body)
-    if vector != 0x1CB5C415 or count < 0 or len(body) != 12 + 8 * count:
-        raise TLError("malformed msgs_ack")
-    return TLObject("msgs_ack", {"msg_ids": list(struct.unpack_from(f"<{count}q", body, 12))})
-
-
 def _check_body(body: object, what: str) -> bytes:
     if not isinstance(body, BytesLike):
         raise InvalidArgument(f"{what} must be bytes")
@@ -883,9 +873,6 @@ class Session:
         in_container: bool,
     ) -> _Item:
         try:
-            if cid == _MSGS_ACK:  # the most frequent service message: a direct parse
-                obj = _parse_msgs_ack(body)
-                return _Item(msg_id, seq_no, cid, body, obj)
             if cid in _SERVICE:
                 obj = tl_deserialize(body, limits=self._limits)
                 return _Item(msg_id, seq_no, cid, body, obj)

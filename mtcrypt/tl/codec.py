@@ -44,6 +44,7 @@ Special cases the schema alone cannot express:
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,6 +89,22 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip container only, as Telegram sends
 _GZIP_CHUNK = 1 << 16
 
 _T = TypeVar("_T")
+
+# msgs_ack is the most frequent service message: the codec reads a plain one
+# in one unpack (anything unusual takes the general path, which explains it).
+# tests/test_tl.py checks that both paths agree on every input.
+_MSGS_ACK_HEAD = struct.Struct("<IIi")
+_MSGS_ACK_ID = 0x62D6B459
+_MSGS_ACK_TEXT = "msgs_ack#62d6b459msg_ids:Vector<long>=MsgsAck"
+
+
+def _fast_msgs_ack(data: BytesLike) -> TLObject | None:
+    if type(data) is not bytes or len(data) < 12:
+        return None
+    cid, vector, count = _MSGS_ACK_HEAD.unpack_from(data)
+    if cid != _MSGS_ACK_ID or vector != VECTOR_ID or count < 0 or len(data) != 12 + 8 * count:
+        return None
+    return TLObject("msgs_ack", {"msg_ids": list(struct.unpack_from(f"<{count}q", data, 12))})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -333,6 +350,10 @@ class _Decoder:
             count = r.read_vector_count(
                 boxed=kind is Kind.VECTOR, min_item_size=self.schema.min_size(item)
             )
+            if item.kind is Kind.LONG:  # msgs_ack, resend requests: one unpack
+                return r.read_int64s(count)  # type: ignore[return-value]
+            if item.kind is Kind.INT:
+                return r.read_int32s(count)  # type: ignore[return-value]
             return [self.value(r, item, depth, in_container) for _ in range(count)]
         if kind is Kind.BARE:
             return self.bare(r, self.schema[t.name], depth, in_container)
@@ -526,6 +547,9 @@ class Codec:
     def __init__(self, schema: Schema | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.schema = schema if schema is not None else default_schema()
         self.limits = limits
+        ack = self.schema.by_id.get(_MSGS_ACK_ID)
+        shape = "" if ack is None else ack.text.replace(" ", "").rstrip(";")
+        self._fast_acks = shape == _MSGS_ACK_TEXT
 
     def make(self, name: str, /, **fields: object) -> TLObject:
         """Build a validated :class:`TLObject` in canonical form.
@@ -584,6 +608,10 @@ class Codec:
         ``bare`` names the constructor of bare data (no id). Unless
         ``allow_trailing``, the object must fill ``data`` exactly.
         """
+        if self._fast_acks and bare is None and not allow_trailing:
+            fast = _fast_msgs_ack(data)
+            if fast is not None:
+                return fast
         decoder = _Decoder(self.schema, limits or self.limits, unpack_gzip)
         if bare is not None and bare not in self.schema:
             raise InvalidArgument(f"unknown TL combinator {bare!r}")

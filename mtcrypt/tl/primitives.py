@@ -159,6 +159,15 @@ class Reader:
         value: int = _LONG.unpack(self._take(8))[0]
         return value
 
+    def read_int64s(self, count: int) -> list[int]:
+        r"""Read ``count`` signed 64-bit ``long``\ s at once (a ``Vector<long>``'s
+        items: one unpack instead of one call per item)."""
+        return list(struct.unpack(f"<{count}q", self._take(8 * count)))
+
+    def read_int32s(self, count: int) -> list[int]:
+        r"""Read ``count`` signed 32-bit ``int``\ s at once."""
+        return list(struct.unpack(f"<{count}i", self._take(4 * count)))
+
     def read_int128(self) -> bytes:
         """Read an ``int128`` as its 16 raw bytes."""
         return bytes(self._take(16))
