@@ -322,12 +322,13 @@ def test_compat_enable_status_disable(
     status, out, _ = run(["compat", "disable"], capsys)
     assert status == 0 and json.loads(out)["enabled"] is False
     assert not any(tmp_path.iterdir())
-    tmp_path.chmod(0o500)
-    try:
-        if os.access(tmp_path, os.W_OK):  # root ignores the mode
-            return
-        status, _, err = run(["compat", "enable"], capsys)
-        assert status == 1
-        assert_one_line(err)
-    finally:
-        tmp_path.chmod(0o700)
+    # An unwritable site-packages (a regular file in the way; the mode bits
+    # would not stop root): one line, status 1.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    monkeypatch.setattr(
+        sysconfig, "get_paths", lambda *a, **k: {**real_paths(*a, **k), "purelib": str(blocked)}
+    )
+    status, _, err = run(["compat", "enable"], capsys)
+    assert status == 1
+    assert_one_line(err)

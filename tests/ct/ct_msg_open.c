@@ -123,76 +123,91 @@ struct sample {
     int expect; /* data length, or MTC_ERR_DECRYPT */
 };
 
-static void add_forged(struct sample *s, const uint8_t *header, size_t total, uint32_t field,
-                       int x)
+/* The two layouts share the construction; the length field is the last 4
+ * bytes of the header: MTProto 2.0 (32-byte header), secret chats (4 bytes). */
+#define MTPROTO_HEADER 32
+#define E2E_HEADER 4
+
+/* A packet with a valid msg_key whose length field says `field`, whatever
+ * the data: the rest of the header is taken from `plain`. */
+static void add_forged(struct sample *s, const uint8_t *plain_in, size_t header, size_t total,
+                       uint32_t field, int x)
 {
     uint8_t plain[2048];
     for (size_t i = 0; i < total; i++) plain[i] = (uint8_t)(i * 13 + 1);
-    memcpy(plain, header, 28);
-    plain[28] = (uint8_t)field;
-    plain[29] = (uint8_t)(field >> 8);
-    plain[30] = (uint8_t)(field >> 16);
-    plain[31] = (uint8_t)(field >> 24);
+    memcpy(plain, plain_in, header - 4);
+    plain[header - 4] = (uint8_t)field;
+    plain[header - 3] = (uint8_t)(field >> 8);
+    plain[header - 2] = (uint8_t)(field >> 16);
+    plain[header - 1] = (uint8_t)(field >> 24);
     forge(plain, total, x, s->packet);
     s->len = 24 + total;
-    uint64_t pad = (uint64_t)total - 32 - field;
-    int ok = field % 4 == 0 && field <= total - 32 && pad >= 12 && pad <= 1024;
+    uint64_t pad = (uint64_t)total - header - field;
+    int ok = field % 4 == 0 && field <= total - header && pad >= 12 && pad <= 1024;
     s->expect = ok ? (int)field : MTC_ERR_DECRYPT;
 }
 
-/* Secret-chat packets: int32 length | payload | padding. */
-static void add_forged_e2e(struct sample *s, size_t total, uint32_t field, int x)
+/* The cases for one message of `body` data bytes (b-th size): sealed, msg_key
+ * flipped, a ciphertext byte flipped, and valid msg_keys over length fields
+ * good at the edges or bad.  Returns how many samples were written. */
+static int build_samples(size_t header, size_t body, size_t b, int x, struct sample *samples)
 {
-    uint8_t plain[2048];
-    for (size_t i = 0; i < total; i++) plain[i] = (uint8_t)(i * 11 + 3);
-    plain[0] = (uint8_t)field;
-    plain[1] = (uint8_t)(field >> 8);
-    plain[2] = (uint8_t)(field >> 16);
-    plain[3] = (uint8_t)(field >> 24);
-    forge(plain, total, x, s->packet);
-    s->len = 24 + total;
-    uint64_t pad = (uint64_t)total - 4 - field;
-    int ok = field % 4 == 0 && field <= total - 4 && pad >= 12 && pad <= 1024;
-    s->expect = ok ? (int)field : MTC_ERR_DECRYPT;
-}
-
-static void check_e2e(int x)
-{
-    static const size_t payloads[] = {0, 8, 52, 1200};
-    static struct sample samples[16];
     uint8_t plain[2048], padding[1024];
-    for (size_t b = 0; b < sizeof payloads / sizeof *payloads; b++) {
-        size_t payload = payloads[b], plain_len = 4 + payload;
-        size_t pad = 12 + ((0 - (plain_len + 12)) & 15) + 16 * b;
-        size_t total = plain_len + pad;
-        for (size_t i = 0; i < plain_len; i++) plain[i] = (uint8_t)(i * 5 + b);
-        plain[0] = (uint8_t)payload;
-        plain[1] = (uint8_t)(payload >> 8);
-        plain[2] = plain[3] = 0;
-        for (size_t i = 0; i < pad; i++) padding[i] = (uint8_t)(i * 3 + 1);
-        int n = 0;
-        struct sample *s = &samples[n++];
-        s->len = 24 + total;
-        expect(mtc_e2e_seal(auth_key, key_id, x, plain, plain_len, padding, pad, s->packet) ==
-                   MTC_OK,
-               "e2e seal");
-        s->expect = (int)payload;
-        samples[n] = *s; /* msg_key flipped */
-        samples[n].packet[8] ^= 1;
-        samples[n++].expect = MTC_ERR_DECRYPT;
-        samples[n] = *s; /* ciphertext flipped */
-        samples[n].packet[24 + total / 2] ^= 0x80;
-        samples[n++].expect = MTC_ERR_DECRYPT;
-        uint32_t room = (uint32_t)(total - 4);
-        uint32_t fields[] = {room - 12, room - 11, room - 8, room - 16, room, room + 4,
-                             0x7ffffffcu, 0xfffffffcu, room > 1024 ? room - 1028 : 2};
-        for (size_t f = 0; f < sizeof fields / sizeof *fields; f++)
-            add_forged_e2e(&samples[n++], total, fields[f], x);
-        for (int i = 0; i < n; i++) {
-            int rc = open_marked(samples[i].packet, samples[i].len, x, plain, 1);
-            expect(rc == samples[i].expect, "e2e open result");
-        }
+    size_t plain_len = header + body;
+    size_t pad = 12 + ((0 - (plain_len + 12)) & 15) + 16 * b;
+    size_t total = plain_len + pad;
+    for (size_t i = 0; i < plain_len; i++) plain[i] = (uint8_t)(i * 7 + b);
+    plain[header - 4] = (uint8_t)body;
+    plain[header - 3] = (uint8_t)(body >> 8);
+    plain[header - 2] = plain[header - 1] = 0;
+    for (size_t i = 0; i < pad; i++) padding[i] = (uint8_t)(i * 3 + 5);
+
+    int n = 0;
+    struct sample *s = &samples[n++];
+    s->len = 24 + total;
+    int rc = header == E2E_HEADER
+                 ? mtc_e2e_seal(auth_key, key_id, x, plain, plain_len, padding, pad, s->packet)
+                 : mtc_msg_seal(auth_key, key_id, x, plain, plain_len, padding, pad, s->packet,
+                                NULL);
+    expect(rc == MTC_OK, "seal");
+    s->expect = (int)body;
+    samples[n] = *s; /* msg_key flipped */
+    samples[n].packet[8] ^= 1;
+    samples[n++].expect = MTC_ERR_DECRYPT;
+    samples[n] = *s; /* ciphertext flipped */
+    samples[n].packet[24 + total / 2] ^= 0x80;
+    samples[n++].expect = MTC_ERR_DECRYPT;
+    uint32_t room = (uint32_t)(total - header);
+    uint32_t fields[] = {room - 12, room - 11, room - 8, room - 16, room, room + 4,
+                         0x7ffffffcu, 0xfffffffcu, room > 1024 ? room - 1028 : 2};
+    for (size_t f = 0; f < sizeof fields / sizeof *fields; f++)
+        add_forged(&samples[n++], plain, header, total, fields[f], x);
+    return n;
+}
+
+/* All samples in one mtc_msg_open_batch call, with the secrets marked. */
+static void check_batch(const struct sample *samples, int n, int x, size_t body)
+{
+    static uint8_t blob[16 * 2048], plains[16 * 2048];
+    uint64_t lens[16];
+    int results[16];
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(blob + off, samples[i].packet, samples[i].len);
+        lens[i] = samples[i].len;
+        VALGRIND_MAKE_MEM_UNDEFINED(blob + off + 8, samples[i].len - 8);
+        off += samples[i].len;
     }
+    uint8_t ak[256];
+    memcpy(ak, auth_key, sizeof ak);
+    VALGRIND_MAKE_MEM_UNDEFINED(ak, sizeof ak);
+    int rc = mtc_msg_open_batch(ak, key_id, x, (size_t)n, blob, lens, plains, results);
+    VALGRIND_MAKE_MEM_DEFINED(&rc, sizeof rc);
+    VALGRIND_MAKE_MEM_DEFINED(results, sizeof results);
+    VALGRIND_MAKE_MEM_DEFINED(plains, sizeof plains);
+    expect(rc == MTC_OK, "batch call");
+    for (int i = 0; i < n; i++) expect(results[i] == samples[i].expect, "batch result");
+    expect(le32(plains + 28) == (uint32_t)body, "batch plaintext");
 }
 
 int main(void)
@@ -206,69 +221,23 @@ int main(void)
     mtc_sha1(auth_key, 256, digest);
     memcpy(key_id, digest + 12, 8);
 
-    static const size_t bodies[] = {0, 52, 1200};
+    static const size_t bodies[] = {0, 8, 52, 1200};
+    static const size_t headers[] = {MTPROTO_HEADER, E2E_HEADER};
     static struct sample samples[16];
-    uint8_t plain[2048], padding[1024];
+    uint8_t plain[2048];
     for (int xi = 0; xi < 2; xi++) {
         int x = 8 * xi;
-        for (size_t b = 0; b < sizeof bodies / sizeof *bodies; b++) {
-            size_t body = bodies[b], plain_len = 32 + body;
-            size_t pad = 12 + ((0 - (plain_len + 12)) & 15) + 16 * b;
-            size_t total = plain_len + pad;
-            for (size_t i = 0; i < plain_len; i++) plain[i] = (uint8_t)(i * 7 + b);
-            plain[28] = (uint8_t)body;
-            plain[29] = (uint8_t)(body >> 8);
-            plain[30] = plain[31] = 0;
-            for (size_t i = 0; i < pad; i++) padding[i] = (uint8_t)(i * 3 + 5);
-
-            int n = 0;
-            struct sample *s = &samples[n++];
-            s->len = 24 + total;
-            expect(mtc_msg_seal(auth_key, key_id, x, plain, plain_len, padding, pad, s->packet,
-                                NULL) == MTC_OK,
-                   "seal");
-            s->expect = (int)body;
-            samples[n] = *s; /* msg_key flipped */
-            samples[n].packet[8] ^= 1;
-            samples[n++].expect = MTC_ERR_DECRYPT;
-            samples[n] = *s; /* ciphertext flipped */
-            samples[n].packet[24 + total / 2] ^= 0x80;
-            samples[n++].expect = MTC_ERR_DECRYPT;
-            /* Valid msg_key, length field good at the edges or bad. */
-            uint32_t room = (uint32_t)(total - 32);
-            uint32_t fields[] = {room - 12, room - 11, room - 8, room - 16, room, room + 4,
-                                 0x7ffffffcu, 0xfffffffcu, room > 1024 ? room - 1028 : 2};
-            for (size_t f = 0; f < sizeof fields / sizeof *fields; f++)
-                add_forged(&samples[n++], plain, total, fields[f], x);
-
-            for (int i = 0; i < n; i++) {
-                int rc = open_marked(samples[i].packet, samples[i].len, x, plain, 0);
-                expect(rc == samples[i].expect, "open result");
+        for (size_t h = 0; h < 2; h++) {
+            int e2e = headers[h] == E2E_HEADER;
+            for (size_t b = 0; b < sizeof bodies / sizeof *bodies; b++) {
+                int n = build_samples(headers[h], bodies[b], b, x, samples);
+                for (int i = 0; i < n; i++) {
+                    int rc = open_marked(samples[i].packet, samples[i].len, x, plain, e2e);
+                    expect(rc == samples[i].expect, "open result");
+                }
+                if (!e2e) check_batch(samples, n, x, bodies[b]);
             }
-
-            /* The batch: all samples in one call, with secrets marked. */
-            static uint8_t blob[16 * 2048], plains[16 * 2048];
-            uint64_t lens[16];
-            int results[16];
-            size_t off = 0;
-            for (int i = 0; i < n; i++) {
-                memcpy(blob + off, samples[i].packet, samples[i].len);
-                lens[i] = samples[i].len;
-                VALGRIND_MAKE_MEM_UNDEFINED(blob + off + 8, samples[i].len - 8);
-                off += samples[i].len;
-            }
-            uint8_t ak[256];
-            memcpy(ak, auth_key, sizeof ak);
-            VALGRIND_MAKE_MEM_UNDEFINED(ak, sizeof ak);
-            int rc = mtc_msg_open_batch(ak, key_id, x, (size_t)n, blob, lens, plains, results);
-            VALGRIND_MAKE_MEM_DEFINED(&rc, sizeof rc);
-            VALGRIND_MAKE_MEM_DEFINED(results, sizeof results);
-            VALGRIND_MAKE_MEM_DEFINED(plains, sizeof plains);
-            expect(rc == MTC_OK, "batch call");
-            for (int i = 0; i < n; i++) expect(results[i] == samples[i].expect, "batch result");
-            expect(le32(plains + 28) == (uint32_t)body, "batch plaintext");
         }
-        check_e2e(x);
     }
     if (failures) return 1;
     return 0;
