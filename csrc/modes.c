@@ -265,6 +265,30 @@ int mtc_ige256_batch(int decrypt, size_t n, const uint8_t *keys, const uint8_t *
     return rc;
 }
 
+int mtc_ige256_batch_ptrs(int decrypt, size_t n, const uint8_t *const *keys,
+                          const uint8_t *const *ivs, const uint64_t *lens,
+                          const uint8_t *const *ins, uint8_t *const *outs)
+{
+    if (n == 0) return MTC_OK;
+    if (!keys || !ivs || !lens || !ins || !outs) return MTC_ERR_ARG;
+    for (size_t i = 0; i < n; i++) {
+        if ((lens[i] & 15) || !keys[i] || !ivs[i]) return MTC_ERR_ARG;
+        if (lens[i] && (!ins[i] || !outs[i])) return MTC_ERR_ARG;
+    }
+    struct mtc_ige_job *jobs = malloc(n * sizeof *jobs);
+    if (!jobs) return MTC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].key = keys[i];
+        jobs[i].iv = ivs[i];
+        jobs[i].in = ins[i];
+        jobs[i].out = outs[i];
+        jobs[i].nblocks = (size_t)lens[i] / 16;
+    }
+    int rc = mtc_ige_batch_jobs(decrypt, n, jobs);
+    free(jobs);
+    return rc;
+}
+
 int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
                        uint8_t *out, size_t len)
 {

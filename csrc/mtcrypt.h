@@ -88,6 +88,14 @@ int mtc_ige256_batch(int decrypt, size_t n, const uint8_t *keys,
                      const uint8_t *ivs, const uint64_t *lens,
                      const uint8_t *in, uint8_t *out);
 
+/* The same with one pointer per message, for messages that are not packed
+ * (the list-in, list-out batch): keys[i] and ivs[i] point at 32 bytes,
+ * ins[i] and outs[i] at lens[i] bytes (a multiple of 16; ins[i] == outs[i]
+ * allowed, other overlaps not). */
+int mtc_ige256_batch_ptrs(int decrypt, size_t n, const uint8_t *const *keys,
+                          const uint8_t *const *ivs, const uint64_t *lens,
+                          const uint8_t *const *ins, uint8_t *const *outs);
+
 /* CBC; len a multiple of 16; iv16 is updated for chaining. */
 int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16,
                        const uint8_t *in, uint8_t *out, size_t len);

@@ -79,7 +79,7 @@ def _why_no_core(error: ImportError) -> str:
 
 
 try:
-    from ._mtcrypt import ffi, lib  # noqa: F401  (re-exported)
+    from ._mtcrypt import ffi, lib
 except ImportError as exc:  # pragma: no cover - only on a broken install
     try:
         message = _why_no_core(exc)
@@ -138,3 +138,41 @@ def _select_from_environment() -> str:
 
 
 ACTIVE_AT_IMPORT = _select_from_environment()
+
+
+# ---- the entry for the hottest calls ---------------------------------------
+# ``_fastcall`` (see _fastcall.c) calls the same core for the hottest paths
+# without cffi's per-call cost; ``cffi_entry`` is its twin through cffi, with
+# the same functions and contract.  The fast one is used when it is built,
+# unless MTCRYPT_ENTRY=cffi; CI runs the whole suite both ways.
+
+ENTRY_ENV_VAR = "MTCRYPT_ENTRY"
+
+
+def _choose_entry() -> tuple[str, Any]:
+    requested = (os.environ.get(ENTRY_ENV_VAR, "auto") or "auto").strip().lower()
+    if requested not in ("auto", "fast", "cffi"):
+        raise BackendUnavailable(f"{ENTRY_ENV_VAR}={requested!r}: choose auto, fast or cffi")
+    if requested != "cffi":
+        try:
+            from . import _fastcall
+        except ImportError:
+            if requested == "fast":
+                raise BackendUnavailable(
+                    f"{ENTRY_ENV_VAR}=fast: the fast entry (_fastcall) is not built"
+                ) from None
+        else:
+            addresses = tuple(
+                int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+                for name in _fastcall.needs()
+            )
+            _fastcall.bind(addresses)
+            return "fast", _fastcall
+    from . import cffi_entry
+
+    return "cffi", cffi_entry
+
+
+ENTRY, HOT = _choose_entry()
+"""``"fast"`` or ``"cffi"``, and the module that serves the hottest calls:
+``ige256``, ``ige256_batch``, ``msg_seal_random`` and ``msg_open``."""

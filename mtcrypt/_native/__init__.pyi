@@ -9,3 +9,7 @@ ENV_VAR: str
 ACTIVE_AT_IMPORT: str
 
 def select_backend(name: str) -> str: ...
+
+ENTRY_ENV_VAR: str
+ENTRY: str
+HOT: Any

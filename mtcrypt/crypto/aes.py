@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._native import ffi, lib
-from .._native.status import check, status_error
+from .._native import HOT, ffi, lib
+from .._native.status import check
 from .._validation import (
     FILL_FRESH_BYTES,
     BytesLike,
@@ -75,8 +75,8 @@ def _ige_into(fn: Any, data: object, key: object, iv: object, out: object) -> No
         _check(fn(k, v, src, dst, n))
 
 
-_IGE_ENCRYPT = lib.mtc_ige256_encrypt_key
-_IGE_DECRYPT = lib.mtc_ige256_decrypt_key
+_HOT_IGE = HOT.ige256  # the plain case in one native call; None for anything else
+_HOT_BATCH = HOT.ige256_batch
 
 
 def ige256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
@@ -86,45 +86,14 @@ def ige256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
     plaintext block (Telegram's and OpenSSL's convention).  ``data`` must be a
     multiple of 16 bytes; nothing is padded silently.
     """
-    # The fast path is inlined: per-call cost is what small messages feel.
-    if (
-        type(data) is bytes
-        and type(key) is bytes
-        and type(iv) is bytes
-        and FILL_FRESH_BYTES
-        and len(key) == 32
-        and len(iv) == 32
-    ):
-        n = len(data)
-        if n and not n & 15:
-            out = bytes(n)
-            rc = _IGE_ENCRYPT(key, iv, data, out, n)
-            if rc:  # the arguments were checked: a bug guard
-                raise status_error(rc, "IGE encryption")
-            return out
-    return _ige(_IGE_ENCRYPT, data, key, iv)
+    out = _HOT_IGE(False, data, key, iv)
+    return _ige(lib.mtc_ige256_encrypt_key, data, key, iv) if out is None else out
 
 
 def ige256_decrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
     """AES-256-IGE decryption; see :func:`ige256_encrypt`."""
-    # duplicates: deliberate -- the fast path of ige256_encrypt, inlined again: a shared
-    # helper would add a Python call to every small message.
-    if (
-        type(data) is bytes
-        and type(key) is bytes
-        and type(iv) is bytes
-        and FILL_FRESH_BYTES
-        and len(key) == 32
-        and len(iv) == 32
-    ):
-        n = len(data)
-        if n and not n & 15:
-            out = bytes(n)
-            rc = _IGE_DECRYPT(key, iv, data, out, n)
-            if rc:  # the arguments were checked: a bug guard
-                raise status_error(rc, "IGE decryption")
-            return out
-    return _ige(_IGE_DECRYPT, data, key, iv)
+    out = _HOT_IGE(True, data, key, iv)
+    return _ige(lib.mtc_ige256_decrypt_key, data, key, iv) if out is None else out
 
 
 def ige256_encrypt_into(data: BytesLike, key: BytesLike, iv: BytesLike, out: BytesLike) -> None:
@@ -182,36 +151,39 @@ def ige256_batch_into(
 
 
 def _batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]], decrypt: bool) -> list[bytes]:
-    datas: list[bytes] = []
-    keys: list[bytes] = []
-    ivs: list[bytes] = []
+    # The plain case (a list of (bytes, bytes, bytes)) goes to the core in one
+    # call: one pointer per message, each output allocated once, no joining.
+    if type(items) is list:
+        out = _HOT_BATCH(decrypt, items)
+        if out is not None:
+            return out  # type: ignore[no-any-return]
+    plain: list[tuple[bytes, bytes, bytes]] = []
     for i, item in enumerate(items):
         try:
             d, k, v = item
         except (TypeError, ValueError):
             raise InvalidArgument(f"item {i} must be a (data, key, iv) tuple") from None
-        # fixed()/readable() return the object itself for bytes, else a cffi
-        # pointer, which bytes() cannot copy: ffi.buffer() can.
-        kb = k if type(k) is bytes else ffi.buffer(fixed(k, 32, f"key of item {i}"), 32)[:]
-        vb = v if type(v) is bytes else ffi.buffer(fixed(v, 32, f"iv of item {i}"), 32)[:]
-        if len(kb) != 32 or len(vb) != 32:
-            fixed(kb, 32, f"key of item {i}")
-            fixed(vb, 32, f"iv of item {i}")
-        db = d if type(d) is bytes else ffi.buffer(*readable(d, f"data of item {i}"))[:]
-        keys.append(kb)
-        ivs.append(vb)
-        datas.append(db)
-    lengths = [len(d) for d in datas]
-    joined = b"".join(datas)
-    out = bytearray(len(joined))
-    ige256_batch_into(joined, b"".join(keys), b"".join(ivs), lengths, out, decrypt=decrypt)
-    view = memoryview(out)
-    result = []
-    pos = 0
-    for length in lengths:
-        result.append(bytes(view[pos : pos + length]))
-        pos += length
-    return result
+        key = _copy(k, f"key of item {i}", 32)
+        iv = _copy(v, f"iv of item {i}", 32)
+        data = _copy(d, f"data of item {i}")
+        block_multiple(len(data), f"message {i}")
+        plain.append((data, key, iv))
+    # Empty messages are legal and need no work; the others are now plain.
+    work = [t for t in plain if t[0]]
+    results = iter(_HOT_BATCH(decrypt, work) if work else ())
+    return [next(results) if t[0] else b"" for t in plain]
+
+
+def _copy(obj: object, what: str, size: int | None = None) -> bytes:
+    """``obj`` as bytes (any readable buffer), optionally of exactly ``size`` bytes."""
+    if type(obj) is bytes:
+        data = obj
+    else:
+        ptr, n = readable(obj, what)
+        data = ffi.buffer(ptr, n)[:] if n else b""
+    if size is not None and len(data) != size:
+        raise InvalidLength(f"{what} must be {size} bytes long, got {len(data)}")
+    return data
 
 
 def ige256_encrypt_batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]]) -> list[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .._native import BACKEND_NAMES, CPU_FEATURES, ENV_VAR, lib, select_backend
+from .._native import BACKEND_NAMES, CPU_FEATURES, ENTRY, ENV_VAR, lib, select_backend
 
 __all__ = ["BackendInfo", "backend_info", "select_backend"]
 
@@ -22,6 +22,11 @@ class BackendInfo:
     """Relevant features the CPU (and OS) support."""
     requested: str
     """The value of ``MTCRYPT_BACKEND`` (``"auto"`` when unset)."""
+    entry: str = "cffi"
+    """How the hottest calls (IGE, batch IGE, message seal and open) reach the
+    core: ``"fast"``, a small extension module without cffi's per-call cost, or
+    ``"cffi"`` (``MTCRYPT_ENTRY=cffi``, or where the fast entry is not built).
+    Both call the same C functions."""
 
     @property
     def constant_time(self) -> bool:
@@ -37,4 +42,5 @@ def backend_info() -> BackendInfo:
         sha_accelerated=bool(lib.mtc_sha_accelerated()),
         cpu_features=tuple(name for name, bit in CPU_FEATURES.items() if flags & bit),
         requested=os.environ.get(ENV_VAR, "auto") or "auto",
+        entry=ENTRY,
     )

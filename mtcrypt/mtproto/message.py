@@ -20,11 +20,10 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._native import ffi, lib
+from .._native import HOT, ffi, lib
 from .._native.status import check
 from .._random import random_bytes
 from .._validation import (
-    FILL_FRESH_BYTES,
     BytesLike,
     Rng,
     draw,
@@ -60,7 +59,8 @@ _EXTERNAL = 24  # auth_key_id + msg_key
 _MIN_PACKET = _EXTERNAL + HEADER_SIZE + 16
 _NULL = ffi.NULL
 _SEAL = lib.mtc_msg_seal
-_SEAL_RANDOM = lib.mtc_msg_seal_random
+_HOT_SEAL = HOT.msg_seal_random  # the plain cases in one native call (or None)
+_HOT_OPEN = HOT.msg_open
 _OPEN = lib.mtc_msg_open
 _HEADER = struct.Struct("<qqqii")
 
@@ -156,33 +156,19 @@ def encrypt_message(
     (see :meth:`InnerMessage.pack`); its length field must match the body.
     Padding is random, 12..27 bytes plus ``extra_padding_blocks`` * 16.
     """
-    # Fast path for the common call: padding comes from the native generator
-    # (seeded from the OS CSPRNG) inside the same native call.  The core
-    # re-checks the header; any refusal falls through to the slow path, which
-    # explains the problem.
-    if (
-        type(auth_key) is AuthKey
-        and type(plaintext) is bytes
-        and rng is random_bytes
-        and FILL_FRESH_BYTES  # the core writes into the fresh bytes object
-    ):
-        n = len(plaintext)
-        pad_len = 12 + (-(n + 12) & 15) + 16 * extra_padding_blocks
-        if 0 <= extra_padding_blocks and pad_len <= MAX_PADDING:
-            out = bytes(24 + n + pad_len)
-            if (
-                _SEAL_RANDOM(
-                    auth_key._key,
-                    auth_key.key_id_bytes,
-                    8 if from_server else 0,
-                    plaintext,
-                    n,
-                    extra_padding_blocks,
-                    out,
-                )
-                == 0
-            ):
-                return out
+    # The common call in one native call: padding comes from the native
+    # generator (seeded from the OS CSPRNG).  The core re-checks the header;
+    # anything else (or a refusal) takes the slow path, which explains it.
+    if type(auth_key) is AuthKey and rng is random_bytes:
+        out = _HOT_SEAL(
+            auth_key._key,
+            auth_key.key_id_bytes,
+            8 if from_server else 0,
+            plaintext,
+            extra_padding_blocks,
+        )
+        if out is not None:
+            return out  # type: ignore[no-any-return]
     return _seal(auth_key, plaintext, from_server, extra_padding_blocks, rng, None)
 
 
@@ -237,15 +223,17 @@ def decrypt_message(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) 
     failure, indistinguishably."""
     if type(auth_key) is not AuthKey:
         raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
-    if type(packet) is bytes:
-        src = packet
-        n = len(packet)
-    else:
-        src, n = readable(packet, "packet")
+    x = 8 if from_server else 0
+    plain = _HOT_OPEN(auth_key._key, auth_key.key_id_bytes, x, packet)
+    if type(plain) is bytes:
+        return plain
+    if plain is False:
+        raise DecryptionFailed()
+    src, n = readable(packet, "packet")
     if n < _MIN_PACKET:
         raise DecryptionFailed()
     out, result = new_output(n - _EXTERNAL)
-    rc = _OPEN(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0, src, n, out)
+    rc = _OPEN(auth_key._key, auth_key.key_id_bytes, x, src, n, out)
     if rc < 0:
         raise DecryptionFailed()
     return finish_output(result, n - _EXTERNAL)[: HEADER_SIZE + rc]

@@ -1,0 +1,130 @@
+"""The cffi twin of the fast entry (``_fastcall.c``): the same five functions,
+the same contract, through cffi.
+
+It serves where the fast entry is not built (another interpreter, a build
+without it) and under ``MTCRYPT_ENTRY=cffi``, which CI uses to run the whole
+suite through this path as well.  The contract, as in ``_fastcall.c``: each
+function handles the plain case (exact ``bytes`` of valid lengths) and
+returns None for anything else, so the caller falls back to its fully
+validating path, which raises the documented error.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from . import ffi, lib
+
+__all__ = ["ige256", "ige256_batch", "msg_open", "msg_seal_random"]
+
+# The core writes into fresh ``bytes`` objects (CPython passes their storage to
+# C); elsewhere it writes into cffi buffers that are copied out.
+_FILL_FRESH_BYTES = platform.python_implementation() == "CPython"
+_IGE = (lib.mtc_ige256_encrypt_key, lib.mtc_ige256_decrypt_key)
+_SEAL_RANDOM = lib.mtc_msg_seal_random
+_OPEN = lib.mtc_msg_open
+_MAX_EXTRA_BLOCKS = 64  # 16 * 64 = 1024, the largest padding
+_MIN_PACKET = 24 + 32 + 16
+
+
+def _fresh(n: int) -> tuple[Any, Any]:
+    if _FILL_FRESH_BYTES:
+        out = bytes(n)
+        return out, out
+    buf = ffi.new("uint8_t[]", n)
+    return buf, buf
+
+
+def _finish(obj: Any, n: int) -> bytes:
+    return obj if type(obj) is bytes else ffi.buffer(obj, n)[:]
+
+
+def ige256(decrypt: object, data: object, key: object, iv: object) -> bytes | None:
+    if type(data) is not bytes or type(key) is not bytes or type(iv) is not bytes:
+        return None
+    n = len(data)
+    if not n or n & 15 or len(key) != 32 or len(iv) != 32:
+        return None
+    ptr, obj = _fresh(n)
+    rc = _IGE[1 if decrypt else 0](key, iv, data, ptr, n)
+    return None if rc else _finish(obj, n)  # a refusal: the slow path explains it
+
+
+def ige256_batch(decrypt: object, items: object) -> list[bytes] | None:
+    if type(items) is not list or not items:
+        return None
+    snapshot = tuple(items)
+    count = len(snapshot)
+    keys = ffi.new("uint8_t *[]", count)
+    ivs = ffi.new("uint8_t *[]", count)
+    ins = ffi.new("uint8_t *[]", count)
+    outs = ffi.new("uint8_t *[]", count)
+    lens = ffi.new("uint64_t[]", count)
+    keep = []  # the cffi views must outlive the call
+    results = []
+    for i, item in enumerate(snapshot):
+        if type(item) is not tuple or len(item) != 3:
+            return None
+        data, key, iv = item
+        if type(data) is not bytes or type(key) is not bytes or type(iv) is not bytes:
+            return None
+        n = len(data)
+        if not n or n & 15 or len(key) != 32 or len(iv) != 32:
+            return None
+        ptr, obj = _fresh(n)
+        views = (ffi.from_buffer(key), ffi.from_buffer(iv), ffi.from_buffer(data))
+        out_view = ffi.from_buffer(ptr) if type(ptr) is bytes else ptr
+        keep.append((views, out_view))
+        keys[i], ivs[i], ins[i], outs[i] = views[0], views[1], views[2], out_view
+        lens[i] = n
+        results.append(obj)
+    rc = lib.mtc_ige256_batch_ptrs(1 if decrypt else 0, count, keys, ivs, lens, ins, outs)
+    if rc:
+        return None
+    return [_finish(obj, int(lens[i])) for i, obj in enumerate(results)]
+
+
+def msg_seal_random(
+    auth_key: object, key_id: object, x: object, plain: object, extra_blocks: object
+) -> bytes | None:
+    if (
+        type(auth_key) is not bytes
+        or type(key_id) is not bytes
+        or type(plain) is not bytes
+        or type(x) is not int
+        or type(extra_blocks) is not int
+    ):
+        return None
+    n = len(plain)
+    if len(auth_key) != 256 or len(key_id) != 8 or x not in (0, 8) or n < 32 or n & 3:
+        return None
+    if not 0 <= extra_blocks <= _MAX_EXTRA_BLOCKS:
+        return None
+    pad_len = 12 + (-(n + 12) & 15) + 16 * extra_blocks
+    if pad_len > 1024:
+        return None
+    size = 24 + n + pad_len
+    ptr, obj = _fresh(size)
+    rc = _SEAL_RANDOM(auth_key, key_id, x, plain, n, extra_blocks, ptr)
+    return _finish(obj, size) if rc == 0 else None
+
+
+def msg_open(auth_key: object, key_id: object, x: object, packet: object) -> bytes | bool | None:
+    if (
+        type(auth_key) is not bytes
+        or type(key_id) is not bytes
+        or type(packet) is not bytes
+        or type(x) is not int
+    ):
+        return None
+    if len(auth_key) != 256 or len(key_id) != 8 or x not in (0, 8):
+        return None
+    n = len(packet)
+    if n < _MIN_PACKET:
+        return False
+    ptr, obj = _fresh(n - 24)
+    rc = _OPEN(auth_key, key_id, x, packet, n, ptr)
+    if rc >= 0:
+        return _finish(obj, n - 24)[: 32 + rc]
+    return False if rc == lib.MTC_ERR_DECRYPT else None

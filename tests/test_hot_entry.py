@@ -1,0 +1,259 @@
+"""The two entries for the hottest calls (mtcrypt/_native/_fastcall.c and its
+cffi twin, mtcrypt/_native/cffi_entry.py) against independent references, and
+their shared contract: the plain case is answered, anything else returns None
+so the public function takes its validating path.  The public functions are
+tested through whichever entry is active (CI runs the suite with both)."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from conftest import IN_CI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracle import ige_decrypt, ige_encrypt, open2, seal2
+
+import mtcrypt.crypto as mc
+from mtcrypt._native import ENTRY, HOT, ffi, lib
+from mtcrypt._native import cffi_entry
+from mtcrypt.errors import DecryptionFailed, InvalidArgument, InvalidLength
+from mtcrypt.mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
+
+
+def _fast_module() -> Any:
+    try:
+        return importlib.import_module("mtcrypt._native._fastcall")
+    except ImportError:
+        if IN_CI and platform.python_implementation() == "CPython":
+            raise  # CI builds it: its absence is a broken build
+        pytest.skip("the fast entry is not built")
+
+
+@pytest.fixture(params=["fast", "cffi"])
+def entry(request: pytest.FixtureRequest) -> Any:
+    if request.param == "cffi":
+        return cffi_entry
+    module = _fast_module()
+    if HOT is not module:  # built, but this process runs with MTCRYPT_ENTRY=cffi: bind a
+        pytest.skip("the fast entry is not bound in this process (MTCRYPT_ENTRY=cffi)")
+    return module
+
+
+# The fixture returns a module: nothing to reset between examples.
+same_entry = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+blocks = st.integers(1, 40).flatmap(lambda n: st.binary(min_size=16 * n, max_size=16 * n))
+key32 = st.binary(min_size=32, max_size=32)
+
+
+@same_entry
+@given(data=blocks, key=key32, iv=key32)
+def test_ige_matches_reference(entry: Any, data: bytes, key: bytes, iv: bytes) -> None:
+    assert entry.ige256(False, data, key, iv) == ige_encrypt(data, key, iv)
+    assert entry.ige256(True, data, key, iv) == ige_decrypt(data, key, iv)
+
+
+def test_ige_large_releases_nothing_it_should_not(entry: Any) -> None:
+    # Above the GIL-release threshold: same answers.
+    data, key, iv = os.urandom(1 << 16), os.urandom(32), os.urandom(32)
+    assert entry.ige256(False, data, key, iv) == ige_encrypt(data, key, iv)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (bytearray(16), b"k" * 32, b"i" * 32),
+        (memoryview(bytes(16)), b"k" * 32, b"i" * 32),
+        (b"", b"k" * 32, b"i" * 32),
+        (b"x" * 17, b"k" * 32, b"i" * 32),
+        (b"x" * 16, b"k" * 31, b"i" * 32),
+        (b"x" * 16, b"k" * 32, b"i" * 33),
+        (b"x" * 16, None, b"i" * 32),
+        ("text" * 4, b"k" * 32, b"i" * 32),
+    ],
+)
+def test_ige_anything_but_the_plain_case_is_none(entry: Any, args: tuple[Any, ...]) -> None:
+    assert entry.ige256(False, *args) is None
+    assert entry.ige256(True, *args) is None
+
+
+@same_entry
+@given(items=st.lists(st.tuples(blocks, key32, key32), min_size=1, max_size=30))
+def test_batch_matches_reference(entry: Any, items: list[tuple[bytes, bytes, bytes]]) -> None:
+    assert entry.ige256_batch(False, items) == [ige_encrypt(*t) for t in items]
+    assert entry.ige256_batch(True, items) == [ige_decrypt(*t) for t in items]
+
+
+def test_batch_large_and_unchanged_input(entry: Any) -> None:
+    items = [(os.urandom(4096), os.urandom(32), os.urandom(32)) for _ in range(64)]
+    copy = list(items)
+    out = entry.ige256_batch(False, items)
+    assert items == copy
+    assert out == [ige_encrypt(*t) for t in items]
+    assert all(type(o) is bytes for o in out)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [(b"x" * 16, b"k" * 32)],
+        [[b"x" * 16, b"k" * 32, b"i" * 32]],
+        [(b"x" * 16, b"k" * 32, b"i" * 32), (b"", b"k" * 32, b"i" * 32)],
+        [(b"x" * 16, b"k" * 32, b"i" * 32), (bytearray(16), b"k" * 32, b"i" * 32)],
+        [(b"x" * 16, b"k" * 32, b"i" * 31)],
+        [(b"x" * 15, b"k" * 32, b"i" * 32)],
+        [None],
+        ((b"x" * 16, b"k" * 32, b"i" * 32),),  # a tuple, not a list
+    ],
+)
+def test_batch_anything_but_the_plain_case_is_none(entry: Any, items: Any) -> None:
+    assert entry.ige256_batch(False, items) is None
+
+
+def test_batch_survives_a_finalizer_that_empties_the_list(entry: Any) -> None:
+    # Allocating the outputs may run the collector; a finalizer that changes the
+    # caller's list must not free what the entry is about to read.
+    items = [(os.urandom(4096), os.urandom(32), os.urandom(32)) for _ in range(32)]
+    expected = [ige_encrypt(*t) for t in items]
+    victim = list(items)
+
+    class Clearer:
+        def __del__(self) -> None:
+            victim.clear()
+
+    for _ in range(200):
+        c = Clearer()
+        c.self = c  # a cycle: only the collector frees it
+        del c
+    gc.set_threshold(1)
+    try:
+        out = entry.ige256_batch(False, victim)
+    finally:
+        gc.set_threshold(700, 10, 10)
+        gc.collect()
+    assert out is None or out == expected
+
+
+RAW = os.urandom(256)
+KEY = AuthKey(RAW)
+
+
+def _plain(body_len: int) -> bytes:
+    return InnerMessage(1, 2, 0x6000000000000004, 1, os.urandom(body_len)).pack()
+
+
+@same_entry
+@given(body=st.integers(0, 300).map(lambda n: os.urandom(4 * n)), x=st.sampled_from([0, 8]))
+def test_seal_opens_with_the_reference(entry: Any, body: bytes, x: int) -> None:
+    plain = InnerMessage(1, 2, 3, 1, body).pack()
+    packet = entry.msg_seal_random(RAW, KEY.key_id_bytes, x, plain, 0)
+    assert packet[:8] == KEY.key_id_bytes
+    assert open2(RAW, packet, x)[: len(plain)] == plain
+    assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet) == plain
+
+
+@same_entry
+@given(x=st.sampled_from([0, 8]), body_len=st.integers(0, 100))
+def test_open_matches_reference(entry: Any, x: int, body_len: int) -> None:
+    plain = _plain(4 * body_len)
+    pad = os.urandom(12 + (-(len(plain) + 12) & 15))
+    packet = seal2(RAW, plain + pad, x)
+    assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet) == plain
+    tampered = packet[:30] + bytes([packet[30] ^ 1]) + packet[31:]
+    assert entry.msg_open(RAW, KEY.key_id_bytes, x, tampered) is False
+    assert entry.msg_open(RAW, KEY.key_id_bytes, 8 - x, packet) is False
+    assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet[:40]) is False
+
+
+def test_seal_extra_blocks_and_refusals(entry: Any) -> None:
+    plain = _plain(64)
+    for extra in (0, 1, 62):
+        packet = entry.msg_seal_random(RAW, KEY.key_id_bytes, 0, plain, extra)
+        assert packet is not None
+        assert entry.msg_open(RAW, KEY.key_id_bytes, 0, packet) == plain
+    bad_length_field = plain[:28] + b"\x00\x00\x00\x00" + plain[32:]
+    for args in [
+        (RAW, KEY.key_id_bytes, 0, plain, 64),  # padding beyond 1024
+        (RAW, KEY.key_id_bytes, 0, plain, -1),
+        (RAW, KEY.key_id_bytes, 0, plain, True),  # a bool is not a count
+        (RAW, KEY.key_id_bytes, True, plain, 0),
+        (RAW, KEY.key_id_bytes, 4, plain, 0),
+        (RAW[:255], KEY.key_id_bytes, 0, plain, 0),
+        (RAW, KEY.key_id_bytes[:7], 0, plain, 0),
+        (RAW, KEY.key_id_bytes, 0, bytearray(plain), 0),
+        (RAW, KEY.key_id_bytes, 0, plain[:31], 0),
+        (RAW, KEY.key_id_bytes, 0, plain + b"x", 0),
+        (RAW, KEY.key_id_bytes, 0, bad_length_field, 0),  # the core refuses: None
+    ]:
+        assert entry.msg_seal_random(*args) is None, args
+
+
+def test_open_refusals(entry: Any) -> None:
+    packet = encrypt_message(KEY, _plain(64), from_server=True)
+    for args in [
+        (RAW, KEY.key_id_bytes, 8, bytearray(packet)),
+        (RAW[:255], KEY.key_id_bytes, 8, packet),
+        (RAW, KEY.key_id_bytes, True, packet),
+        (RAW, b"short", 8, packet),
+    ]:
+        assert entry.msg_open(*args) is None, args
+
+
+# ---- the public functions, through whichever entry is active --------------------
+
+
+def test_public_functions_still_validate() -> None:
+    with pytest.raises(InvalidLength, match="multiple of 16"):
+        mc.ige256_encrypt(b"x" * 17, b"k" * 32, b"i" * 32)
+    with pytest.raises(InvalidArgument, match="item 1"):
+        mc.ige256_encrypt_batch([(b"x" * 16, b"k" * 32, b"i" * 32), (b"x",)])  # type: ignore[list-item]
+    with pytest.raises(InvalidLength, match="iv of item 0"):
+        mc.ige256_encrypt_batch([(b"x" * 16, b"k" * 32, b"i" * 31)])
+    with pytest.raises(InvalidArgument):
+        encrypt_message(KEY, _plain(64), from_server=False, extra_padding_blocks=True)  # type: ignore[arg-type]
+    with pytest.raises(DecryptionFailed):
+        decrypt_message(KEY, b"\x00" * 100, from_server=True)
+
+
+def test_public_batch_mixed_inputs_and_empty_messages() -> None:
+    key, iv = os.urandom(32), os.urandom(32)
+    items = [(bytearray(32), key, iv), (b"", key, iv), (memoryview(bytes(48)), key, iv)]
+    out = mc.ige256_encrypt_batch(iter(items))
+    assert out == [ige_encrypt(bytes(d), key, iv) for d, _, _ in items]
+
+
+def test_backend_info_names_the_entry() -> None:
+    assert mc.backend_info().entry == ENTRY
+
+
+@pytest.mark.parametrize("value", ["cffi", "fast", "auto", "bogus"])
+def test_entry_environment_variable(value: str) -> None:
+    env = dict(os.environ, MTCRYPT_ENTRY=value)
+    code = "import mtcrypt.crypto as c; print(c.backend_info().entry)"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if value == "bogus":
+        assert proc.returncode != 0
+        assert "MTCRYPT_ENTRY='bogus'" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    if value == "cffi":
+        assert proc.stdout.strip() == "cffi"
+    else:
+        _fast_module()
+        assert proc.stdout.strip() == "fast"
+
+
+def test_fast_entry_binds_once() -> None:
+    fast = _fast_module()
+    if HOT is not fast:
+        pytest.skip("not bound in this process")
+    addresses = tuple(int(ffi.cast("uintptr_t", ffi.addressof(lib, n))) for n in fast.needs())
+    with pytest.raises(RuntimeError, match="already bound"):
+        fast.bind(addresses)
