@@ -164,6 +164,7 @@ class MessageRejected(ConnectionEvent):
     notify_code: int | None
 
 
+# duplicates: deliberate -- distinct events with look-alike int/bytes fields; a base would hide them
 @dataclass(frozen=True, slots=True)
 class ResultReceived(ConnectionEvent):
     """Client: the result of the request ``send_request()`` returned ``request_id`` for."""

@@ -54,6 +54,7 @@ class Outgoing:
         )
 
 
+# duplicates: deliberate -- an enum of four, like transport's Framing: plain data, nothing to share
 class DropReason(Enum):
     """Why a correctly decrypted message was not processed (no abort needed)."""
 
@@ -92,6 +93,7 @@ class ServiceReceived:
     random_id: int
 
 
+# duplicates: deliberate -- distinct one-field events; a shared base would only hide the field
 @dataclass(frozen=True, slots=True)
 class UnsupportedMessage:
     """A message whose content this codec cannot decode (it still counted in

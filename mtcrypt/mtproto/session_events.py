@@ -119,6 +119,7 @@ class RpcError(Event):
     msg_id: int
 
 
+# duplicates: deliberate -- distinct events with look-alike int fields; a base would hide them
 @dataclass(frozen=True, slots=True)
 class Pong(Event):
     """Client: the answer to :meth:`Session.send_ping`; ``ping_msg_id`` is its msg_id."""
