@@ -43,7 +43,31 @@ def echo_handler(query: bytes, info: ConnectionInfo) -> RpcReply:
     return RpcReply(query)
 
 
-class ReferenceServer:
+class _Views:
+    """What both reference servers show of the :class:`~mtcrypt.aio.Server`
+    underneath."""
+
+    def _served(self) -> Server:
+        raise NotImplementedError
+
+    @property
+    def public_key(self) -> RsaPublicKey:
+        return self._served().rsa_key.public_key
+
+    @property
+    def port(self) -> int:
+        return self._served().port
+
+    @property
+    def host(self) -> str:
+        return self._served().host
+
+    @property
+    def handshakes(self) -> list[HandshakeRecord]:
+        return self._served().handshakes
+
+
+class ReferenceServer(_Views):
     """An MTProto server on 127.0.0.1 for tests, demos and conformance runs.
 
     ``async with ReferenceServer() as server:`` starts it on a free port
@@ -77,6 +101,8 @@ class ReferenceServer:
         kwargs: dict[str, Any] = {}
         if rng is not None:
             kwargs["rng"] = rng
+        # duplicates: deliberate -- the named options are handed on to Server one by one (as
+        # aio.Client.connect hands its own to ClientConnection): the signature documents them.
         self.server = Server(
             self.rsa_key,
             host=host,
@@ -92,21 +118,8 @@ class ReferenceServer:
             **options,
         )
 
-    @property
-    def public_key(self) -> RsaPublicKey:
-        return self.rsa_key.public_key
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def handshakes(self) -> list[HandshakeRecord]:
-        return self.server.handshakes
+    def _served(self) -> Server:
+        return self.server
 
     async def start(self) -> ReferenceServer:
         await self.server.start()
@@ -122,7 +135,7 @@ class ReferenceServer:
         await self.close()
 
 
-class ThreadedReferenceServer:
+class ThreadedReferenceServer(_Views):
     """:class:`ReferenceServer` on its own event loop in a background thread,
     for synchronous tests: ``with ThreadedReferenceServer() as server: ...``."""
 
@@ -131,17 +144,8 @@ class ThreadedReferenceServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
-    @property
-    def port(self) -> int:
-        return self.reference.port
-
-    @property
-    def public_key(self) -> RsaPublicKey:
-        return self.reference.public_key
-
-    @property
-    def handshakes(self) -> list[HandshakeRecord]:
-        return self.reference.handshakes
+    def _served(self) -> Server:
+        return self.reference.server
 
     def start(self) -> ThreadedReferenceServer:
         self._thread.start()

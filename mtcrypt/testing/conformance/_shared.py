@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ... import tl
 from ..._validation import Clock, Rng
@@ -100,6 +100,8 @@ class Pump(asyncio.Protocol):
     def flush(self) -> None:
         """Write what the connection has to send (it seals its sessions' output
         now), and follow its next deadline."""
+        # duplicates: deliberate -- the output step of mtcrypt.aio's pumps (Client._process),
+        # which aio keeps private.
         data = self.conn.data_to_send()
         socket = self.socket
         if socket is not None and not socket.is_closing():
@@ -118,6 +120,7 @@ class Pump(asyncio.Protocol):
                 self.conn.send_packet(item)
 
 
+@dataclass(eq=False, repr=False)
 class SessionContext:
     """A session of the real connection, for a plan: its key, ids, salt,
     sealing and framing.
@@ -128,22 +131,18 @@ class SessionContext:
     sends thus fits in with what the session sent before and sends after.
     """
 
-    def __init__(
-        self,
-        pump: Pump,
-        auth_key: AuthKey,
-        session: Session,
-        transport: ClientTransport | ServerTransport,
-        rng: Rng,
-    ) -> None:
-        self._pump = pump
-        self.auth_key = auth_key
-        self.session = session
-        self.transport = transport
-        self.rng = rng
-        self.from_server = session.role is Role.SERVER
-        self.sent = pump.sent
-        """msg_ids of the messages sent on this connection, in order."""
+    pump: Pump
+    auth_key: AuthKey
+    session: Session
+    transport: ClientTransport | ServerTransport
+    rng: Rng
+    from_server: bool = field(init=False)
+    sent: list[int] = field(init=False)
+    """msg_ids of the messages sent on this connection, in order."""
+
+    def __post_init__(self) -> None:
+        self.from_server = self.session.role is Role.SERVER
+        self.sent = self.pump.sent
 
     @property
     def session_id(self) -> int:
@@ -172,7 +171,7 @@ class SessionContext:
             if message.msg_id == handle:
                 found = message
             else:  # acks the session had to send: they go out first
-                self._pump.conn.send_packet(packet)
+                self.pump.conn.send_packet(packet)
         self.session.forget(handle)
         assert found is not None
         return found
@@ -207,6 +206,29 @@ class SessionContext:
     def full_seq(self) -> int:
         """The full transport's next send seqno."""
         return int(getattr(self.transport.codec, "send_seq", 0))
+
+
+_LENGTH_FIELD_ATTACKS = {
+    "not_multiple_of_4": mutators.length_not_multiple_of_4,
+    "exceeds_plaintext": mutators.length_exceeds_plaintext,
+    "negative": mutators.length_negative,
+    "short_of_body": mutators.length_short_of_body,
+}
+_PADDING_ATTACKS = {
+    "padding_over": mutators.padding_too_long,
+    "padding_under": mutators.padding_too_short,
+}
+
+
+def length_attack(attack: str, *, padding: bool) -> Callable[..., bytes]:
+    """The authentic seal a scenario's ``attack`` names: a bad length field
+    (``not_multiple_of_4``, ``exceeds_plaintext``, ``negative``,
+    ``short_of_body``) or, with ``padding``, also a bad padding length
+    (``padding_over``, ``padding_under``)."""
+    choices = {**_PADDING_ATTACKS, **_LENGTH_FIELD_ATTACKS} if padding else _LENGTH_FIELD_ATTACKS
+    if attack not in choices:
+        raise ValueError(f"attack must be one of {sorted(choices)}")
+    return choices[attack]
 
 
 def nonce_mutator(field: str) -> Callable[[tl.TLObject], tl.TLObject]:

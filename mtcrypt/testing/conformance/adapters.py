@@ -32,7 +32,7 @@ import logging
 import os
 import shlex
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -122,6 +122,16 @@ class SessionProbe(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+
+async def _answered(probe: SessionProbe, call: Callable[[], Awaitable[object]]) -> bool:
+    """Await ``call()`` (a ping); False, with the error noted, if it raised."""
+    try:
+        await call()
+    except Exception as exc:
+        probe.errors.append(describe(exc))
+        return False
+    return True
 
 
 async def probe_script(
@@ -262,12 +272,7 @@ class _MtcryptSession(SessionProbe):
 
     async def ping(self, ping_id: int, timeout: float) -> bool:
         request = tl.serialize(tl.make("ping", ping_id=ping_id))
-        try:
-            await self.client.invoke(request, timeout=timeout)
-        except Exception as exc:
-            self.errors.append(describe(exc))
-            return False
-        return True
+        return await _answered(self, lambda: self.client.invoke(request, timeout=timeout))
 
     async def close(self) -> None:
         await self.client.close()
@@ -329,6 +334,31 @@ class MtcryptAdapter(InProcessAdapter):
         return _MtcryptSession(await self._connect(endpoint, auth_key))
 
 
+# ---- third-party libraries ----------------------------------------------------------------
+
+
+class _LibraryAdapter(InProcessAdapter):
+    """An adapter for a client library: importable (it fails early when the
+    library is missing), reported with its version and whether its optional
+    native accelerator is installed."""
+
+    name: str
+    """The library's import name."""
+    accelerator: str
+    """Its optional native crypto module."""
+
+    def __init__(self) -> None:
+        importlib.import_module(self.name)
+
+    def versions(self) -> dict[str, str]:
+        library: Any = importlib.import_module(self.name)
+        versions = {self.name: str(library.__version__)}
+        with contextlib.suppress(ImportError):
+            importlib.import_module(self.accelerator)
+            versions[self.accelerator] = "present"
+        return versions
+
+
 # ---- Telethon -----------------------------------------------------------------------------
 
 
@@ -373,37 +403,20 @@ class _TelethonSession(SessionProbe):
     async def ping(self, ping_id: int, timeout: float) -> bool:
         from telethon.tl import functions
 
-        try:
-            future = self.sender.send(functions.PingRequest(ping_id=ping_id))
-            await asyncio.wait_for(future, timeout)
-        except Exception as exc:
-            self.errors.append(describe(exc))
-            return False
-        return True
+        request = functions.PingRequest(ping_id=ping_id)
+        return await _answered(self, lambda: asyncio.wait_for(self.sender.send(request), timeout))
 
     async def close(self) -> None:
         await self.sender.disconnect()
 
 
-class TelethonAdapter(InProcessAdapter):
+class TelethonAdapter(_LibraryAdapter):
     """Telethon (``telethon.network.authenticator.do_authentication`` for
     handshakes, ``MTProtoSender`` for sessions, its own connection classes)."""
 
     name = "telethon"
+    accelerator = "cryptg"
     features = frozenset({"full", "obfuscated", "header_rng"})
-
-    def __init__(self) -> None:
-        import telethon  # noqa: F401  (fail early when it is missing)
-
-    def versions(self) -> dict[str, str]:
-        import telethon
-
-        versions = {"telethon": telethon.__version__}
-        with contextlib.suppress(ImportError):
-            import cryptg  # noqa: F401
-
-            versions["cryptg"] = "present"
-        return versions
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:
@@ -501,12 +514,8 @@ class _PyrogramSession(SessionProbe):
 
     async def ping(self, ping_id: int, timeout: float) -> bool:
         raw: Any = importlib.import_module("pyrogram.raw")
-        try:
-            await self.session.send(raw.functions.Ping(ping_id=ping_id), timeout=timeout)
-        except Exception as exc:
-            self.errors.append(describe(exc))
-            return False
-        return True
+        request = raw.functions.Ping(ping_id=ping_id)
+        return await _answered(self, lambda: self.session.send(request, timeout=timeout))
 
     async def close(self) -> None:
         try:
@@ -515,26 +524,14 @@ class _PyrogramSession(SessionProbe):
             await self.client.storage.close()
 
 
-class PyrogramAdapter(InProcessAdapter):
+class PyrogramAdapter(_LibraryAdapter):
     """Pyrogram (kurigram): ``pyrogram.session.auth.Auth.create()`` for
     handshakes, ``pyrogram.session.Session`` (and through it
     ``pyrogram.crypto.mtproto.unpack``) for sessions."""
 
     name = "pyrogram"
+    accelerator = "tgcrypto"
     features = frozenset({"full", "obfuscated", "header_rng", "fake_tls"})
-
-    def __init__(self) -> None:
-        import pyrogram  # noqa: F401
-
-    def versions(self) -> dict[str, str]:
-        import pyrogram
-
-        versions = {"pyrogram": pyrogram.__version__}
-        with contextlib.suppress(ImportError):
-            import tgcrypto  # noqa: F401
-
-            versions["tgcrypto"] = "present"
-        return versions
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:

@@ -29,6 +29,8 @@ def _s(
     return item
 
 
+# duplicates: deliberate -- the scenarios are data: one entry per scenario, as in a JSON or
+# TOML file (see scenarios.py), so entries of one shape repeat.
 CLIENT_SCENARIOS: list[dict[str, Any]] = [
     # -- handshake ------------------------------------------------------------------
     _s("H-honest", "handshake_honest", "accept", "H", "honest handshake (control)"),
@@ -386,6 +388,7 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
     ),
 ]
 
+# duplicates: deliberate -- data, one entry per scenario (see CLIENT_SCENARIOS).
 SERVER_SCENARIOS: list[dict[str, Any]] = [
     # -- handshake ------------------------------------------------------------------
     _s("srv-H-honest", "srv_handshake_honest", "accept", "H", "honest handshake (control)"),

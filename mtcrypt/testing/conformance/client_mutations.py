@@ -18,7 +18,7 @@ from ... import tl
 from ...handshake.dh import TELEGRAM_DH_PRIME
 from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role
 from .. import mutators
-from ._shared import nonce_mutator
+from ._shared import length_attack, nonce_mutator
 from .adversary import (
     FakeTlsPlan,
     HandshakePlan,
@@ -29,20 +29,19 @@ from .adversary import (
     Raw,
     ServerContext,
 )
-from .scenarios import register_mutation
+from .scenarios import _registrar
 
 __all__: list[str] = []
 
 
-def _client(
-    name: str, phase: Literal["handshake", "message", "header", "fake_tls"]
-) -> Callable[[Callable[..., object]], Callable[..., object]]:
-    return register_mutation(name, role=Role.CLIENT, phase=phase)
+_client = _registrar(Role.CLIENT)
 
 
 # ---- handshake ----------------------------------------------------------------------
 
 
+# duplicates: deliberate -- one small registered builder per mutation kind (the registry's
+# declarations); the server-role kinds in mirror.py read alike.
 @_client("handshake_honest", "handshake")
 def _handshake_honest() -> HandshakePlan:
     """An honest handshake (the control: every client must complete it)."""
@@ -251,21 +250,11 @@ def _padding_length(padding: str | int = "over") -> MessagePlan:
     return _Answer(build)
 
 
-_LENGTH_ATTACKS = {
-    "not_multiple_of_4": mutators.length_not_multiple_of_4,
-    "exceeds_plaintext": mutators.length_exceeds_plaintext,
-    "negative": mutators.length_negative,
-    "short_of_body": mutators.length_short_of_body,
-}
-
-
 @_client("length_field", "message")
 def _length_field(attack: str = "not_multiple_of_4") -> MessagePlan:
     """Authentic answer with a bad message_data_length: not_multiple_of_4, exceeds_plaintext,
     negative, short_of_body (C3)."""
-    if attack not in _LENGTH_ATTACKS:
-        raise ValueError(f"attack must be one of {sorted(_LENGTH_ATTACKS)}")
-    seal = _LENGTH_ATTACKS[attack]
+    seal = length_attack(attack, padding=False)
     return _Answer(lambda ctx, p: seal(ctx.auth_key, ctx.answer(p), from_server=True))
 
 

@@ -71,12 +71,13 @@ from ._shared import (
     Raw,
     SessionContext,
     contents,
+    length_attack,
     nonce_mutator,
     plain_object,
     read_prefix,
 )
-from .runner import Report, ScenarioResult, scenario_status
-from .scenarios import Scenario, register_mutation
+from .runner import Observed, Report, ScenarioResult, _scenario_result
+from .scenarios import Scenario, _registrar
 
 __all__ = [
     "ClientContext",
@@ -216,9 +217,8 @@ class _MirrorHandshake(ClientHandshake):
 
 
 class ClientContext(SessionContext):
-    """What a :class:`RequestPlan` works with: the client's session on the real
-    connection (its key, ids and salt), sealing and framing.  msg_ids and
-    seq_nos come from the session itself (see :class:`SessionContext`)."""
+    """What a :class:`RequestPlan` works with: the mirror client's own session
+    (a :class:`SessionContext`), and pings in it (:meth:`ping`)."""
 
     @property
     def time_offset(self) -> float:
@@ -392,7 +392,7 @@ def _note(link: _Link, default: str) -> str:
 
 async def _play_handshake(
     plan: ClientHandshakePlan, link: _Link, timeout: float
-) -> tuple[str, str]:
+) -> tuple[Observed, str]:
     if plan.step == "none":
         if await link.until(lambda: link.ready, 3 * timeout):
             return "accepted", link.answers[-1]
@@ -410,7 +410,7 @@ async def _play_handshake(
 
 async def _play(
     scenario: Scenario, endpoint: ServerEndpoint, timeout: float, rng: Rng
-) -> tuple[str, str]:
+) -> tuple[Observed, str]:
     plan = scenario.plan()
     if isinstance(plan, FakeTlsRequestPlan):
         return await _play_fake_tls(plan, endpoint, timeout, rng)
@@ -450,7 +450,7 @@ async def _play(
 
 async def _play_fake_tls(
     plan: FakeTlsRequestPlan, endpoint: ServerEndpoint, timeout: float, rng: Rng
-) -> tuple[str, str]:
+) -> tuple[Observed, str]:
     if endpoint.secret is None:
         return "skipped", "no ee secret for the server"
     transport = ClientTransport(secret=endpoint.secret, dc_id=endpoint.dc_id, rng=rng)
@@ -485,16 +485,7 @@ async def run_server_suite(
             )
         except (TimeoutError, OSError, MtcryptError) as exc:
             observed, detail = "error", f"{type(exc).__name__}: {exc}"
-        result = ScenarioResult(
-            scenario.id,
-            scenario.checklist,
-            scenario.description,
-            scenario.expect,
-            observed,  # type: ignore[arg-type]
-            scenario_status(scenario.expect, observed),  # type: ignore[arg-type]
-            detail,
-            seconds=time.perf_counter() - t0,
-        )
+        result = _scenario_result(scenario, observed, detail, seconds=time.perf_counter() - t0)
         results.append(result)
         if progress is not None:
             progress(result)
@@ -510,13 +501,11 @@ def run_server_suite_sync(
 
 # ---- the built-in server-role mutation kinds -----------------------------------------------
 
-
-def _server(
-    name: str, phase: Literal["handshake", "message", "transport", "fake_tls"]
-) -> Callable[[Callable[..., object]], Callable[..., object]]:
-    return register_mutation(name, role=Role.SERVER, phase=phase)
+_server = _registrar(Role.SERVER)
 
 
+# duplicates: deliberate -- one small registered builder per mutation kind (the registry's
+# declarations); the client-role kinds in client_mutations.py read alike.
 @_server("srv_handshake_honest", "handshake")
 def _srv_honest() -> ClientHandshakePlan:
     """An honest handshake (the control: the server must complete it)."""
@@ -618,23 +607,11 @@ def _srv_forge() -> RequestPlan:
     return _Build(build)
 
 
-_SRV_LENGTH = {
-    "padding_over": mutators.padding_too_long,
-    "padding_under": mutators.padding_too_short,
-    "not_multiple_of_4": mutators.length_not_multiple_of_4,
-    "exceeds_plaintext": mutators.length_exceeds_plaintext,
-    "negative": mutators.length_negative,
-    "short_of_body": mutators.length_short_of_body,
-}
-
-
 @_server("srv_length", "message")
 def _srv_length(attack: str = "padding_over") -> RequestPlan:
     """Authentic request with bad padding or length field: padding_over, padding_under,
     not_multiple_of_4, exceeds_plaintext, negative, short_of_body (C3)."""
-    if attack not in _SRV_LENGTH:
-        raise ValueError(f"attack must be one of {sorted(_SRV_LENGTH)}")
-    seal = _SRV_LENGTH[attack]
+    seal = length_attack(attack, padding=True)
     return _Build(lambda ctx, n: [seal(ctx.auth_key, ctx.ping(n), from_server=False, rng=ctx.rng)])
 
 

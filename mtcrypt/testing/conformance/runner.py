@@ -36,18 +36,8 @@ from ...connection import MemoryKeyStore, StoredKey
 from ...handshake.rsa import RsaPrivateKey, generate_private_key
 from ...mtproto import AuthKey
 from .. import mutators
+from . import adversary
 from .adapters import ClientAdapter, ClientReport, Endpoint, Mode
-from .adversary import (
-    PING_AFTER,
-    PING_MUTATED,
-    PING_SENTINEL,
-    AdversarialServer,
-    Evidence,
-    FakeTlsPlan,
-    HandshakePlan,
-    HeaderPlan,
-    MessagePlan,
-)
 from .scenarios import Scenario
 
 __all__ = [
@@ -181,18 +171,39 @@ def scenario_status(expect: str, observed: Observed) -> Status:
     return "pass" if observed == "accepted" else "FAIL"
 
 
+def _scenario_result(
+    scenario: Scenario, observed: Observed, detail: str, **extra: Any
+) -> ScenarioResult:
+    """``scenario``'s result: what was ``observed``, the status that makes, and
+    ``detail`` (``extra``: the other :class:`ScenarioResult` fields)."""
+    return ScenarioResult(
+        scenario.id,
+        scenario.checklist,
+        scenario.description,
+        scenario.expect,
+        observed,
+        scenario_status(scenario.expect, observed),
+        detail,
+        **extra,
+    )
+
+
 # ---- judging a client --------------------------------------------------------------
 
 
 def judge_client(
-    scenario: Scenario, plan: Any, evidence: Evidence, report: ClientReport, candidate: bytes | None
+    scenario: Scenario,
+    plan: Any,
+    evidence: adversary.Evidence,
+    report: ClientReport,
+    candidate: bytes | None,
 ) -> tuple[Observed, str]:
     """The observation for one client scenario, and a detail line."""
-    if isinstance(plan, HandshakePlan):
+    if isinstance(plan, adversary.HandshakePlan):
         return _judge_handshake(plan, evidence, report)
-    if isinstance(plan, MessagePlan):
+    if isinstance(plan, adversary.MessagePlan):
         return _judge_message(plan, evidence, report)
-    if isinstance(plan, HeaderPlan):
+    if isinstance(plan, adversary.HeaderPlan):
         assert candidate is not None
         sent = evidence.first_bytes[0] if evidence.first_bytes else b""
         if len(sent) < 56:
@@ -200,7 +211,7 @@ def judge_client(
         if sent[:56] == candidate[:56]:
             return "accepted", "the forced candidate was sent as the header"
         return "rejected", f"drew another header (starts {sent[:4].hex()})"
-    if isinstance(plan, FakeTlsPlan):
+    if isinstance(plan, adversary.FakeTlsPlan):
         if not evidence.hello_sent:
             return "error", "no ClientHello arrived"
         if evidence.detected:
@@ -210,7 +221,7 @@ def judge_client(
 
 
 def _judge_handshake(
-    plan: HandshakePlan, evidence: Evidence, report: ClientReport
+    plan: adversary.HandshakePlan, evidence: adversary.Evidence, report: ClientReport
 ) -> tuple[Observed, str]:
     final = evidence.keys[-1] if evidence.keys else None
     completed = bool(report.handshake)
@@ -235,7 +246,7 @@ def _judge_handshake(
 
 
 def _judge_message(
-    plan: MessagePlan, evidence: Evidence, report: ClientReport
+    plan: adversary.MessagePlan, evidence: adversary.Evidence, report: ClientReport
 ) -> tuple[Observed, str]:
     if report.handshake is False:
         return "error", f"handshake failed: {report.error}"
@@ -243,15 +254,17 @@ def _judge_message(
         return "error", report.error or "the warm-up ping was not answered"
     if not evidence.played:
         return "error", "the mutated ping never arrived"
-    sentinel = "sentinel delivered" if report.pongs.get(PING_SENTINEL) else "sentinel lost"
+    sentinel = (
+        "sentinel delivered" if report.pongs.get(adversary.PING_SENTINEL) else "sentinel lost"
+    )
     if plan.observe == "salt":
-        salt = evidence.salts.get(PING_AFTER)
+        salt = evidence.salts.get(adversary.PING_AFTER)
         if salt is None:
             return "error", "the last ping never arrived"
         if salt == plan.salt:
             return "accepted", f"adopted the salt ({sentinel})"
         return "rejected", f"kept its salt ({sentinel})"
-    if report.pongs.get(PING_MUTATED):
+    if report.pongs.get(adversary.PING_MUTATED):
         return "accepted", f"delivered to the application ({sentinel})"
     if report.errors:
         return "rejected", f"{sentinel}; {report.errors[0]}"
@@ -264,9 +277,9 @@ def _needs(scenario: Scenario, plan: Any) -> set[str]:
         need.add("full")
     if scenario.obfuscated:
         need.add("obfuscated")
-    if isinstance(plan, HeaderPlan):
+    if isinstance(plan, adversary.HeaderPlan):
         need.add("header_rng")
-    if isinstance(plan, FakeTlsPlan):
+    if isinstance(plan, adversary.FakeTlsPlan):
         need.add("fake_tls")
     return need
 
@@ -314,7 +327,7 @@ async def _shared_key(
     if shared.key is not None:
         return shared.key
     for _ in range(4):  # Telethon fails on keys with a leading zero byte
-        server = AdversarialServer(rsa_key)
+        server = adversary.AdversarialServer(rsa_key)
         async with server:
             endpoint = Endpoint("127.0.0.1", server.port, rsa_key.public_key)
             report = await adapter.run(endpoint, "handshake", None, timeout)
@@ -334,55 +347,39 @@ async def _play_client(
     rsa_key: RsaPrivateKey,
     shared: _Shared,
     timeout: float,
-) -> tuple[ScenarioResult, Evidence]:
+) -> tuple[ScenarioResult, adversary.Evidence]:
     plan = scenario.plan()
     started = time.perf_counter()
     missing = _needs(scenario, plan) - adapter.features
     if missing:
-        result = ScenarioResult(
-            scenario.id,
-            scenario.checklist,
-            scenario.description,
-            scenario.expect,
-            "skipped",
-            "skip",
-            f"the adapter lacks {', '.join(sorted(missing))}",
-        )
-        return result, Evidence()
+        detail = f"the adapter lacks {', '.join(sorted(missing))}"
+        return _scenario_result(scenario, "skipped", detail), adversary.Evidence()
     candidate: bytes | None = None
     secret: str | None = None
     mode: Mode = "handshake"
     auth_key: bytes | None = None
     kwargs: dict[str, Any] = {}
-    if isinstance(plan, HandshakePlan):
+    if isinstance(plan, adversary.HandshakePlan):
         kwargs["handshake_plan"] = plan
-    elif isinstance(plan, MessagePlan):
+    elif isinstance(plan, adversary.MessagePlan):
         kwargs["message_plan"] = plan
         mode = "session"
         if adapter.reuses_keys:
             auth_key = await _shared_key(adapter, rsa_key, shared, timeout)
             if auth_key is None:
-                result = ScenarioResult(
-                    scenario.id,
-                    scenario.checklist,
-                    scenario.description,
-                    scenario.expect,
-                    "error",
-                    "error",
-                    "could not create a key with an honest handshake",
-                )
-                return result, Evidence()
+                detail = "could not create a key with an honest handshake"
+                return _scenario_result(scenario, "error", detail), adversary.Evidence()
             assert shared.entry is not None
             keys = MemoryKeyStore()
             keys.add(shared.entry)
             kwargs["keys"] = keys
-    elif isinstance(plan, HeaderPlan):
+    elif isinstance(plan, adversary.HeaderPlan):
         candidate = mutators.forbidden_header(plan.prefix, random_bytes)
-    elif isinstance(plan, FakeTlsPlan):
+    elif isinstance(plan, adversary.FakeTlsPlan):
         secret = plan.secret
         kwargs["secrets"] = [secret]
         kwargs["mutate_hello"] = plan.bad_hmac
-    server = AdversarialServer(rsa_key, rpc_handler=adapter.rpc_handler(), **kwargs)
+    server = adversary.AdversarialServer(rsa_key, rpc_handler=adapter.rpc_handler(), **kwargs)
     async with server:
         endpoint = Endpoint(
             "127.0.0.1",
@@ -400,15 +397,11 @@ async def _play_client(
         except TimeoutError:
             report = ClientReport(error="the adapter did not finish")
     observed, detail = judge_client(scenario, plan, server.evidence, report, candidate)
-    result = ScenarioResult(
-        scenario.id,
-        scenario.checklist,
-        scenario.description,
-        scenario.expect,
+    result = _scenario_result(
+        scenario,
         observed,
-        scenario_status(scenario.expect, observed),
         detail,
-        list(report.errors),
+        errors=list(report.errors),
         seconds=time.perf_counter() - started,
     )
     return result, server.evidence

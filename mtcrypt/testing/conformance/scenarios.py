@@ -92,6 +92,18 @@ def register_mutation(
     return decorate
 
 
+def _registrar(
+    role: Role,
+) -> Callable[[str, Phase], Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """:func:`register_mutation` for the built-in kinds of one ``role``:
+    ``@register(name, phase)``."""
+
+    def register(name: str, phase: Phase) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return register_mutation(name, role=role, phase=phase)
+
+    return register
+
+
 _FRAMINGS = ("abridged", "intermediate", "padded_intermediate", "full")
 
 
