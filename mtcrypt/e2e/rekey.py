@@ -32,8 +32,8 @@ from __future__ import annotations
 import hmac
 import struct
 from enum import Enum
-from types import MappingProxyType
 
+from .._state_machine import step, transitions
 from .._validation import Clock, Rng, draw
 from ..mtproto import AuthKey
 from ..tl import TLObject
@@ -69,22 +69,29 @@ class RekeyInput(Enum):
 
 
 _S, _I = RekeyState, RekeyInput
-TRANSITIONS = MappingProxyType(
+TRANSITIONS = transitions(
     {
-        (_S.IDLE, _I.LOCAL_REQUEST): _S.REQUESTED,
-        (_S.IDLE, _I.PEER_REQUEST): _S.ACCEPTED,
-        (_S.IDLE, _I.LATE_COMMIT): _S.IDLE,
-        (_S.REQUESTED, _I.PEER_REQUEST_LOSES): _S.REQUESTED,
-        (_S.REQUESTED, _I.PEER_REQUEST_WINS): _S.ACCEPTED,
-        (_S.REQUESTED, _I.PEER_REQUEST_TIE): _S.IDLE,
-        (_S.REQUESTED, _I.ACCEPT): _S.IDLE,
-        (_S.REQUESTED, _I.ABORT): _S.IDLE,
-        (_S.ACCEPTED, _I.COMMIT): _S.IDLE,
-        (_S.ACCEPTED, _I.NEW_KEY_SEEN): _S.IDLE,
-        (_S.ACCEPTED, _I.ABORT): _S.IDLE,
+        _S.IDLE: {
+            _I.LOCAL_REQUEST: _S.REQUESTED,
+            _I.PEER_REQUEST: _S.ACCEPTED,
+            _I.LATE_COMMIT: _S.IDLE,
+        },
+        _S.REQUESTED: {
+            _I.PEER_REQUEST_LOSES: _S.REQUESTED,
+            _I.PEER_REQUEST_WINS: _S.ACCEPTED,
+            _I.PEER_REQUEST_TIE: _S.IDLE,
+            _I.ACCEPT: _S.IDLE,
+            _I.ABORT: _S.IDLE,
+        },
+        _S.ACCEPTED: {_I.COMMIT: _S.IDLE, _I.NEW_KEY_SEEN: _S.IDLE, _I.ABORT: _S.IDLE},
     }
 )
 """Every allowed (state, input) -> next state; anything else aborts the chat."""
+
+
+def _unexpected(event: RekeyInput) -> ChatAborted:
+    """The refusal of a (state, input) pair not in :data:`TRANSITIONS`: the chat aborts."""
+    return ChatAborted(AbortReason.REKEY_UNEXPECTED)
 
 
 def _random_long(rng: Rng) -> int:
@@ -136,10 +143,8 @@ class Rekeying:
     # -- state ------------------------------------------------------------------
 
     def _transition(self, event: RekeyInput) -> None:
-        nxt = TRANSITIONS.get((self.state, event))
-        if nxt is None:
-            raise ChatAborted(AbortReason.REKEY_UNEXPECTED)
-        self.state = nxt
+        """The only place the state changes."""
+        self.state = step(TRANSITIONS, self.state, event, _unexpected)
 
     def key_for(self, fingerprint: bytes) -> AuthKey | None:
         """The held key whose fingerprint (the packet's first 8 bytes) this is."""

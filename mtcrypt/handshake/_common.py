@@ -5,17 +5,20 @@ from __future__ import annotations
 import hmac
 import struct
 from dataclasses import dataclass
-from typing import Literal
+from enum import Enum, StrEnum
+from typing import Literal, TypeVar
 
 from .. import tl
-from .._validation import BytesLike, Rng, draw
+from .._state_machine import StateMachine
+from .._validation import BytesLike, Clock, Rng, draw
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
-from ..errors import HandshakeError, InvalidArgument, InvalidLength, TLError
+from ..errors import HandshakeError, InvalidArgument, InvalidLength, SessionError, TLError
 from ..mtproto import AuthKey, pack_plain, unpack_plain
 from .dh import check_dh_value
 
 __all__ = [
+    "HandshakeMachine",
     "HandshakeResult",
     "MsgIdClock",
     "RsaScheme",
@@ -226,3 +229,45 @@ class HandshakeResult:
             f"dc={self.dc}, retries={self.retries}, rsa_scheme={self.rsa_scheme!r}, "
             f"inner_data={self.inner_data!r})"
         )
+
+
+StateT = TypeVar("StateT", bound=StrEnum)
+InputT = TypeVar("InputT", bound=Enum)
+
+
+class HandshakeMachine(StateMachine[StateT, InputT]):
+    """What both roles' machines hold: where they are, the key once made, their
+    message-id clock, the injected randomness and time, and the two nonces
+    that every message after the first carries."""
+
+    def __init__(self, state: StateT, *, low_bits: int, rng: Rng, clock: Clock) -> None:
+        self._state = state
+        self._result: HandshakeResult | None = None
+        self._msg_ids = MsgIdClock(low_bits)
+        self._rng = rng
+        self._clock = clock
+        self._nonce = b""
+        self._server_nonce = b""
+
+    @property
+    def state(self) -> StateT:
+        """Where the handshake is: a :class:`~mtcrypt.handshake.ClientState` or
+        :class:`~mtcrypt.handshake.ServerState`, whose members equal the strings
+        they name (``hs.state == "done"`` holds)."""
+        return self._state
+
+    @property
+    def done(self) -> bool:
+        """Whether the key has been created (``result`` is available)."""
+        return self._result is not None
+
+    @property
+    def result(self) -> HandshakeResult:
+        """The created key and its companions; raises if not :attr:`done`."""
+        if self._result is None:
+            raise SessionError(f"result read in state {self._state.value}")
+        return self._result
+
+    def _message(self, name: str, **fields: object) -> tl.TLObject:
+        """The handshake message ``name`` with this handshake's ``nonce`` and ``server_nonce``."""
+        return tl.make(name, nonce=self._nonce, server_nonce=self._server_nonce, **fields)

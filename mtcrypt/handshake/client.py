@@ -18,7 +18,7 @@ leaves the machine in the ``failed`` state (start a new handshake).
 The states, the inputs that move between them and the one transition table
 are :class:`ClientState`, :class:`ClientInput` and :data:`CLIENT_TRANSITIONS`;
 every state change is a lookup in that table. Calling a method in a state
-with no transition for it raises :class:`~mtcrypt.errors.InvalidArgument`
+with no transition for it raises :class:`~mtcrypt.errors.SessionError`
 (``"<method>() called in state <state>"``) and changes nothing.
 
 Randomness and time are constructor parameters; :meth:`ClientHandshake.start_with`
@@ -40,16 +40,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from enum import Enum, StrEnum
-from types import MappingProxyType
 
 from .. import tl
 from .._random import random_bytes
+from .._state_machine import transitions
 from .._validation import Clock, Rng, draw, is_int
 from ..errors import HandshakeError, InvalidArgument, InvalidType, SessionError
 from ..mtproto import AuthKey
 from ._common import (
+    # duplicates: deliberate -- both roles take the same steps from _common.
+    HandshakeMachine,
     HandshakeResult,
-    MsgIdClock,
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
@@ -104,23 +105,26 @@ class ClientInput(Enum):
 
 
 _S, _I = ClientState, ClientInput
-CLIENT_TRANSITIONS = MappingProxyType(
+CLIENT_TRANSITIONS = transitions(
     {
-        (_S.NEW, _I.START): _S.WAIT_RES_PQ,
-        (_S.WAIT_RES_PQ, _I.RES_PQ): _S.WAIT_DH_PARAMS,
-        (_S.WAIT_RES_PQ, _I.CHECK_FAILED): _S.FAILED,
-        (_S.WAIT_DH_PARAMS, _I.DH_PARAMS_OK): _S.WAIT_DH_GEN,
-        (_S.WAIT_DH_PARAMS, _I.DH_PARAMS_FAIL): _S.FAILED,
-        (_S.WAIT_DH_PARAMS, _I.CHECK_FAILED): _S.FAILED,
-        (_S.WAIT_DH_GEN, _I.DH_GEN_OK): _S.DONE,
-        (_S.WAIT_DH_GEN, _I.DH_GEN_RETRY): _S.WAIT_DH_GEN,
-        (_S.WAIT_DH_GEN, _I.TOO_MANY_RETRIES): _S.FAILED,
-        (_S.WAIT_DH_GEN, _I.DH_GEN_FAIL): _S.FAILED,
-        (_S.WAIT_DH_GEN, _I.CHECK_FAILED): _S.FAILED,
+        _S.NEW: {_I.START: _S.WAIT_RES_PQ},
+        _S.WAIT_RES_PQ: {_I.RES_PQ: _S.WAIT_DH_PARAMS, _I.CHECK_FAILED: _S.FAILED},
+        _S.WAIT_DH_PARAMS: {
+            _I.DH_PARAMS_OK: _S.WAIT_DH_GEN,
+            _I.DH_PARAMS_FAIL: _S.FAILED,
+            _I.CHECK_FAILED: _S.FAILED,
+        },
+        _S.WAIT_DH_GEN: {
+            _I.DH_GEN_OK: _S.DONE,
+            _I.DH_GEN_RETRY: _S.WAIT_DH_GEN,
+            _I.TOO_MANY_RETRIES: _S.FAILED,
+            _I.DH_GEN_FAIL: _S.FAILED,
+            _I.CHECK_FAILED: _S.FAILED,
+        },
     }
 )
 """Every allowed (state, input) -> next state of a :class:`ClientHandshake`;
-any other pair is refused (``InvalidArgument``, the state unchanged)."""
+any other pair is refused (``SessionError``, the state unchanged)."""
 
 # The states in which receive() may be called: those some packet can move on from.
 _RECEIVING = frozenset(state for state, event in CLIENT_TRANSITIONS if event is not _I.START)
@@ -128,7 +132,7 @@ _RECEIVING = frozenset(state for state, event in CLIENT_TRANSITIONS if event is 
 _DH_GEN = ("dh_gen_ok", "dh_gen_retry", "dh_gen_fail")
 
 
-class ClientHandshake:
+class ClientHandshake(HandshakeMachine[ClientState, ClientInput]):
     """Create an auth key with a server (sans-I/O).
 
     :param dc: the DC id written into ``p_q_inner_data_dc`` /
@@ -147,6 +151,8 @@ class ClientHandshake:
     :param rng: random bytes (``rng(n)``); the OS CSPRNG by default.
     :param clock: Unix time in seconds; ``time.time`` by default.
     """
+
+    _transitions = CLIENT_TRANSITIONS
 
     def __init__(
         self,
@@ -181,14 +187,8 @@ class ClientHandshake:
         self._scheme: RsaScheme = rsa_scheme
         self._max_retries = max_retries
         self._cache = prime_cache
-        self._rng = rng
-        self._clock = clock
-        self._msg_ids = MsgIdClock(0)
-        self._state = ClientState.NEW
-        self._result: HandshakeResult | None = None
+        super().__init__(ClientState.NEW, low_bits=0, rng=rng, clock=clock)
         # Handshake secrets and values, filled in as the steps run.
-        self._nonce = b""
-        self._server_nonce = b""
         self._new_nonce = b""
         self._tmp_key = b""
         self._tmp_iv = b""
@@ -203,28 +203,7 @@ class ClientHandshake:
         self._retries = 0
         self._fingerprint = 0
 
-    # -- public surface ---------------------------------------------------
-
-    # duplicates: deliberate -- ``done`` and ``result`` match ServerHandshake's; a shared
-    # base class would drop them from the API reference (autodoc lists no inherited members).
-
-    @property
-    def state(self) -> ClientState:
-        """``new``, ``wait_res_pq``, ``wait_dh_params``, ``wait_dh_gen``, ``done`` or
-        ``failed`` (a :class:`ClientState`, equal to those strings)."""
-        return self._state
-
-    @property
-    def done(self) -> bool:
-        """Whether the key has been created (``result`` is available)."""
-        return self._state is ClientState.DONE
-
-    @property
-    def result(self) -> HandshakeResult:
-        """The created key and its companions; raises if not :attr:`done`."""
-        if self._result is None:
-            raise SessionError(f"result read in state {self._state.value}")
-        return self._result
+    # -- public surface (and the inherited ``state``, ``done``, ``result``) --
 
     @property
     def fingerprint(self) -> int | None:
@@ -267,16 +246,8 @@ class ClientHandshake:
 
     # -- state ------------------------------------------------------------
 
-    def _next(self, event: ClientInput) -> ClientState:
-        """The state ``event`` leads to from here, or the wrong-state error."""
-        nxt = CLIENT_TRANSITIONS.get((self._state, event))
-        if nxt is None:
-            raise _wrong_state("start" if event is ClientInput.START else "receive", self._state)
-        return nxt
-
-    def _advance(self, event: ClientInput) -> None:
-        """The only place the state changes."""
-        self._state = self._next(event)
+    def _refusal(self, event: ClientInput) -> SessionError:
+        return _wrong_state("start" if event is ClientInput.START else "receive", self._state)
 
     def _fail(self, event: ClientInput) -> None:
         self._advance(event)
@@ -322,8 +293,6 @@ class ClientHandshake:
             "pq": pq_bytes,
             "p": int_to_be(p),
             "q": int_to_be(q),
-            "nonce": self._nonce,
-            "server_nonce": self._server_nonce,
             "new_nonce": self._new_nonce,
         }
         name = "p_q_inner_data"
@@ -334,15 +303,13 @@ class ClientHandshake:
             name += "_dc"
             fields["dc"] = self._dc
         self._inner_name = name
-        data = tl.serialize(tl.make(name, **fields))
+        data = tl.serialize(self._message(name, **fields))
         if self._scheme == "rsa_pad":
             encrypted = rsa_pad_encrypt(data, key, rng=rng)
         else:
             encrypted = rsa_legacy_encrypt(data, key, rng=rng)
-        request = tl.make(
+        request = self._message(
             "req_DH_params",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
             p=int_to_be(p),
             q=int_to_be(q),
             public_key_fingerprint=key.fingerprint,
@@ -386,18 +353,10 @@ class ClientHandshake:
         b, g_b = generate_dh_exponent(self._g, self._dh_prime, rng, name="g_b")
         self._auth_key = AuthKey.from_int(modexp(self._g_a, b, self._dh_prime))
         data = tl.serialize(
-            tl.make(
-                "client_DH_inner_data",
-                nonce=self._nonce,
-                server_nonce=self._server_nonce,
-                retry_id=self._retry_id,
-                g_b=int_to_be(g_b),
-            )
+            self._message("client_DH_inner_data", retry_id=self._retry_id, g_b=int_to_be(g_b))
         )
-        request = tl.make(
+        request = self._message(
             "set_client_DH_params",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
             encrypted_data=seal_inner(data, self._tmp_key, self._tmp_iv, rng),
         )
         return pack(self._msg_ids.next(now + self._time_offset), request)

@@ -35,7 +35,7 @@ The states, the inputs that move between them and the one transition table
 are :class:`ServerState`, :class:`ServerInput` and :data:`SERVER_TRANSITIONS`;
 every state change is a lookup in that table. ``receive()`` in a state with
 no transition (other than a retransmission) is refused and changes nothing:
-with :class:`~mtcrypt.errors.InvalidArgument` once failed, with
+with :class:`~mtcrypt.errors.SessionError` once failed, with
 :class:`~mtcrypt.errors.HandshakeError` (``unexpected_message``) once done,
 both ``"receive() called in state <state>"``.
 
@@ -55,17 +55,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from enum import Enum, StrEnum
-from types import MappingProxyType
 from typing import Literal
 
 from .. import tl
 from .._random import random_bytes
+from .._state_machine import transitions
 from .._validation import Clock, Rng, draw, is_int
 from ..errors import HandshakeError, InvalidArgument, InvalidType, MtcryptError, SessionError
 from ..mtproto import AuthKey
 from ._common import (
+    # duplicates: deliberate -- both roles take the same steps from _common.
+    HandshakeMachine,
     HandshakeResult,
-    MsgIdClock,
     RsaScheme,
     aux_hash_as_retry_id,
     dh_params_fail_hash,
@@ -128,23 +129,27 @@ class ServerInput(Enum):
     CHECK_FAILED = "a HandshakeError: a failed check or a message not awaited"
 
 
+# duplicates: deliberate -- enum then table, as each machine declares its own (the data differs).
 _S, _I = ServerState, ServerInput
-SERVER_TRANSITIONS = MappingProxyType(
+SERVER_TRANSITIONS = transitions(
     {
-        (_S.WAIT_REQ_PQ, _I.REQ_PQ): _S.WAIT_REQ_DH_PARAMS,
-        (_S.WAIT_REQ_PQ, _I.CHECK_FAILED): _S.FAILED,
-        (_S.WAIT_REQ_DH_PARAMS, _I.REQ_DH_PARAMS): _S.WAIT_CLIENT_DH,
-        (_S.WAIT_REQ_DH_PARAMS, _I.REQ_DH_PARAMS_REFUSED): _S.FAILED,
-        (_S.WAIT_REQ_DH_PARAMS, _I.CHECK_FAILED): _S.FAILED,
-        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_OK): _S.DONE,
-        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_RETRY): _S.WAIT_CLIENT_DH,
-        (_S.WAIT_CLIENT_DH, _I.CLIENT_DH_FAIL): _S.FAILED,
-        (_S.WAIT_CLIENT_DH, _I.CHECK_FAILED): _S.FAILED,
+        _S.WAIT_REQ_PQ: {_I.REQ_PQ: _S.WAIT_REQ_DH_PARAMS, _I.CHECK_FAILED: _S.FAILED},
+        _S.WAIT_REQ_DH_PARAMS: {
+            _I.REQ_DH_PARAMS: _S.WAIT_CLIENT_DH,
+            _I.REQ_DH_PARAMS_REFUSED: _S.FAILED,
+            _I.CHECK_FAILED: _S.FAILED,
+        },
+        _S.WAIT_CLIENT_DH: {
+            _I.CLIENT_DH_OK: _S.DONE,
+            _I.CLIENT_DH_RETRY: _S.WAIT_CLIENT_DH,
+            _I.CLIENT_DH_FAIL: _S.FAILED,
+            _I.CHECK_FAILED: _S.FAILED,
+        },
     }
 )
 """Every allowed (state, input) -> next state of a :class:`ServerHandshake`;
 any other pair is refused (the state unchanged): ``HandshakeError``
-(``unexpected_message``) once done, ``InvalidArgument`` otherwise."""
+(``unexpected_message``) once done, ``SessionError`` otherwise."""
 
 DhGenAnswer = Literal["ok", "retry", "fail"]
 
@@ -180,7 +185,7 @@ def generate_pq(rng: Rng = random_bytes) -> tuple[int, int]:
     return (p, q) if p < q else (q, p)
 
 
-class ServerHandshake:
+class ServerHandshake(HandshakeMachine[ServerState, ServerInput]):
     """Answer one client's auth-key creation (sans-I/O).
 
     :param private_keys: the server's RSA key(s); every fingerprint is listed
@@ -200,6 +205,8 @@ class ServerHandshake:
     :param rng: random bytes; the OS CSPRNG by default. Seed it for tests.
     :param clock: Unix time in seconds (``server_time`` and message ids).
     """
+
+    _transitions = SERVER_TRANSITIONS
 
     def __init__(
         self,
@@ -229,6 +236,7 @@ class ServerHandshake:
             raise InvalidArgument(f"bad DH parameters: {exc.check}") from None
         if not is_int(max_retries) or max_retries < 0:
             raise InvalidArgument("max_retries must be a non-negative int")
+        # duplicates: deliberate -- the constructor's arguments, stored one per line.
         self._keys = {key.fingerprint: key for key in keys}
         self._dh_prime = dh_prime
         self._g = g
@@ -239,14 +247,8 @@ class ServerHandshake:
         self._decide = decide
         self._max_retries = max_retries
         self._fail_dh_params = fail_dh_params
-        self._rng = rng
-        self._clock = clock
-        self._msg_ids = MsgIdClock(1)
-        self._state = ServerState.WAIT_REQ_PQ
-        self._result: HandshakeResult | None = None
+        super().__init__(ServerState.WAIT_REQ_PQ, low_bits=1, rng=rng, clock=clock)
         self._last: tuple[bytes, bytes] | None = None
-        self._nonce = b""
-        self._server_nonce = b""
         self._new_nonce = b""
         self._p = self._q = 0
         self._pq = b""
@@ -259,23 +261,7 @@ class ServerHandshake:
         self._attempt = 0
         self._request = ""
 
-    @property
-    def state(self) -> ServerState:
-        """``wait_req_pq``, ``wait_req_dh_params``, ``wait_client_dh``, ``done`` or
-        ``failed`` (a :class:`ServerState`, equal to those strings)."""
-        return self._state
-
-    @property
-    def done(self) -> bool:
-        """Whether the key has been created (``result`` is available)."""
-        return self._state is ServerState.DONE
-
-    @property
-    def result(self) -> HandshakeResult:
-        """The created key and its companions; raises if not :attr:`done`."""
-        if self._result is None:
-            raise SessionError(f"result read in state {self._state.value}")
-        return self._result
+    # -- public surface (and the inherited ``state``, ``done``, ``result``) --
 
     @property
     def request_name(self) -> str:
@@ -325,12 +311,8 @@ class ServerHandshake:
             return HandshakeError("unexpected_message", message)
         return SessionError(message)
 
-    def _advance(self, event: ServerInput) -> None:
-        """The only place the state changes."""
-        nxt = SERVER_TRANSITIONS.get((self._state, event))
-        if nxt is None:
-            raise self._wrong_state()
-        self._state = nxt
+    def _refusal(self, event: ServerInput) -> MtcryptError:
+        return self._wrong_state()
 
     def _fail(self, event: ServerInput) -> None:
         self._advance(event)
@@ -352,13 +334,7 @@ class ServerHandshake:
         self._p, self._q = generate_pq(rng)
         self._pq = int_to_be(self._p * self._q)
         self._advance(ServerInput.REQ_PQ)
-        return tl.make(
-            "resPQ",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
-            pq=self._pq,
-            server_public_key_fingerprints=list(self._keys),
-        )
+        return self._message("resPQ", pq=self._pq, server_public_key_fingerprints=list(self._keys))
 
     def _legacy_templates(self) -> list[LegacyTemplate]:
         """The four ``p_q_inner_data*`` a legacy client may have encrypted.
@@ -436,11 +412,8 @@ class ServerHandshake:
         self._inner = inner
         self._new_nonce = inner.new_nonce
         if self._fail_dh_params:
-            refusal = tl.make(
-                "server_DH_params_fail",
-                nonce=self._nonce,
-                server_nonce=self._server_nonce,
-                new_nonce_hash=dh_params_fail_hash(self._new_nonce),
+            refusal = self._message(
+                "server_DH_params_fail", new_nonce_hash=dh_params_fail_hash(self._new_nonce)
             )
             self._advance(ServerInput.REQ_DH_PARAMS_REFUSED)
             # The handshake ends here: hold no secret of it (as every other failure).
@@ -450,10 +423,8 @@ class ServerHandshake:
         self._a, g_a = generate_dh_exponent(self._g, self._dh_prime, rng, name="g_a")
         self._server_time = int(now)
         answer = tl.serialize(
-            tl.make(
+            self._message(
                 "server_DH_inner_data",
-                nonce=self._nonce,
-                server_nonce=self._server_nonce,
                 g=self._g,
                 dh_prime=int_to_be(self._dh_prime),
                 g_a=int_to_be(g_a),
@@ -463,12 +434,7 @@ class ServerHandshake:
         self._tmp_key, self._tmp_iv = tmp_aes_key_iv(self._server_nonce, self._new_nonce)
         encrypted = seal_inner(answer, self._tmp_key, self._tmp_iv, rng)
         self._advance(ServerInput.REQ_DH_PARAMS)
-        return tl.make(
-            "server_DH_params_ok",
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
-            encrypted_answer=encrypted,
-        )
+        return self._message("server_DH_params_ok", encrypted_answer=encrypted)
 
     def _on_client_dh(self, body: bytes) -> tl.TLObject:
         req = parse(body, ("set_client_DH_params",), "set_client_DH_params")
@@ -492,10 +458,8 @@ class ServerHandshake:
         if verdict == "retry" and self._attempt >= self._max_retries:
             verdict = "fail"
         number = {"ok": 1, "retry": 2, "fail": 3}[verdict]
-        answer = tl.make(
+        answer = self._message(
             ("dh_gen_ok", "dh_gen_retry", "dh_gen_fail")[number - 1],
-            nonce=self._nonce,
-            server_nonce=self._server_nonce,
             **{f"new_nonce_hash{number}": new_nonce_hash(self._new_nonce, number, key.aux_hash)},
         )
         if verdict == "retry":

@@ -34,9 +34,9 @@ ClientHello is retried as an obfuscated2 header (tdlib's headers only avoid
 Each side's lifecycle is a :class:`TransportState`, moved only by the
 :class:`TransportInput` pairs in :data:`CLIENT_TRANSPORT_TRANSITIONS` and
 :data:`SERVER_TRANSPORT_TRANSITIONS`. A failed transport refuses
-``receive()`` (:class:`~mtcrypt.errors.TransportError`) and ``send()``
-(:class:`~mtcrypt.errors.SessionError`), both ``"<method>() called in state
-failed"``; a server also refuses to send before the transport is detected.
+``receive()`` and ``send()`` (:class:`~mtcrypt.errors.SessionError`, both
+``"<method>() called in state failed"``); a server also refuses to send
+before the transport is detected.
 ``send_error()`` works in every state.
 """
 
@@ -45,9 +45,10 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Container, Sequence
-from types import MappingProxyType
+from dataclasses import KW_ONLY, dataclass
 
 from .._random import random_bytes
+from .._state_machine import StateMachine, transitions
 from .._validation import BytesLike, Clock, Rng, as_bytes, check_int
 from ..crypto import Ctr256
 from ..errors import InvalidArgument, SessionError, TransportError
@@ -106,26 +107,27 @@ class TransportInput(enum.Enum):
     ERROR = "receive() raised TransportError"
 
 
+# duplicates: deliberate -- enum then table, as each machine declares its own (the data differs).
 _S, _I = TransportState, TransportInput
-CLIENT_TRANSPORT_TRANSITIONS = MappingProxyType(
+CLIENT_TRANSPORT_TRANSITIONS = transitions(
     {
-        (_S.AWAITING_SERVER_HELLO, _I.SERVER_HELLO_OK): _S.ESTABLISHED,
-        (_S.AWAITING_SERVER_HELLO, _I.ERROR): _S.FAILED,
-        (_S.ESTABLISHED, _I.ERROR): _S.FAILED,
+        _S.AWAITING_SERVER_HELLO: {_I.SERVER_HELLO_OK: _S.ESTABLISHED, _I.ERROR: _S.FAILED},
+        _S.ESTABLISHED: {_I.ERROR: _S.FAILED},
     }
 )
 """Every allowed (state, input) -> next state of a :class:`ClientTransport`
 (which starts ``AWAITING_SERVER_HELLO`` with fake-TLS, else ``ESTABLISHED``);
 any other pair is refused (``TransportError``, the state unchanged)."""
 
-SERVER_TRANSPORT_TRANSITIONS = MappingProxyType(
+SERVER_TRANSPORT_TRANSITIONS = transitions(
     {
-        (_S.DETECTING, _I.DETECTED): _S.ESTABLISHED,
-        (_S.DETECTING, _I.CLIENT_HELLO_OK): _S.AWAITING_HEADER,
-        (_S.DETECTING, _I.ERROR): _S.FAILED,
-        (_S.AWAITING_HEADER, _I.DETECTED): _S.ESTABLISHED,
-        (_S.AWAITING_HEADER, _I.ERROR): _S.FAILED,
-        (_S.ESTABLISHED, _I.ERROR): _S.FAILED,
+        _S.DETECTING: {
+            _I.DETECTED: _S.ESTABLISHED,
+            _I.CLIENT_HELLO_OK: _S.AWAITING_HEADER,
+            _I.ERROR: _S.FAILED,
+        },
+        _S.AWAITING_HEADER: {_I.DETECTED: _S.ESTABLISHED, _I.ERROR: _S.FAILED},
+        _S.ESTABLISHED: {_I.ERROR: _S.FAILED},
     }
 )
 """Every allowed (state, input) -> next state of a :class:`ServerTransport`
@@ -133,24 +135,45 @@ SERVER_TRANSPORT_TRANSITIONS = MappingProxyType(
 the state unchanged)."""
 
 
-def _advance(
-    table: MappingProxyType[tuple[TransportState, TransportInput], TransportState],
-    state: TransportState,
-    event: TransportInput,
-) -> TransportState:
-    """The state ``event`` leads to from ``state``, or the wrong-state error
-    (every input comes from ``receive()``)."""
-    nxt = table.get((state, event))
-    if nxt is None:
-        raise _wrong_state(TransportError, "receive", state)
-    return nxt
+class _Transport(StateMachine[TransportState, TransportInput]):
+    """What both sides share: the state's refusals, ``receive()`` around each
+    side's ``_receive()`` (a ``TransportError`` fails the transport), and the
+    bytes owed to the peer."""
 
+    _pending: list[bytes]
 
-def _wrong_state(
-    kind: type[TransportError] | type[SessionError], method: str, state: TransportState
-) -> TransportError | SessionError:
-    """The one message for a call the state does not allow."""
-    return kind(f"{method}() called in state {state.value}")
+    def _wrong_state(
+        self, kind: type[TransportError] | type[SessionError], method: str
+    ) -> TransportError | SessionError:
+        """The one message for a call the state does not allow."""
+        return kind(f"{method}() called in state {self._state.value}")
+
+    def _refusal(self, event: TransportInput) -> TransportError | SessionError:
+        # Every input comes from receive().
+        return self._wrong_state(TransportError, "receive")
+
+    def data_to_send(self) -> bytes:
+        out = b"".join(self._pending)
+        self._pending.clear()
+        return out
+
+    def receive(self, data: BytesLike) -> list[Event]:
+        """Feed received bytes; returns the events they complete."""
+        if self._state is TransportState.FAILED:
+            raise self._wrong_state(SessionError, "receive")
+        raw = as_bytes(data, "data")
+        try:
+            return self._receive(raw)
+        except TransportError:
+            self._failing()
+            self._advance(TransportInput.ERROR)
+            raise
+
+    def _receive(self, data: bytes) -> list[Event]:
+        raise NotImplementedError
+
+    def _failing(self) -> None:
+        """Called when ``receive()`` fails, before the state moves to ``FAILED``."""
 
 
 class Sniffed(enum.Enum):
@@ -196,27 +219,18 @@ def sniff(prefix: bytes | bytearray, *, fake_tls: bool = False) -> Sniffed | Non
     return Sniffed.OBFUSCATED2
 
 
+# duplicates: deliberate -- a record declared field by field, alike any small dataclass.
+@dataclass(slots=True, eq=False)
 class _Stack:
     """The layers of one established connection side."""
 
-    __slots__ = ("codec", "decryptor", "encryptor", "prologue", "reader", "writer")
-
-    def __init__(
-        self,
-        codec: FrameCodec,
-        *,
-        encryptor: Ctr256 | None = None,
-        decryptor: Ctr256 | None = None,
-        reader: TlsRecordReader | None = None,
-        writer: TlsRecordWriter | None = None,
-        prologue: bytes = b"",
-    ) -> None:
-        self.codec = codec
-        self.encryptor = encryptor
-        self.decryptor = decryptor
-        self.reader = reader
-        self.writer = writer
-        self.prologue = prologue
+    codec: FrameCodec
+    _: KW_ONLY
+    encryptor: Ctr256 | None = None
+    decryptor: Ctr256 | None = None
+    reader: TlsRecordReader | None = None
+    writer: TlsRecordWriter | None = None
+    prologue: bytes = b""
 
     def inbound(self, data: bytes) -> list[Event]:
         if self.reader is not None:
@@ -247,7 +261,7 @@ def _coerce_secret(secret: ProxySecret | str | bytes | None) -> ProxySecret | No
     return None if secret is None else ProxySecret.parse(secret)
 
 
-class ClientTransport:
+class ClientTransport(_Transport):
     """The client side of one connection.
 
     ``framing``: ``abridged``, ``intermediate``, ``padded_intermediate`` or
@@ -262,6 +276,8 @@ class ClientTransport:
     ``rng``/``clock``: randomness and time sources (``clock`` stamps the
     ClientHello; pass a clock corrected by the server time offset if known).
     """
+
+    _transitions = CLIENT_TRANSPORT_TRANSITIONS
 
     def __init__(
         self,
@@ -380,15 +396,10 @@ class ClientTransport:
             return self._failed_in is TransportState.ESTABLISHED
         return self._state is TransportState.ESTABLISHED
 
-    def data_to_send(self) -> bytes:
-        out = b"".join(self._pending)
-        self._pending.clear()
-        return out
-
     def send(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         """Frame (and obfuscate, and wrap) one payload; returns the bytes to write."""
         if self._state is TransportState.FAILED:
-            raise _wrong_state(SessionError, "send", self._state)
+            raise self._wrong_state(SessionError, "send")
         framed = self._codec.encode(payload, quick_ack=quick_ack)
         if self._state is TransportState.AWAITING_SERVER_HELLO:
             # Encrypted now so the CTR stream stays in order; wrapped in records
@@ -398,38 +409,28 @@ class ClientTransport:
         self._pending.append(self._stack.outbound(framed))
         return self.data_to_send()
 
-    def receive(self, data: BytesLike) -> list[Event]:
-        """Feed received bytes; returns the events they complete."""
-        if self._state is TransportState.FAILED:
-            raise _wrong_state(SessionError, "receive", self._state)
-        raw = as_bytes(data, "data")
-        try:
-            if self._state is TransportState.AWAITING_SERVER_HELLO:
-                self._hello_buf += raw
-                end = server_hello_length(self._hello_buf)
-                if not end:
-                    return []
-                answer = bytes(self._hello_buf[:end])
-                raw = bytes(self._hello_buf[end:])
-                self._hello_buf = bytearray()
-                if not verify_server_hello(answer, self._hello_key, self._hello_random):
-                    raise TransportError("fake-TLS: the proxy's answer is not authentic", -404)
-                self._advance(TransportInput.SERVER_HELLO_OK)
-                if self._held:
-                    self._pending.append(self._stack.wrap(b"".join(self._held)))
-                    self._held.clear()
-            return self._stack.inbound(raw)
-        except TransportError:
-            self._failed_in = self._state
-            self._advance(TransportInput.ERROR)
-            raise
+    def _receive(self, data: bytes) -> list[Event]:
+        if self._state is TransportState.AWAITING_SERVER_HELLO:
+            self._hello_buf += data
+            end = server_hello_length(self._hello_buf)
+            if not end:
+                return []
+            answer = bytes(self._hello_buf[:end])
+            data = bytes(self._hello_buf[end:])
+            self._hello_buf = bytearray()
+            if not verify_server_hello(answer, self._hello_key, self._hello_random):
+                raise TransportError("fake-TLS: the proxy's answer is not authentic", -404)
+            self._advance(TransportInput.SERVER_HELLO_OK)
+            if self._held:
+                self._pending.append(self._stack.wrap(b"".join(self._held)))
+                self._held.clear()
+        return self._stack.inbound(data)
 
-    def _advance(self, event: TransportInput) -> None:
-        """The only place the state changes."""
-        self._state = _advance(CLIENT_TRANSPORT_TRANSITIONS, self._state, event)
+    def _failing(self) -> None:
+        self._failed_in = self._state
 
 
-class ServerTransport:
+class ServerTransport(_Transport):
     """The server side of one connection, detecting the transport itself.
 
     ``secrets``: MTProxy secrets accepted (bytes, text or :class:`ProxySecret`).
@@ -443,6 +444,8 @@ class ServerTransport:
     cache, SNI).  ``max_padding``: padded intermediate padding sent, 0..15
     (Telethon's reader needs 3).
     """
+
+    _transitions = SERVER_TRANSPORT_TRANSITIONS
 
     def __init__(
         self,
@@ -518,18 +521,13 @@ class ServerTransport:
         codec = 0 if self._stack is None else self._stack.codec.buffered
         return len(self._buf) + len(self._stream) + codec
 
-    def data_to_send(self) -> bytes:
-        out = b"".join(self._pending)
-        self._pending.clear()
-        return out
-
     # ---- sending ----------------------------------------------------------
 
     def _ready(self, method: str) -> _Stack:
         # (No stack while established: _try_obfuscated dropped it after the
         # frames following a good header failed; sending is refused, as before.)
         if self._state is not TransportState.ESTABLISHED or self._stack is None:
-            raise _wrong_state(SessionError, method, self._state)
+            raise self._wrong_state(SessionError, method)
         return self._stack
 
     def _emit(self, data: bytes) -> bytes:
@@ -555,26 +553,17 @@ class ServerTransport:
 
     # ---- receiving ----------------------------------------------------------
 
-    def receive(self, data: BytesLike) -> list[Event]:
-        if self._state is TransportState.FAILED:
-            raise _wrong_state(SessionError, "receive", self._state)
-        raw = as_bytes(data, "data")
-        try:
-            if self._state is TransportState.ESTABLISHED:
-                assert self._stack is not None
-                return self._stack.inbound(raw)
-            self._buf += raw
-            if self._state is TransportState.AWAITING_HEADER:
-                return self._tls_header()
-            return self._detect()
-        except TransportError:
-            self._advance(TransportInput.ERROR)
-            self._buf.clear()
-            raise
+    def _receive(self, data: bytes) -> list[Event]:
+        if self._state is TransportState.ESTABLISHED:
+            assert self._stack is not None
+            return self._stack.inbound(data)
+        self._buf += data
+        if self._state is TransportState.AWAITING_HEADER:
+            return self._tls_header()
+        return self._detect()
 
-    def _advance(self, event: TransportInput) -> None:
-        """The only place the state changes."""
-        self._state = _advance(SERVER_TRANSPORT_TRANSITIONS, self._state, event)
+    def _failing(self) -> None:
+        self._buf.clear()
 
     def _detect(self) -> list[Event]:
         buf = self._buf
