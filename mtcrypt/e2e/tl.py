@@ -20,10 +20,9 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from types import MappingProxyType
 
 from ..errors import InvalidArgument, TLError
-from ..tl import Codec, Combinator, Reader, Schema, TLObject, combinator_id, load_schema
+from ..tl import Codec, Reader, Schema, TLObject, combinator_id, load_schema
 from ..tl.primitives import pack_bytes
 
 __all__ = [
@@ -106,24 +105,9 @@ def build_schema(main_text: str, extra_text: str) -> Schema:
         main_text + "\n" + "\n".join(_renamed(alias, stmt) for alias, stmt, _ in entries)
     )
     overrides = {alias: wire for alias, _, wire in entries}
-    combinators: dict[str, Combinator] = {}
-    for name, comb in merged.combinators.items():
-        combinators[name] = (
-            dataclasses.replace(comb, id=overrides[name]) if name in overrides else comb
-        )
-    by_id: dict[int, Combinator] = {}
-    for comb in combinators.values():
-        if comb.id in by_id:
-            raise TLError(f"TL id collision: {comb.name} and {by_id[comb.id].name}")
-        by_id[comb.id] = comb
-    constructors_of: dict[str, list[Combinator]] = {}
-    for comb in combinators.values():
-        if not comb.is_function:
-            constructors_of.setdefault(comb.result, []).append(comb)
-    return Schema(
-        combinators=MappingProxyType(combinators),
-        by_id=MappingProxyType(by_id),
-        constructors_of=MappingProxyType({k: tuple(v) for k, v in constructors_of.items()}),
+    return Schema.from_combinators(
+        dataclasses.replace(comb, id=overrides[name]) if name in overrides else comb
+        for name, comb in merged.combinators.items()
     )
 
 

@@ -18,53 +18,28 @@ and :mod:`mtcrypt.errors`.
 from __future__ import annotations
 
 from .._validation import BytesLike
-from . import codec, schema
+from . import codec, primitives, schema
 from .codec import *  # noqa: F403
 from .codec import Codec, Limits, TLObject
-
-# duplicates: deliberate -- primitives is re-exported without its wire constants
-# (BOOL_*_ID, VECTOR_ID, MAX_BYTES_LENGTH), so its names are listed here again.
-from .primitives import (
-    Reader,
-    Writer,
-    pack_bool,
-    pack_bytes,
-    pack_double,
-    pack_int,
-    pack_int128,
-    pack_int256,
-    pack_long,
-    pack_string,
-    pack_uint,
-    pack_vector,
-)
+from .primitives import *  # noqa: F403
+from .primitives import Reader
 from .schema import *  # noqa: F403
 
 # A long submodule list re-exported whole is imported with ``*`` and added with
 # ``__all__ +=`` (forms mypy and ruff read), so its names are written once.
+# duplicates: deliberate -- a list of names then the submodules' lists, as e2e's ends.
 __all__ = [
     "BytesLike",
-    "Reader",
-    "Writer",
     "default_codec",
     "deserialize",
     "deserialize_body",
     "gzip_pack",
     "make",
-    "pack_bool",
-    "pack_bytes",
-    "pack_double",
-    "pack_int",
-    "pack_int128",
-    "pack_int256",
-    "pack_long",
-    "pack_string",
-    "pack_uint",
-    "pack_vector",
     "read_object",
     "serialize",
 ]
 __all__ += codec.__all__
+__all__ += primitives.__all__
 __all__ += schema.__all__
 
 _default_codec: Codec | None = None
@@ -88,6 +63,8 @@ def serialize(obj: TLObject, *, boxed: bool = True) -> bytes:
     return default_codec().serialize(obj, boxed=boxed)
 
 
+# duplicates: deliberate -- each shortcut repeats its Codec method's typed signature (the
+# default codec is created lazily, so they cannot be its bound methods).
 def deserialize(
     data: BytesLike,
     *,

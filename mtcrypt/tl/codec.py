@@ -207,6 +207,18 @@ def gunzip(packed: BytesLike, *, max_size: int) -> bytes:
     return bytes(out)
 
 
+# The kinds one Reader call decodes; the others need the schema or the limits.
+_READS: dict[Kind, Callable[[Reader], TLValue]] = {
+    Kind.INT: Reader.read_int32,
+    Kind.LONG: Reader.read_int64,
+    Kind.BYTES: Reader.read_bytes,
+    Kind.INT128: Reader.read_int128,
+    Kind.INT256: Reader.read_int256,
+    Kind.DOUBLE: Reader.read_double,
+    Kind.BOOL: Reader.read_bool,
+}
+
+
 class _Decoder:
     """One decoding call's state: the schema, the limits and the gzip budget."""
 
@@ -330,20 +342,9 @@ class _Decoder:
 
     def value(self, r: Reader, t: TLType, depth: int, in_container: bool) -> TLValue:
         kind = t.kind
-        if kind is Kind.INT:
-            return r.read_int32()
-        if kind is Kind.LONG:
-            return r.read_int64()
-        if kind is Kind.BYTES:
-            return r.read_bytes()
-        if kind is Kind.INT128:
-            return r.read_int128()
-        if kind is Kind.INT256:
-            return r.read_int256()
-        if kind is Kind.DOUBLE:
-            return r.read_double()
-        if kind is Kind.BOOL:
-            return r.read_bool()
+        read = _READS.get(kind)
+        if read is not None:
+            return read(r)
         if kind is Kind.VECTOR or kind is Kind.BARE_VECTOR:
             assert t.item is not None
             item = t.item

@@ -24,11 +24,9 @@ from typing import TypeVar
 from mtcrypt._validation import BytesLike, is_int
 from mtcrypt.errors import InvalidArgument, InvalidType, TLError
 
+# What :mod:`mtcrypt.tl` re-exports (it adds this list to its own). The wire
+# constants below stay public here, imported by name, outside the package API.
 __all__ = [
-    "BOOL_FALSE_ID",
-    "BOOL_TRUE_ID",
-    "MAX_BYTES_LENGTH",
-    "VECTOR_ID",
     "Reader",
     "Writer",
     "pack_bool",
@@ -93,6 +91,7 @@ class Reader:
         strict_padding: bool = False,
         max_bytes_length: int = MAX_BYTES_LENGTH,
     ) -> None:
+        # duplicates: deliberate -- stored attributes and one-line read-only properties.
         self._view = _as_memoryview(data)
         self._pos = 0
         self._end = len(self._view)
@@ -357,6 +356,7 @@ class Writer:
         """Return everything written so far."""
         return bytes(self._buffer)
 
+    # duplicates: deliberate -- one typed, documented method per TL type, each one pack_* call.
     def write_raw(self, data: BytesLike) -> None:
         """Append bytes as they are."""
         self._buffer += data

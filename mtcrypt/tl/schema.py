@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
@@ -83,6 +83,7 @@ _MIN_SIZES = {
 }
 
 
+# duplicates: deliberate -- a record declared field by field, alike any small dataclass.
 @dataclass(frozen=True, slots=True)
 class Param:
     """One argument; ``flag_field``/``flag_bit`` are set for ``flags.N?T``."""
@@ -131,6 +132,29 @@ class Schema:
 
     def __contains__(self, name: object) -> bool:
         return name in self.combinators
+
+    @classmethod
+    def from_combinators(cls, combinators: Iterable[Combinator]) -> Schema:
+        """Index checked combinators by name, id and result type, in the given order.
+
+        Raises :class:`TLError` if two share a name or an id.
+        """
+        by_name: dict[str, Combinator] = {}
+        by_id: dict[int, Combinator] = {}
+        constructors_of: dict[str, list[Combinator]] = {}
+        for comb in combinators:
+            if comb.name in by_name:
+                raise TLError(f"duplicate TL combinator name {comb.name!r}")
+            if comb.id in by_id:
+                raise TLError(f"TL id collision: {comb.name} and {by_id[comb.id].name}")
+            by_name[comb.name] = by_id[comb.id] = comb
+            if not comb.is_function:
+                constructors_of.setdefault(comb.result, []).append(comb)
+        return cls(
+            combinators=MappingProxyType(by_name),
+            by_id=MappingProxyType(by_id),
+            constructors_of=MappingProxyType({k: tuple(v) for k, v in constructors_of.items()}),
+        )
 
     def min_size(self, tl_type: TLType) -> int:
         """A lower bound on the encoded size of a value of ``tl_type``."""
@@ -306,9 +330,7 @@ def load_schema(text: str) -> Schema:
             raise TLError(f"{where}: unknown boxed type {type_text!r}")
         return TLType(Kind.BOXED, name=type_text)
 
-    combinators: dict[str, Combinator] = {}
-    by_id: dict[int, Combinator] = {}
-    constructors_of: dict[str, list[Combinator]] = {}
+    combinators: list[Combinator] = []
     for name, cid, generics, parsed_args, result, is_function, statement in raw:
         params: list[Param] = []
         seen: dict[str, Kind] = {}
@@ -327,19 +349,8 @@ def load_schema(text: str) -> Schema:
                 raise TLError(f"{name}: 'true' is only valid as a conditional argument")
             seen[arg_name] = tl_type.kind
             params.append(Param(arg_name, tl_type, flag, bit))
-        combinator = Combinator(name, cid, tuple(params), result, is_function, statement)
-        if cid in by_id:
-            raise TLError(f"TL id collision: {name} and {by_id[cid].name}")
-        combinators[name] = combinator
-        by_id[cid] = combinator
-        if not is_function:
-            constructors_of.setdefault(result, []).append(combinator)
-
-    return Schema(
-        combinators=MappingProxyType(combinators),
-        by_id=MappingProxyType(by_id),
-        constructors_of=MappingProxyType({k: tuple(v) for k, v in constructors_of.items()}),
-    )
+        combinators.append(Combinator(name, cid, tuple(params), result, is_function, statement))
+    return Schema.from_combinators(combinators)
 
 
 @cache
