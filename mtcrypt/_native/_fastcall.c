@@ -230,18 +230,31 @@ fail:
     return NULL;
 }
 
+/* The arguments seal and open share: auth_key (256 bytes), key_id (8), x
+ * (exactly 0 or 8) and the data; 0 when they are the plain case, else -1
+ * (no exception set). */
+static int message_args(PyObject *const *args, const uint8_t **auth_key, const uint8_t **key_id,
+                        int *x, const uint8_t **data, Py_ssize_t *n)
+{
+    *auth_key = bytes_of(args[0], 256);
+    *key_id = bytes_of(args[1], 8);
+    long xv = PyLong_CheckExact(args[2]) ? PyLong_AsLong(args[2]) : -1;
+    *data = bytes_data(args[3], n);
+    if (xv == -1) PyErr_Clear();
+    *x = (int)xv;
+    return (*auth_key && *key_id && *data && (xv == 0 || xv == 8)) ? 0 : -1;
+}
+
 /* msg_seal_random(auth_key256, key_id8, x, plain, extra_blocks) -> bytes | None */
 static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
     if (!bound || nargs != 5) Py_RETURN_NONE;
-    const uint8_t *auth_key = bytes_of(args[0], 256);
-    const uint8_t *key_id = bytes_of(args[1], 8);
-    long x = PyLong_CheckExact(args[2]) ? PyLong_AsLong(args[2]) : -1;
+    const uint8_t *auth_key, *key_id, *plain;
+    int x;
     Py_ssize_t n;
-    const uint8_t *plain = bytes_data(args[3], &n);
     long extra = PyLong_CheckExact(args[4]) ? PyLong_AsLong(args[4]) : -1;
-    if (!auth_key || !key_id || (x != 0 && x != 8) || !plain || extra < 0 || extra > 64) {
+    if (message_args(args, &auth_key, &key_id, &x, &plain, &n) || extra < 0 || extra > 64) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
@@ -256,10 +269,10 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
     int rc;
     if (n >= GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_seal_random(auth_key, key_id, (int)x, plain, (size_t)n, (size_t)extra, dst);
+        rc = core_msg_seal_random(auth_key, key_id, x, plain, (size_t)n, (size_t)extra, dst);
         Py_END_ALLOW_THREADS
     } else {
-        rc = core_msg_seal_random(auth_key, key_id, (int)x, plain, (size_t)n, (size_t)extra, dst);
+        rc = core_msg_seal_random(auth_key, key_id, x, plain, (size_t)n, (size_t)extra, dst);
     }
     return rc == MTC_OK ? out : refused(out); /* e.g. a bad header: explained there */
 }
@@ -271,15 +284,10 @@ static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t n
 {
     (void)self;
     if (!bound || nargs != 4) Py_RETURN_NONE;
-    const uint8_t *auth_key = bytes_of(args[0], 256);
-    const uint8_t *key_id = bytes_of(args[1], 8);
-    long x = PyLong_CheckExact(args[2]) ? PyLong_AsLong(args[2]) : -1;
+    const uint8_t *auth_key, *key_id, *packet;
+    int x;
     Py_ssize_t n;
-    const uint8_t *packet = bytes_data(args[3], &n);
-    if (!auth_key || !key_id || (x != 0 && x != 8) || !packet) {
-        PyErr_Clear();
-        Py_RETURN_NONE;
-    }
+    if (message_args(args, &auth_key, &key_id, &x, &packet, &n)) Py_RETURN_NONE;
     if (n < 24 + 32 + 16) Py_RETURN_FALSE; /* shorter than any valid packet */
     size_t plain_len = (size_t)n - 24;
     uint8_t *scratch = malloc(plain_len);
@@ -287,10 +295,10 @@ static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t n
     int rc;
     if (n >= GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_open(auth_key, key_id, (int)x, packet, (size_t)n, scratch);
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, scratch);
         Py_END_ALLOW_THREADS
     } else {
-        rc = core_msg_open(auth_key, key_id, (int)x, packet, (size_t)n, scratch);
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, scratch);
     }
     PyObject *out = NULL;
     if (rc >= 0) {

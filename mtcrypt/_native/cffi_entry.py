@@ -40,12 +40,24 @@ def _finish(obj: Any, n: int) -> bytes:
     return obj if type(obj) is bytes else ffi.buffer(obj, n)[:]
 
 
+def _plain_ige(data: object, key: object, iv: object) -> bool:
+    """bytes data (a non-empty multiple of 16) with a 32-byte bytes key and iv."""
+    return (
+        type(data) is bytes
+        and type(key) is bytes
+        and type(iv) is bytes
+        and len(data) > 0
+        and not len(data) & 15
+        and len(key) == 32
+        and len(iv) == 32
+    )
+
+
 def ige256(decrypt: object, data: object, key: object, iv: object) -> bytes | None:
-    if type(data) is not bytes or type(key) is not bytes or type(iv) is not bytes:
+    if not _plain_ige(data, key, iv):
         return None
+    assert isinstance(data, bytes)
     n = len(data)
-    if not n or n & 15 or len(key) != 32 or len(iv) != 32:
-        return None
     ptr, obj = _fresh(n)
     rc = _IGE[1 if decrypt else 0](key, iv, data, ptr, n)
     return None if rc else _finish(obj, n)  # a refusal: the slow path explains it
@@ -67,11 +79,9 @@ def ige256_batch(decrypt: object, items: object) -> list[bytes] | None:
         if type(item) is not tuple or len(item) != 3:
             return None
         data, key, iv = item
-        if type(data) is not bytes or type(key) is not bytes or type(iv) is not bytes:
+        if not _plain_ige(data, key, iv):
             return None
         n = len(data)
-        if not n or n & 15 or len(key) != 32 or len(iv) != 32:
-            return None
         ptr, obj = _fresh(n)
         views = (ffi.from_buffer(key), ffi.from_buffer(iv), ffi.from_buffer(data))
         out_view = ffi.from_buffer(ptr) if type(ptr) is bytes else ptr
