@@ -8,6 +8,7 @@ import os
 import struct
 
 import pytest
+from conftest import require
 
 from mtcrypt.aio import Client, RpcCallError
 from mtcrypt.handshake.rsa import RsaPrivateKey
@@ -129,3 +130,29 @@ def test_threaded_server_for_sync_tests(server_key: RsaPrivateKey) -> None:
 
         assert asyncio.run(run()) == b"\x09\x09\x09\x09"
         assert len(server.handshakes) == 1
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[8]], ids=_id)
+def test_client_server_on_uvloop(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
+    """The client and the server on uvloop's event loop, whose transports are
+    not asyncio.Transport subclasses (an isinstance check once refused them)."""
+    uvloop = require("uvloop")
+
+    async def run() -> None:
+        async with ReferenceServer(
+            server_key, handler=echo_handler, secrets=[DD, EE], seed=7
+        ) as server:
+            client = await Client.connect(
+                "127.0.0.1", server.port, public_keys=[server.public_key], **case
+            )  # type: ignore[arg-type]
+            try:
+                payloads = [struct.pack("<I", 0x0D0E0D0E) + os.urandom(4 * i) for i in range(20)]
+                assert await asyncio.gather(*(client.invoke(p) for p in payloads)) == payloads
+            finally:
+                await client.close()
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()

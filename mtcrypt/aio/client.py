@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from .._random import random_bytes
 from .._validation import Rng
@@ -309,7 +309,9 @@ class _ClientProtocol(asyncio.Protocol):
         self.client = client
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport, whatever the loop: uvloop's is not an asyncio.Transport
+        # subclass, so this is a typing cast, not an isinstance check.
+        transport = cast(asyncio.Transport, transport)
         self.client._transport = transport
 
     def data_received(self, data: bytes) -> None:

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from .._random import random_bytes
 from .._validation import Clock, Rng, is_int
@@ -317,7 +318,9 @@ class _ServerProtocol(asyncio.Protocol):
     # ---- asyncio callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport, whatever the loop: uvloop's is not an asyncio.Transport
+        # subclass, so this is a typing cast, not an isinstance check.
+        transport = cast(asyncio.Transport, transport)
         srv = self.server
         self.transport = transport
         self.peer = _peer(transport)
