@@ -115,7 +115,7 @@ def _impl(name: str) -> str:
     for i, part in enumerate(params):
         if part in known or part.startswith("mtcrypt"):
             rest = params[i + 1 : i + 2]
-            if part in ("mtcrypt", "tgcrypto", "cryptg") and rest and rest[0] in ("batch", "loop"):
+            if part in ("mtcrypt", "tgcrypto", "cryptg") and rest and rest[0] in ("batch", "loop", "into", "list"):
                 return f"{part}-{rest[0]}"
             return part
     if name.startswith("test_ige_portable"):

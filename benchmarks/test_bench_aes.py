@@ -66,18 +66,31 @@ def test_ige_portable(benchmark, nbytes, size: str) -> None:  # type: ignore[no-
         select_backend(before)
 
 
-@pytest.mark.parametrize("impl", ["mtcrypt-batch", "mtcrypt-loop", "tgcrypto-loop", "cryptg-loop"])
-def test_ige_many_4k_messages(benchmark, nbytes, impl: str) -> None:  # type: ignore[no-untyped-def]
-    n = 256
-    msgs = [os.urandom(4096) for _ in range(n)]
+BATCHES = {"256x4KiB": (256, 4096), "16x4KiB": (16, 4096), "4x4KiB": (4, 4096),
+           "64x256B": (64, 256), "4x64B": (4, 64), "1x64B": (1, 64)}
+
+
+@pytest.mark.parametrize("batch", list(BATCHES))
+@pytest.mark.parametrize(
+    "impl", ["mtcrypt-into", "mtcrypt-list", "mtcrypt-loop", "tgcrypto-loop", "cryptg-loop"]
+)
+def test_ige_many_messages(benchmark, nbytes, impl: str, batch: str) -> None:  # type: ignore[no-untyped-def]
+    """Many independent messages: the packed ``ige256_batch_into``, the list API
+    ``ige256_encrypt_batch`` (outputs allocated per call, as a caller gets them)
+    and a loop of single calls, at several batch sizes."""
+    n, size = BATCHES[batch]
+    msgs = [os.urandom(size) for _ in range(n)]
     keys = [os.urandom(32) for _ in range(n)]
     ivs = [os.urandom(32) for _ in range(n)]
-    benchmark.group = "ige-batch-256x4KiB"
-    nbytes(4096 * n)
-    if impl == "mtcrypt-batch":
-        packed, kk, vv, out = b"".join(msgs), b"".join(keys), b"".join(ivs), bytearray(4096 * n)
-        lengths = [4096] * n
-        benchmark(mc.ige256_batch_into, packed, kk, vv, lengths, out)
+    items = list(zip(msgs, keys, ivs, strict=True))
+    benchmark.group = f"ige-batch-{batch}"
+    nbytes(size * n)
+    if impl == "mtcrypt-into":
+        packed, kk, vv, out = b"".join(msgs), b"".join(keys), b"".join(ivs), bytearray(size * n)
+        benchmark(mc.ige256_batch_into, packed, kk, vv, [size] * n, out)
+        return
+    if impl == "mtcrypt-list":
+        benchmark(mc.ige256_encrypt_batch, items)
         return
     fn = {
         "mtcrypt-loop": mc.ige256_encrypt,
@@ -86,11 +99,9 @@ def test_ige_many_4k_messages(benchmark, nbytes, impl: str) -> None:  # type: ig
     }[impl]
     if fn is None:
         pytest.skip("peer not installed")
-    items = list(zip(msgs, keys, ivs, strict=True))
 
-    def loop() -> None:
-        for d, k, v in items:
-            fn(d, k, v)
+    def loop() -> list[bytes]:
+        return [fn(d, k, v) for d, k, v in items]
 
     benchmark(loop)
 

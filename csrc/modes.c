@@ -223,8 +223,9 @@ int mtc_ige256_decrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
 int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
 {
 #if defined(__x86_64__)
-    if (mtc_rt.aes == MTC_BACKEND_VAES) return mtc_vaes_ige_batch(decrypt, n, jobs);
-    if (mtc_rt.aes == MTC_BACKEND_AESNI) return mtc_ni_ige_batch(decrypt, n, jobs);
+    /* One or two chains gain nothing from the lanes' setup: run them alone. */
+    if (n >= 3 && mtc_rt.aes == MTC_BACKEND_VAES) return mtc_vaes_ige_batch(decrypt, n, jobs);
+    if (n >= 3 && mtc_rt.aes == MTC_BACKEND_AESNI) return mtc_ni_ige_batch(decrypt, n, jobs);
 #endif
     /* Portable: the bitsliced core shares one key across its four lanes, so
      * independent messages run one after another. */

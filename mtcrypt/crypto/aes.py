@@ -151,12 +151,9 @@ def ige256_batch_into(
 
 
 def _batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]], decrypt: bool) -> list[bytes]:
-    # The plain case (a list of (bytes, bytes, bytes)) goes to the core in one
-    # call: one pointer per message, each output allocated once, no joining.
-    if type(items) is list:
-        out = _HOT_BATCH(decrypt, items)
-        if out is not None:
-            return out  # type: ignore[no-any-return]
+    # Not the plain case (the callers tried that): validate and copy each item
+    # to bytes, then the one native call (one pointer per message, each output
+    # allocated once, no joining).
     plain: list[tuple[bytes, bytes, bytes]] = []
     for i, item in enumerate(items):
         try:
@@ -188,12 +185,14 @@ def _copy(obj: object, what: str, size: int | None = None) -> bytes:
 
 def ige256_encrypt_batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]]) -> list[bytes]:
     """Encrypt many ``(data, key, iv)`` items at once; returns the ciphertexts in order."""
-    return _batch(items, decrypt=False)
+    out = _HOT_BATCH(False, items)  # the plain case: a list of (bytes, bytes, bytes)
+    return _batch(items, decrypt=False) if out is None else out
 
 
 def ige256_decrypt_batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]]) -> list[bytes]:
     """Decrypt many ``(data, key, iv)`` items at once; returns the plaintexts in order."""
-    return _batch(items, decrypt=True)
+    out = _HOT_BATCH(True, items)
+    return _batch(items, decrypt=True) if out is None else out
 
 
 # ---- expanded keys, CBC and CTR ---------------------------------------------
