@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ._native import lib
-from ._validation import finish_output, new_output
+from ._validation import FILL_FRESH_BYTES, finish_output, new_output
 
 __all__ = ["random_bytes"]
 
@@ -27,6 +27,9 @@ def random_bytes(n: int) -> bytes:
     # The core writes into fresh storage (see FILL_FRESH_BYTES in _validation.py:
     # a fresh bytes object of two or more bytes on CPython); a single byte is
     # taken from a two-byte draw.
+    if FILL_FRESH_BYTES and n >= 2:  # the common case, without the helpers' calls
+        data = bytes(n)
+        return data if _RANDOM(data, n) == 0 else os.urandom(n)
     size = max(n, 2)
     out, result = new_output(size)
     if _RANDOM(out, size) != 0:  # no kernel randomness source: ask Python's

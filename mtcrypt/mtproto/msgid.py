@@ -44,6 +44,7 @@ blurring the time fraction above them (tdlib randomizes 22 bits)."""
 
 _TWO32 = float(1 << 32)
 _INT64_MAX = (1 << 63) - 1
+_NOISE_MASK = (1 << NOISE_BITS) - 1
 
 
 def msg_id_time(msg_id: int) -> float:
@@ -62,10 +63,14 @@ def next_msg_id(server_time: float, last: int, low_bits: int, noise: int = 0) ->
     """
     if low_bits not in (CLIENT, SERVER_RESPONSE, SERVER_OTHER):
         raise InvalidArgument("low_bits must be 0, 1 or 3")
+    return _next_msg_id(server_time, last, low_bits, noise)
+
+
+def _next_msg_id(server_time: float, last: int, low_bits: int, noise: int) -> int:
+    """:func:`next_msg_id` for callers whose ``low_bits`` is one of the constants."""
     seconds = int(server_time)
     fraction = int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
-    candidate = (seconds << 32 | fraction) ^ (noise & ((1 << NOISE_BITS) - 1))
-    candidate &= ~3
+    candidate = ((seconds << 32 | fraction) ^ (noise & _NOISE_MASK)) & ~3
     floor = (last & ~3) + 4
     if candidate < floor:
         candidate = floor
@@ -98,13 +103,18 @@ class ReplayWindow:
     ``check`` never changes the window; ``add`` does.
     """
 
-    __slots__ = ("_capacity", "_ids")
+    # The ids are kept ascending in ``_ids[_start:]``; the entries before
+    # ``_start`` were evicted and are dropped in one slice once there are
+    # ``capacity`` of them, instead of shifting the whole list on every add.
+    # ``_start`` is 0 until the window is full, and it stays full from then on.
+    __slots__ = ("_capacity", "_ids", "_start")
 
     def __init__(self, capacity: int = 1000) -> None:
         if not is_int(capacity) or capacity < 1:
             raise InvalidArgument("replay window capacity must be a positive int")
         self._capacity = capacity
         self._ids: list[int] = []
+        self._start = 0
 
     @property
     def capacity(self) -> int:
@@ -113,14 +123,13 @@ class ReplayWindow:
     def check(self, msg_id: int) -> ReplayVerdict | None:
         """``None`` if ``msg_id`` may be accepted, else the reason it may not."""
         ids = self._ids
-        if not ids:
+        if not ids or msg_id > ids[-1]:  # the common case: a newer id
             return None
-        if msg_id > ids[-1]:  # the common case: a newer id
-            return None
-        i = bisect.bisect_left(ids, msg_id)
+        start = self._start
+        i = bisect.bisect_left(ids, msg_id, start)
         if i < len(ids) and ids[i] == msg_id:
             return ReplayVerdict.DUPLICATE
-        if i == 0 and len(ids) >= self._capacity:
+        if i == start and len(ids) - start >= self._capacity:
             return ReplayVerdict.BELOW_WINDOW
         return None
 
@@ -130,28 +139,34 @@ class ReplayWindow:
         if not ids or msg_id > ids[-1]:
             ids.append(msg_id)
         else:
-            bisect.insort(ids, msg_id)
-        if len(ids) > self._capacity:
-            del ids[0]
+            bisect.insort(ids, msg_id, self._start)
+        if len(ids) - self._start > self._capacity:
+            self._start += 1
+            if self._start >= self._capacity:
+                del ids[: self._start]
+                self._start = 0
+
+    def _stored(self) -> list[int]:
+        return self._ids[self._start :]
 
     def __contains__(self, msg_id: object) -> bool:
         if not isinstance(msg_id, int):
             return False
-        i = bisect.bisect_left(self._ids, msg_id)
+        i = bisect.bisect_left(self._ids, msg_id, self._start)
         return i < len(self._ids) and self._ids[i] == msg_id
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._ids) - self._start
 
     def __iter__(self) -> Iterator[int]:
-        return iter(tuple(self._ids))
+        return iter(self._stored())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ReplayWindow):
             return NotImplemented
-        return self._capacity == other._capacity and self._ids == other._ids
+        return self._capacity == other._capacity and self._stored() == other._stored()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"ReplayWindow(capacity={self._capacity}, stored={len(self._ids)})"
+        return f"ReplayWindow(capacity={self._capacity}, stored={len(self)})"

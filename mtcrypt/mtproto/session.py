@@ -118,6 +118,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from .._random import random_bytes
 from .._validation import BytesLike, Clock, Rng, draw, is_int
@@ -133,8 +134,8 @@ from .msgid import (
     SERVER_RESPONSE,
     ReplayVerdict,
     ReplayWindow,
+    _next_msg_id,
     msg_id_time,
-    next_msg_id,
 )
 from .session_events import *  # noqa: F403
 from .session_events import (
@@ -178,8 +179,11 @@ MAX_FUTURE_SALTS = 64
 
 _HEADER = struct.Struct("<qqqii")
 _INNER = struct.Struct("<qii")
+_CONTAINER_HEAD = struct.Struct("<Ii")
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
+_I32 = struct.Struct("<i")
+_TWO32 = float(1 << 32)
 
 _SCHEMA = default_schema()
 
@@ -213,6 +217,10 @@ _SERVICE = frozenset(
         "http_wait", "destroy_session_ok", "destroy_session_none",
     )
 )
+# Messages check 7 looks at (the rest are opaque content: requests, updates).
+_SPECIAL = _SERVICE | {_RPC_RESULT}
+# Bodies the session decodes (the rest are passed on as they are).
+_DECODED = _SPECIAL | {_GZIP, _CONTAINER}
 # Which service messages each role may receive; anything else is UNEXPECTED.
 _CLIENT_ACCEPTS = frozenset(
     _cid(name)
@@ -253,8 +261,17 @@ class _Kind(Enum):
     ACK = "ack"
     OTHER = "other"
 
+    # Members are singletons compared by identity: hash them by identity too
+    # (Enum's own __hash__ is a Python-level call, paid on every lookup in
+    # _AWAITS_ANSWER).
+    __hash__ = object.__hash__
+
 
 _AWAITS_ANSWER = frozenset({_Kind.REQUEST, _Kind.PING, _Kind.SALTS})
+
+_NOISE_CHUNK = 256
+"""Bytes of msg_id noise drawn from the rng at a time (two per msg_id; small, because
+a server holds one such buffer per session)."""
 
 
 @dataclass(slots=True)
@@ -272,7 +289,7 @@ class _Outgoing:
     acked: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Item:
     """A parsed incoming message: the body is decompressed, service objects decoded."""
 
@@ -294,16 +311,19 @@ class _Drop(Exception):
 
 
 def _check_body(body: object, what: str) -> bytes:
-    if not isinstance(body, BytesLike):
+    if type(body) is bytes:
+        data = body
+    elif isinstance(body, BytesLike):
+        data = bytes(body)
+    else:
         raise InvalidArgument(f"{what} must be bytes")
-    data = bytes(body)
     if len(data) < 4 or len(data) % 4:
         raise InvalidArgument(f"{what} must be a TL object: a positive multiple of 4 bytes")
     return data
 
 
 def _int64(value: object, what: str) -> int:
-    if not is_int(value) or not -(2**63) <= value < 2**63:
+    if not (type(value) is int or is_int(value)) or not -(2**63) <= value < 2**63:
         raise InvalidArgument(f"{what} must be a signed 64-bit int")
     return value
 
@@ -320,6 +340,7 @@ class Session:
         ``new_nonce[0:8] XOR server_nonce[0:8]``).
     :param clock: local time in seconds (``time.time``).
     :param rng: random bytes (session id, msg_id noise, padding, ping ids).
+        The msg_id noise is drawn ahead, 256 bytes (128 ids) at a time.
     :param time_offset: server time minus local time, if known (for example
         from the handshake's ``server_time``); a client given ``None`` is not
         synced until its first accepted message and applies no time window
@@ -382,6 +403,8 @@ class Session:
         self._auth_key = auth_key
         self._role = role
         self._client = role is Role.CLIENT
+        # msg_id parity accepted: a client takes odd ids, a server ids 0 mod 4.
+        self._parity_mask, self._parity_bits = (1, 1) if self._client else (3, 0)
         self._clock = clock
         self._rng = rng
         if session_id is None and self._client:
@@ -412,6 +435,8 @@ class Session:
         self._check_seq_no = check_seq_no and not self._client
         self._announce = announce_new_session and not self._client
         self._last_msg_id = 0
+        self._noise = b""  # msg_id noise drawn ahead from rng, two bytes per id
+        self._noise_pos = 0
         self._content_count = 0
         self._queue: list[_Outgoing] = []
         self._sent: dict[int, _Outgoing] = {}
@@ -641,8 +666,9 @@ class Session:
             self._queue = outgoing
             raise SessionError("a server session has no session_id until a message arrives")
         plaintexts: list[bytes] = []
-        salt = self._salt_for_send(now + self._time_offset)
-        for group in self._groups(outgoing):
+        salt = self._salt_for_send(now + self._time_offset) if self._future_salts else self._salt
+        # (A single message is a group of its own, whatever it is.)
+        for group in self._groups(outgoing) if len(outgoing) > 1 else [outgoing]:
             if len(group) == 1:
                 out = group[0]
                 msg_id, seq_no, body = out.msg_id, out.seq_no, out.body
@@ -650,7 +676,7 @@ class Session:
                 body = self._container_body(group)
                 msg_id = self._new_msg_id(response=False)
                 seq_no = self._next_seq_no(False)
-                self._containers[msg_id] = (tuple(o.msg_id for o in group), now)
+                self._containers[msg_id] = (tuple([o.msg_id for o in group]), now)
             plaintexts.append(_HEADER.pack(salt, session_id, msg_id, seq_no, len(body)) + body)
             for out in group:
                 out.sent_at = now
@@ -734,46 +760,67 @@ class Session:
         salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
         body = plaintext[HEADER_SIZE : HEADER_SIZE + length]
         now = self._clock()
-        server_now = now + self._time_offset
-        # Checks 1-6: nothing is changed before all have passed.
-        reason = self._check_outer(salt, session_id, msg_id, seq_no, body, server_now)
+        # Checks 1-6, and 7 for a message outside a container: nothing is
+        # changed before all have passed.
+        reason = self._check_outer(salt, session_id, msg_id, seq_no, body,
+                                   now + self._time_offset)
+        items: list[_Item] | None = None  # the messages of a container
         if reason is None:
             try:
-                parsed = self._parse(msg_id, seq_no, body)
+                # Check 6: decode the body; a container becomes its checked messages.
+                budget = [self._limits.max_gzip_size]
+                item = self._decode(msg_id, seq_no, body, budget, in_container=False)
+                if item.cid == _CONTAINER:
+                    items = self._split_container(msg_id, item.body, budget)
             except _Drop as drop:
                 reason = drop.reason
+            else:
+                if items is None:
+                    reason = self._check_item(item, msg_id)
         if reason is not None:
             return [self._dropped(reason, msg_id, seq_no, body, None, session_id)]
+        # The outer message passed: remember it, sync the time, adopt the session.
+        # A container is never acknowledged itself (it is not content-related,
+        # whatever its seq_no says; the messages in it are acknowledged one by one).
         events: list[Event] = []
-        if isinstance(parsed, list):  # a container: commit it, then each message alone
-            self._commit(msg_id, seq_no, session_id, now, events, container=True)
-            for item in parsed:
-                self._handle(item, msg_id, now, events)
-            return events
-        reason = self._check_item(parsed, msg_id)
-        if reason is not None:
-            return [self._dropped(reason, msg_id, seq_no, body, None, session_id)]
-        self._commit(msg_id, seq_no, session_id, now, events)
-        self._apply(parsed, msg_id, now, events)
+        self._window.add(msg_id)
+        self.stats.messages_accepted += 1
+        if seq_no & 1 and items is None:
+            self._add_pending_ack(msg_id, now)
+        if self._client and not self._time_synced:
+            self._set_time_offset(msg_id, now, events)
+        if self._session_id is None:
+            self._session_id = session_id
+        if self._announce:
+            self._announce = False
+            unique_id = _I64.unpack(draw(self._rng, 8))[0]
+            announce = serialize(make("new_session_created", first_msg_id=msg_id,
+                                      unique_id=unique_id, server_salt=self._salt))
+            self._queue_message(announce, True, _Kind.OTHER)
+        if items is None:
+            self._apply(item, msg_id, now, events)
+        else:  # a container: each message on its own
+            for inner in items:
+                self._handle(inner, msg_id, now, events)
         return events
 
     def _check_outer(
         self, salt: int, session_id: int, msg_id: int, seq_no: int, body: bytes,
         server_now: float,
     ) -> DropReason | None:
-        if self._session_id is not None and session_id != self._session_id:
+        if session_id != self._session_id and self._session_id is not None:
             return DropReason.SESSION_MISMATCH
-        if not self._parity_ok(msg_id):
+        if msg_id & self._parity_mask != self._parity_bits:
             return DropReason.BAD_MSG_ID
         verdict = self._window.check(msg_id)
         if verdict is not None:
             return _REPLAY_REASONS[verdict]
         if self._time_synced:
-            t = msg_id_time(msg_id)
+            t = msg_id / _TWO32  # msg_id_time(msg_id)
             if t < server_now - MAX_PAST or t > server_now + MAX_FUTURE:
                 if not (self._client and self._exempt_from_time_window(body)):
                     return DropReason.TOO_OLD if t < server_now else DropReason.TOO_NEW
-        if self._check_salt and not self._salt_accepted(salt, server_now):
+        if self._check_salt and salt != self._salt and not self._salt_accepted(salt, server_now):
             return DropReason.BAD_SALT
         if (
             self._check_seq_no
@@ -783,9 +830,6 @@ class Session:
         ):
             return DropReason.BAD_SEQ_NO
         return None
-
-    def _parity_ok(self, msg_id: int) -> bool:
-        return bool(msg_id & 1) if self._client else msg_id & 3 == 0
 
     def _exempt_from_time_window(self, body: bytes) -> bool:
         """A bad_server_salt/bad_msg_notification about a message we sent recently."""
@@ -807,71 +851,67 @@ class Session:
             for f in self._future_salts
         )
 
-    def _parse(self, msg_id: int, seq_no: int, body: bytes) -> _Item | list[_Item]:
-        """Check 6: decode the body; a container becomes its checked messages."""
-        budget = [self._limits.max_gzip_size]
-        cid, body = self._unwrap_gzip(body, budget, in_container=False)
-        if cid != _CONTAINER:
-            return self._decode(msg_id, seq_no, cid, body, budget, in_container=False)
-        r = self._reader(body)
-        try:
-            r.read_uint32()
-            count = r.read_int32()
-            if not 1 <= count <= self._max_inbound_container or count * 20 > r.remaining:
+    def _split_container(self, msg_id: int, body: bytes, budget: list[int]) -> list[_Item]:
+        """Check 6 for a msg_container (``body``, decompressed): its messages, each
+        checked and decoded."""
+        end = len(body)
+        if end < 8:
+            raise _Drop(DropReason.BAD_CONTAINER)
+        count: int = _I32.unpack_from(body, 4)[0]
+        pos = 8
+        if not 1 <= count <= self._max_inbound_container or count * 20 > end - pos:
+            raise _Drop(DropReason.BAD_CONTAINER)
+        mask, bits = self._parity_mask, self._parity_bits
+        items: list[_Item] = []
+        for _ in range(count):
+            if end - pos < 16:
                 raise _Drop(DropReason.BAD_CONTAINER)
-            items: list[_Item] = []
-            for _ in range(count):
-                inner_id, inner_seq, size = _INNER.unpack(r.read_raw(16))
-                if size < 4 or size % 4 or size > r.remaining:
-                    raise _Drop(DropReason.BAD_CONTAINER)
-                if inner_id >= msg_id or not self._parity_ok(inner_id):
-                    raise _Drop(DropReason.BAD_CONTAINER)
-                inner_body = r.read_raw(size)
-                inner_cid, inner_body = self._unwrap_gzip(inner_body, budget, in_container=True)
-                items.append(
-                    self._decode(inner_id, inner_seq, inner_cid, inner_body, budget, True)
-                )
-            if r.remaining:
+            inner_id, inner_seq, size = _INNER.unpack_from(body, pos)
+            pos += 16
+            if size < 4 or size % 4 or size > end - pos:
                 raise _Drop(DropReason.BAD_CONTAINER)
-        except TLError:
-            raise _Drop(DropReason.BAD_CONTAINER) from None
+            if inner_id >= msg_id or inner_id & mask != bits:
+                raise _Drop(DropReason.BAD_CONTAINER)
+            items.append(self._decode(inner_id, inner_seq, body[pos : pos + size], budget,
+                                      in_container=True))
+            pos += size
+        if pos != end:
+            raise _Drop(DropReason.BAD_CONTAINER)
         return items
 
-    def _reader(self, data: bytes) -> Reader:
-        return Reader(data, strict_padding=self._limits.strict_padding,
-                      max_bytes_length=self._limits.max_bytes_length)
-
-    def _unwrap_gzip(self, body: bytes, budget: list[int], in_container: bool) -> tuple[int, bytes]:
-        if len(body) < 4:
-            raise _Drop(DropReason.MALFORMED)
-        cid: int = _U32.unpack_from(body)[0]
-        if cid == _GZIP:
-            body = self._gunzip(body, budget)
-            if len(body) < 4 or len(body) % 4:
-                raise _Drop(DropReason.MALFORMED)
-            cid = _U32.unpack_from(body)[0]
-            if cid == _GZIP:
-                raise _Drop(DropReason.MALFORMED)
-        if cid == _CONTAINER and in_container:
-            raise _Drop(DropReason.BAD_CONTAINER)
-        return cid, body
-
-    def _gunzip(self, packed: bytes, budget: list[int]) -> bytes:
-        """``packed`` is a whole gzip_packed object; its content, within the budget."""
+    def _gunzip(self, packed: bytes, budget: list[int]) -> tuple[int, bytes]:
+        """``packed`` is a whole gzip_packed object: the constructor id of its
+        content and the content, within the budget."""
         try:
-            r = self._reader(packed)
+            r = Reader(packed, strict_padding=self._limits.strict_padding,
+                       max_bytes_length=self._limits.max_bytes_length)
             r.read_uint32()
             data = gunzip(r.read_bytes(), max_size=budget[0])
             r.expect_end()
         except TLError:
             raise _Drop(DropReason.MALFORMED) from None
         budget[0] -= len(data)
-        return data
+        if len(data) < 4 or len(data) % 4:
+            raise _Drop(DropReason.MALFORMED)
+        cid: int = _U32.unpack_from(data)[0]
+        if cid == _GZIP:
+            raise _Drop(DropReason.MALFORMED)
+        return cid, data
 
     def _decode(
-        self, msg_id: int, seq_no: int, cid: int, body: bytes, budget: list[int],
-        in_container: bool,
+        self, msg_id: int, seq_no: int, body: bytes, budget: list[int], in_container: bool,
     ) -> _Item:
+        """One message: gzip_packed unwrapped, service objects and rpc_result decoded.
+        A msg_container is returned as it is (only outside a container)."""
+        if len(body) < 4:
+            raise _Drop(DropReason.MALFORMED)
+        cid: int = _U32.unpack_from(body)[0]
+        if cid not in _DECODED:  # the common case: an opaque content message
+            return _Item(msg_id, seq_no, cid, body, None)
+        if cid == _GZIP:
+            cid, body = self._gunzip(body, budget)
+        if cid == _CONTAINER and in_container:
+            raise _Drop(DropReason.BAD_CONTAINER)
         try:
             if cid in _SERVICE:
                 obj = tl_deserialize(body, limits=self._limits)
@@ -881,9 +921,11 @@ class Session:
                     raise _Drop(DropReason.MALFORMED)
                 req_msg_id: int = _I64.unpack_from(body, 4)[0]
                 result = body[12:]
-                result_cid, result = self._unwrap_gzip(result, budget, in_container=True)
+                result_cid: int = _U32.unpack_from(result)[0]
+                if result_cid == _GZIP:
+                    result_cid, result = self._gunzip(result, budget)
                 if result_cid == _CONTAINER:
-                    raise _Drop(DropReason.MALFORMED)
+                    raise _Drop(DropReason.BAD_CONTAINER)
                 error = None
                 if result_cid == _RPC_ERROR:
                     error = tl_deserialize(result, limits=self._limits)
@@ -899,11 +941,12 @@ class Session:
         if self._check_seq_no:
             if cid == _MSGS_ACK and item.seq_no & 1:
                 return DropReason.BAD_SEQ_NO
-            if cid not in _SERVICE and cid != _RPC_RESULT and not item.seq_no & 1:
+            if not item.seq_no & 1 and cid not in _SPECIAL:
                 return DropReason.BAD_SEQ_NO
-        if cid in _SERVICE or cid == _RPC_RESULT:
-            if cid not in (_CLIENT_ACCEPTS if self._client else _SERVER_ACCEPTS):
-                return DropReason.UNEXPECTED
+        if cid not in _SPECIAL:  # an opaque content message: nothing to check
+            return None
+        if cid not in (_CLIENT_ACCEPTS if self._client else _SERVER_ACCEPTS):
+            return DropReason.UNEXPECTED
         if not self._client:
             return None
         if cid == _RPC_RESULT:
@@ -944,28 +987,6 @@ class Session:
             self._add_pending_ack(item.msg_id, now)
         self._apply(item, container_id, now, events)
 
-    def _commit(
-        self, msg_id: int, seq_no: int, session_id: int, now: float, events: list[Event],
-        container: bool = False,
-    ) -> None:
-        """The outer message passed: remember it, sync the time, adopt the session.
-        A container is never acknowledged itself (it is not content-related,
-        whatever its seq_no says; the messages in it are acknowledged one by one)."""
-        self._window.add(msg_id)
-        self.stats.messages_accepted += 1
-        if seq_no & 1 and not container:
-            self._add_pending_ack(msg_id, now)
-        if self._client and not self._time_synced:
-            self._set_time_offset(msg_id, now, events)
-        if self._session_id is None:
-            self._session_id = session_id
-        if self._announce:
-            self._announce = False
-            unique_id = _I64.unpack(draw(self._rng, 8))[0]
-            body = serialize(make("new_session_created", first_msg_id=msg_id,
-                                  unique_id=unique_id, server_salt=self._salt))
-            self._queue_message(body, True, _Kind.OTHER)
-
     def _dropped(
         self, reason: DropReason, msg_id: int, seq_no: int, body: bytes,
         container_id: int | None = None, session_id: int | None = None,
@@ -986,9 +1007,13 @@ class Session:
     def _apply(self, item: _Item, outer_msg_id: int, now: float, events: list[Event]) -> None:
         cid = item.cid
         obj = item.obj
-        if cid == _MSGS_ACK:
+        if obj is None and cid != _RPC_RESULT:  # opaque content
+            events.append(Update(item.msg_id, item.body) if self._client
+                          else Request(item.msg_id, item.body))
+        elif cid == _MSGS_ACK:
             assert obj is not None
-            self._on_acks(obj.msg_ids, events)
+            # fields[...]: reading a field as an attribute first fails the slot lookup
+            self._on_acks(obj.fields["msg_ids"], events)
         elif self._client:
             self._apply_client(item, outer_msg_id, now, events)
         elif cid in (_PING, _PING_DELAY):
@@ -1002,10 +1027,9 @@ class Session:
             assert obj is not None
             self._answer_future_salts(item.msg_id, obj.num, now)
             events.append(ServiceMessage(item.msg_id, obj, answered=True))
-        elif obj is not None:
-            events.append(ServiceMessage(item.msg_id, obj))
         else:
-            events.append(Request(item.msg_id, item.body))
+            assert obj is not None
+            events.append(ServiceMessage(item.msg_id, obj))
 
     def _apply_client(
         self, item: _Item, outer_msg_id: int, now: float, events: list[Event]
@@ -1020,10 +1044,8 @@ class Session:
             else:
                 events.append(RpcResult(out.handle, item.result, item.msg_id))
             return
-        assert obj is not None or cid not in _SERVICE
-        if obj is None:
-            events.append(Update(item.msg_id, item.body))
-        elif cid == _PONG:
+        assert obj is not None
+        if cid == _PONG:
             out = self._sent.pop(obj.msg_id)
             events.append(Pong(obj.ping_id, out.handle, item.msg_id))
         elif cid == _BAD_SALT:
@@ -1065,7 +1087,8 @@ class Session:
                 del self._sent[wire]
             self._containers.pop(bad, None)
 
-    def _on_acks(self, msg_ids: list[int], events: list[Event]) -> None:
+    def _on_acks(self, msg_ids: Any, events: list[Event]) -> None:
+        """``msg_ids``: the field of a msgs_ack, a list of ints."""
         handles = []
         for msg_id in msg_ids:
             out = self._sent.get(msg_id)
@@ -1140,10 +1163,16 @@ class Session:
             low = CLIENT
         else:
             low = SERVER_RESPONSE if response else SERVER_OTHER
-        noise = int.from_bytes(draw(self._rng, 2), "little")
-        msg_id = next_msg_id(self._clock() + self._time_offset, self._last_msg_id, low, noise)
+        noise = self._noise
+        pos = self._noise_pos
+        if pos >= len(noise):
+            noise = self._noise = draw(self._rng, _NOISE_CHUNK)
+            pos = 0
+        self._noise_pos = pos + 2
+        msg_id = _next_msg_id(self._clock() + self._time_offset, self._last_msg_id, low,
+                              noise[pos] | noise[pos + 1] << 8)
         while msg_id in self._sent or msg_id in self._containers:  # after a re-anchor
-            msg_id = next_msg_id(0.0, msg_id, low)
+            msg_id = _next_msg_id(0.0, msg_id, low, 0)
         self._last_msg_id = msg_id
         return msg_id
 
@@ -1213,7 +1242,7 @@ class Session:
 
     @staticmethod
     def _container_body(group: list[_Outgoing]) -> bytes:
-        parts = [struct.pack("<Ii", _CONTAINER, len(group))]
+        parts = [_CONTAINER_HEAD.pack(_CONTAINER, len(group))]
         for out in group:
             parts.append(_INNER.pack(out.msg_id, out.seq_no, len(out.body)))
             parts.append(out.body)
