@@ -104,7 +104,7 @@ def _fast_msgs_ack(data: BytesLike) -> TLObject | None:
     cid, vector, count = _MSGS_ACK_HEAD.unpack_from(data)
     if cid != _MSGS_ACK_ID or vector != VECTOR_ID or count < 0 or len(data) != 12 + 8 * count:
         return None
-    return TLObject("msgs_ack", {"msg_ids": list(struct.unpack_from(f"<{count}q", data, 12))})
+    return _decoded("msgs_ack", {"msg_ids": list(struct.unpack_from(f"<{count}q", data, 12))})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -143,6 +143,20 @@ class TLObject:
     def __repr__(self) -> str:
         inner = ", ".join(f"{key}={_redacted(value)}" for key, value in self.fields.items())
         return f"TLObject({self.name}{', ' if inner else ''}{inner})"
+
+
+_new_object = object.__new__
+_set = object.__setattr__
+
+
+def _decoded(name: str, fields: dict[str, TLValue]) -> TLObject:
+    """A TLObject around a dict the decoder has just built and nobody else holds:
+    the same object the constructor makes, without its defensive copy or the
+    frozen dataclass's slower ``__init__`` (decoding builds one per object)."""
+    obj = _new_object(TLObject)
+    _set(obj, "name", name)
+    _set(obj, "fields", MappingProxyType(fields))
+    return obj
 
 
 def _redacted(value: object) -> str:
@@ -317,7 +331,7 @@ class _Decoder:
                     fields[param.name] = None
                     continue
             fields[param.name] = self.value(r, param.type, depth + 1, in_container)
-        return TLObject(comb.name, fields)
+        return _decoded(comb.name, fields)
 
     def message(self, r: Reader, depth: int) -> TLObject:
         msg_id = r.read_int64()
@@ -328,7 +342,7 @@ class _Decoder:
         body_reader = r.sub_reader(length)
         body = self.any_object(body_reader, depth + 1, True, False)
         body_reader.expect_end()
-        return TLObject("message", {"msg_id": msg_id, "seqno": seqno, "body": body})
+        return _decoded("message", {"msg_id": msg_id, "seqno": seqno, "body": body})
 
     def container(self, r: Reader, depth: int, in_container: bool) -> TLObject:
         if in_container:
@@ -338,7 +352,7 @@ class _Decoder:
         if count > self.limits.max_container_messages:
             raise TLError(f"msg_container holds {count} messages, over the limit")
         messages: list[TLValue] = [self.message(r, depth + 1) for _ in range(count)]
-        return TLObject("msg_container", {"messages": messages})
+        return _decoded("msg_container", {"messages": messages})
 
     def value(self, r: Reader, t: TLType, depth: int, in_container: bool) -> TLValue:
         kind = t.kind
