@@ -345,6 +345,28 @@ def test_gzip_skipped_when_not_smaller() -> None:
     assert struct.unpack_from("<I", plain_of(packet, from_server=False).body)[0] != GZIP
 
 
+def test_large_bodies_are_probed_before_gzip() -> None:
+    """Above 16 KiB a 4 KiB probe decides: incompressible parts (file data) go as
+    they are without a whole-body deflate; compressible ones are still packed,
+    also when only their middle is compressible, and the result round-trips."""
+    client, server, _ = connected()
+    noise = random.Random(6).randbytes(512 * 1024)
+    q = client.send(b"\x01\x02\x03\x04")
+    (req,) = of(server.receive(client.data_to_send()[0]), Request)
+    server.send_result(q, noise)
+    (packet,) = server.data_to_send()
+    wire = plain_of(packet, from_server=True).body
+    assert struct.unpack_from("<I", wire, 12)[0] != GZIP
+    assert of(client.receive(packet), RpcResult)[0].result == noise
+    compressible = noise[:8192] + b"\x00" * (64 * 1024) + noise[:8192]
+    q = client.send(b"\x01\x02\x03\x04")
+    (req,) = of(server.receive(client.data_to_send()[0]), Request)
+    server.send_result(q, compressible)
+    (packet,) = server.data_to_send()
+    assert struct.unpack_from("<I", plain_of(packet, from_server=True).body, 12)[0] == GZIP
+    assert of(client.receive(packet), RpcResult)[0].result == compressible
+
+
 def test_future_salts_round_trip_and_rotation() -> None:
     client, server, clock = connected()
     now = int(clock.t)
