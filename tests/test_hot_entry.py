@@ -166,8 +166,11 @@ def test_open_matches_reference(entry: Any, x: int, body_len: int) -> None:
     pad = os.urandom(12 + (-(len(plain) + 12) & 15))
     packet = seal2(RAW, plain + pad, x)
     assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet) == plain
+    padded, length = entry.msg_open_padded(RAW, KEY.key_id_bytes, x, packet)
+    assert (padded, length) == (plain + pad, len(plain) - 32)
     tampered = packet[:30] + bytes([packet[30] ^ 1]) + packet[31:]
     assert entry.msg_open(RAW, KEY.key_id_bytes, x, tampered) is False
+    assert entry.msg_open_padded(RAW, KEY.key_id_bytes, x, tampered) is False
     assert entry.msg_open(RAW, KEY.key_id_bytes, 8 - x, packet) is False
     assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet[:40]) is False
 
@@ -204,6 +207,7 @@ def test_open_refusals(entry: Any) -> None:
         (RAW, b"short", 8, packet),
     ]:
         assert entry.msg_open(*args) is None, args
+        assert entry.msg_open_padded(*args) is None, args
 
 
 # ---- the public functions, through whichever entry is active --------------------

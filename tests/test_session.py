@@ -367,6 +367,29 @@ def test_large_bodies_are_probed_before_gzip() -> None:
     assert of(client.receive(packet), RpcResult)[0].result == compressible
 
 
+@pytest.mark.parametrize("size", [16 * 1024 - 4, 16 * 1024, 300 * 1024])
+def test_large_bodies_reach_events_as_their_own_bytes(size: int) -> None:
+    """Large bodies are handled as views of the packet inside the session; every
+    event still gets bytes of its own, alone or in a container, gzipped or not."""
+    client, server, _ = connected()
+    rnd = random.Random(size)
+    payload = struct.pack("<I", 0x0D0E0D0E) + rnd.randbytes(size - 4)
+    handles = [client.send(payload), client.send(b"\x01\x02\x03\x04")]
+    requests = of(server.receive(client.data_to_send()[0]), Request)
+    assert [r.body for r in requests] == [payload, b"\x01\x02\x03\x04"]
+    assert all(type(r.body) is bytes for r in requests)
+    zeros = b"\x00" * size  # compressible: goes gzip_packed
+    server.send_result(handles[0], payload)
+    server.send_result(handles[1], zeros)
+    server.send(payload)  # an update
+    events = [e for p in server.data_to_send() for e in client.receive(p)]
+    results = of(events, RpcResult)
+    assert [r.result for r in results] == [payload, zeros]
+    (update,) = of(events, Update)
+    assert update.body == payload
+    assert all(type(x) is bytes for x in [update.body, *(r.result for r in results)])
+
+
 def test_future_salts_round_trip_and_rotation() -> None:
     client, server, clock = connected()
     now = int(clock.t)

@@ -280,6 +280,21 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
 /* msg_open(auth_key256, key_id8, x, packet) -> bytes | False | None
  * bytes: the plaintext without padding; False: the one opaque decryption
  * failure; None: not the plain case (the wrapper takes the slow path). */
+/* The core's open, without the GIL when the work outweighs releasing it. */
+static int run_open(const uint8_t *auth_key, const uint8_t *key_id, int x,
+                    const uint8_t *packet, Py_ssize_t n, uint8_t *plain)
+{
+    int rc;
+    if (n >= GIL_RELEASE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, plain);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, plain);
+    }
+    return rc;
+}
+
 static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -292,14 +307,7 @@ static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t n
     size_t plain_len = (size_t)n - 24;
     uint8_t *scratch = malloc(plain_len);
     if (!scratch) return refused(NULL);
-    int rc;
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, scratch);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, scratch);
-    }
+    int rc = run_open(auth_key, key_id, x, packet, n, scratch);
     PyObject *out = NULL;
     if (rc >= 0) {
         out = PyBytes_FromStringAndSize((const char *)scratch, (Py_ssize_t)(32 + (size_t)rc));
@@ -312,6 +320,30 @@ static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t n
     core_wipe(scratch, plain_len); /* it held plaintext: wipe before free() */
     free(scratch);
     return out;
+}
+
+/* msg_open_padded(auth_key256, key_id8, x, packet) -> (bytes, int) | False | None
+ * The whole decrypted plaintext, padding included, and the data length: the
+ * core decrypts straight into the returned object, with no scratch buffer and
+ * no copy (what a session wants for large messages).  On failure the core has
+ * zeroed the buffer, which is then freed. */
+static PyObject *fc_msg_open_padded(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!bound || nargs != 4) Py_RETURN_NONE;
+    const uint8_t *auth_key, *key_id, *packet;
+    int x;
+    Py_ssize_t n;
+    if (message_args(args, &auth_key, &key_id, &x, &packet, &n)) Py_RETURN_NONE;
+    if (n < 24 + 32 + 16) Py_RETURN_FALSE;
+    uint8_t *dst;
+    PyObject *plain = fresh_bytes(n - 24, &dst);
+    if (!plain) return NULL;
+    int rc = run_open(auth_key, key_id, x, packet, n, dst);
+    if (rc >= 0) return Py_BuildValue("(Ni)", plain, rc); /* N: the tuple takes our ref */
+    Py_DECREF(plain);
+    if (rc == MTC_ERR_DECRYPT) Py_RETURN_FALSE;
+    return refused(NULL);
 }
 
 static PyObject *fc_needs(PyObject *self, PyObject *unused)
@@ -343,6 +375,8 @@ static PyMethodDef methods[] = {
      "msg_seal_random(auth_key, key_id, x, plain, extra_blocks) -> bytes | None"},
     {"msg_open", (PyCFunction)(void (*)(void))fc_msg_open, METH_FASTCALL,
      "msg_open(auth_key, key_id, x, packet) -> bytes | False | None"},
+    {"msg_open_padded", (PyCFunction)(void (*)(void))fc_msg_open_padded, METH_FASTCALL,
+     "msg_open_padded(auth_key, key_id, x, packet) -> (bytes, int) | False | None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import ffi, lib
 
-__all__ = ["ige256", "ige256_batch", "msg_open", "msg_seal_random"]
+__all__ = ["ige256", "ige256_batch", "msg_open", "msg_open_padded", "msg_seal_random"]
 
 # The core writes into fresh ``bytes`` objects (CPython passes their storage to
 # C); elsewhere it writes into cffi buffers that are copied out.
@@ -120,7 +120,11 @@ def msg_seal_random(
     return _finish(obj, size) if rc == 0 else None
 
 
-def msg_open(auth_key: object, key_id: object, x: object, packet: object) -> bytes | bool | None:
+def _open(
+    auth_key: object, key_id: object, x: object, packet: object
+) -> tuple[bytes, int] | bool | None:
+    """The decrypted plaintext with its padding and the data length, False for
+    the one decryption failure, None when not the plain case."""
     if (
         type(auth_key) is not bytes
         or type(key_id) is not bytes
@@ -136,5 +140,19 @@ def msg_open(auth_key: object, key_id: object, x: object, packet: object) -> byt
     ptr, obj = _fresh(n - 24)
     rc = _OPEN(auth_key, key_id, x, packet, n, ptr)
     if rc >= 0:
-        return _finish(obj, n - 24)[: 32 + rc]
+        return _finish(obj, n - 24), rc
     return False if rc == lib.MTC_ERR_DECRYPT else None
+
+
+def msg_open(auth_key: object, key_id: object, x: object, packet: object) -> bytes | bool | None:
+    opened = _open(auth_key, key_id, x, packet)
+    if type(opened) is tuple:
+        plain, length = opened
+        return plain[: 32 + length]
+    return opened  # type: ignore[return-value]
+
+
+def msg_open_padded(
+    auth_key: object, key_id: object, x: object, packet: object
+) -> tuple[bytes, int] | bool | None:
+    return _open(auth_key, key_id, x, packet)

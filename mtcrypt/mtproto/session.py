@@ -128,7 +128,7 @@ from ..tl import DEFAULT_LIMITS, Limits, Reader, TLObject, default_schema, gunzi
 from ..tl import deserialize as tl_deserialize
 from . import session_events
 from .authkey import AuthKey
-from .message import HEADER_SIZE, decrypt_message, encrypt_message, encrypt_messages
+from .message import HEADER_SIZE, _open_padded, encrypt_message, encrypt_messages
 from .msgid import (
     CLIENT,
     SERVER_OTHER,
@@ -285,6 +285,20 @@ def _looks_compressible(data: bytes) -> bool:
     return len(zlib.compress(sample, 1)) < 0.9 * len(sample)
 
 
+_VIEW_ABOVE = 16 * 1024
+"""Received bodies of this size or more are handled as memoryviews until an event
+takes its own copy."""
+
+
+_Body = bytes | memoryview
+"""A received body: bytes, or a view into the packet (see _VIEW_ABOVE)."""
+
+
+def _own(data: _Body) -> bytes:
+    """``data`` as bytes of its own (a view is copied once, bytes are kept)."""
+    return data if type(data) is bytes else bytes(data)
+
+
 _NOISE_CHUNK = 256
 """Bytes of msg_id noise drawn from the rng at a time (two per msg_id; small, because
 a server holds one such buffer per session)."""
@@ -312,9 +326,9 @@ class _Item:
     msg_id: int
     seq_no: int
     cid: int  # constructor id of the (decompressed) body
-    body: bytes
+    body: _Body
     obj: TLObject | None  # decoded service object; None for rpc_result and unknown ids
-    result: bytes = b""  # rpc_result: the result object (decompressed)
+    result: _Body = b""  # rpc_result: the result object (decompressed)
     req_msg_id: int = 0  # rpc_result
 
 
@@ -747,7 +761,7 @@ class Session:
         """
         self.stats.packets_received += 1
         try:
-            plaintext = decrypt_message(self._auth_key, packet, from_server=self._client)
+            plaintext, _ = _open_padded(self._auth_key, packet, from_server=self._client)
         except DecryptionFailed:
             self.stats.decryption_failures += 1
             raise
@@ -776,7 +790,14 @@ class Session:
 
     def _process(self, plaintext: bytes) -> list[Event]:
         salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
-        body = plaintext[HEADER_SIZE : HEADER_SIZE + length]
+        end = HEADER_SIZE + length
+        # A large body is a view: the content reaches its event with one copy
+        # (see _own), not three (body, result, event); fresh large buffers cost
+        # page faults as well as copying.
+        body: _Body = (
+            plaintext[HEADER_SIZE:end] if length < _VIEW_ABOVE
+            else memoryview(plaintext)[HEADER_SIZE:end]
+        )
         now = self._clock()
         # Checks 1-6, and 7 for a message outside a container: nothing is
         # changed before all have passed.
@@ -823,7 +844,7 @@ class Session:
         return events
 
     def _check_outer(
-        self, salt: int, session_id: int, msg_id: int, seq_no: int, body: bytes,
+        self, salt: int, session_id: int, msg_id: int, seq_no: int, body: _Body,
         server_now: float,
     ) -> DropReason | None:
         if session_id != self._session_id and self._session_id is not None:
@@ -849,7 +870,7 @@ class Session:
             return DropReason.BAD_SEQ_NO
         return None
 
-    def _exempt_from_time_window(self, body: bytes) -> bool:
+    def _exempt_from_time_window(self, body: _Body) -> bool:
         """A bad_server_salt/bad_msg_notification about a message we sent recently."""
         if len(body) < 12 or _U32.unpack_from(body)[0] not in (_BAD_MSG, _BAD_SALT):
             return False
@@ -869,7 +890,7 @@ class Session:
             for f in self._future_salts
         )
 
-    def _split_container(self, msg_id: int, body: bytes, budget: list[int]) -> list[_Item]:
+    def _split_container(self, msg_id: int, body: _Body, budget: list[int]) -> list[_Item]:
         """Check 6 for a msg_container (``body``, decompressed): its messages, each
         checked and decoded."""
         end = len(body)
@@ -897,7 +918,7 @@ class Session:
             raise _Drop(DropReason.BAD_CONTAINER)
         return items
 
-    def _gunzip(self, packed: bytes, budget: list[int]) -> tuple[int, bytes]:
+    def _gunzip(self, packed: _Body, budget: list[int]) -> tuple[int, bytes]:
         """``packed`` is a whole gzip_packed object: the constructor id of its
         content and the content, within the budget."""
         try:
@@ -917,7 +938,7 @@ class Session:
         return cid, data
 
     def _decode(
-        self, msg_id: int, seq_no: int, body: bytes, budget: list[int], in_container: bool,
+        self, msg_id: int, seq_no: int, body: _Body, budget: list[int], in_container: bool,
     ) -> _Item:
         """One message: gzip_packed unwrapped, service objects and rpc_result decoded.
         A msg_container is returned as it is (only outside a container)."""
@@ -1006,7 +1027,7 @@ class Session:
         self._apply(item, container_id, now, events)
 
     def _dropped(
-        self, reason: DropReason, msg_id: int, seq_no: int, body: bytes,
+        self, reason: DropReason, msg_id: int, seq_no: int, body: _Body,
         container_id: int | None = None, session_id: int | None = None,
     ) -> MessageDropped:
         self.stats.count_drop(reason)
@@ -1026,8 +1047,9 @@ class Session:
         cid = item.cid
         obj = item.obj
         if obj is None and cid != _RPC_RESULT:  # opaque content
-            events.append(Update(item.msg_id, item.body) if self._client
-                          else Request(item.msg_id, item.body))
+            body = _own(item.body)
+            events.append(Update(item.msg_id, body) if self._client
+                          else Request(item.msg_id, body))
         elif cid == _MSGS_ACK:
             assert obj is not None
             # fields[...]: reading a field as an attribute first fails the slot lookup
@@ -1060,7 +1082,7 @@ class Session:
                 message = obj.error_message.decode("utf-8", "replace")
                 events.append(RpcError(out.handle, obj.error_code, message, item.msg_id))
             else:
-                events.append(RpcResult(out.handle, item.result, item.msg_id))
+                events.append(RpcResult(out.handle, _own(item.result), item.msg_id))
             return
         assert obj is not None
         if cid == _PONG:
