@@ -277,73 +277,66 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
     return rc == MTC_OK ? out : refused(out); /* e.g. a bad header: explained there */
 }
 
-/* msg_open(auth_key256, key_id8, x, packet) -> bytes | False | None
- * bytes: the plaintext without padding; False: the one opaque decryption
- * failure; None: not the plain case (the wrapper takes the slow path). */
-/* The core's open, without the GIL when the work outweighs releasing it. */
-static int run_open(const uint8_t *auth_key, const uint8_t *key_id, int x,
-                    const uint8_t *packet, Py_ssize_t n, uint8_t *plain)
+/* Opens args' packet straight into a fresh bytes object of len - 24 bytes.
+ * Returns that object and sets *data_len, or returns Py_False (the one
+ * decryption failure; the core zeroed the buffer, which is freed), None (not
+ * the plain case), or NULL with an exception (no memory). */
+static PyObject *open_fresh(PyObject *const *args, Py_ssize_t nargs, int *data_len)
 {
-    int rc;
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, plain);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, plain);
-    }
-    return rc;
-}
-
-static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)self;
     if (!bound || nargs != 4) Py_RETURN_NONE;
     const uint8_t *auth_key, *key_id, *packet;
     int x;
     Py_ssize_t n;
     if (message_args(args, &auth_key, &key_id, &x, &packet, &n)) Py_RETURN_NONE;
     if (n < 24 + 32 + 16) Py_RETURN_FALSE; /* shorter than any valid packet */
-    size_t plain_len = (size_t)n - 24;
-    uint8_t *scratch = malloc(plain_len);
-    if (!scratch) return refused(NULL);
-    int rc = run_open(auth_key, key_id, x, packet, n, scratch);
-    PyObject *out = NULL;
-    if (rc >= 0) {
-        out = PyBytes_FromStringAndSize((const char *)scratch, (Py_ssize_t)(32 + (size_t)rc));
-    } else if (rc == MTC_ERR_DECRYPT) {
-        out = Py_False;
-        Py_INCREF(out);
+    uint8_t *dst;
+    PyObject *plain = fresh_bytes(n - 24, &dst);
+    if (!plain) return NULL;
+    int rc;
+    if (n >= GIL_RELEASE_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, dst);
+        Py_END_ALLOW_THREADS
     } else {
-        out = refused(NULL);
+        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, dst);
     }
-    core_wipe(scratch, plain_len); /* it held plaintext: wipe before free() */
-    free(scratch);
+    if (rc >= 0) {
+        *data_len = rc;
+        return plain;
+    }
+    Py_DECREF(plain);
+    if (rc == MTC_ERR_DECRYPT) Py_RETURN_FALSE;
+    return refused(NULL);
+}
+
+/* msg_open(auth_key256, key_id8, x, packet) -> bytes | False | None
+ * bytes: the plaintext without padding; False: the one opaque decryption
+ * failure; None: not the plain case (the wrapper takes the slow path). */
+static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    int data_len = 0;
+    PyObject *padded = open_fresh(args, nargs, &data_len);
+    if (!padded || !PyBytes_CheckExact(padded)) return padded;
+    Py_ssize_t size = PyBytes_Size(padded);
+    uint8_t *p = (uint8_t *)PyBytes_AsString(padded);
+    PyObject *out = PyBytes_FromStringAndSize((const char *)p, 32 + (Py_ssize_t)data_len);
+    core_wipe(p, (size_t)size); /* our own object, seen by nobody: no plaintext left behind */
+    Py_DECREF(padded);
     return out;
 }
 
 /* msg_open_padded(auth_key256, key_id8, x, packet) -> (bytes, int) | False | None
  * The whole decrypted plaintext, padding included, and the data length: the
- * core decrypts straight into the returned object, with no scratch buffer and
- * no copy (what a session wants for large messages).  On failure the core has
- * zeroed the buffer, which is then freed. */
+ * core decrypts straight into the returned object, with no copy (what a
+ * session wants for large messages). */
 static PyObject *fc_msg_open_padded(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (!bound || nargs != 4) Py_RETURN_NONE;
-    const uint8_t *auth_key, *key_id, *packet;
-    int x;
-    Py_ssize_t n;
-    if (message_args(args, &auth_key, &key_id, &x, &packet, &n)) Py_RETURN_NONE;
-    if (n < 24 + 32 + 16) Py_RETURN_FALSE;
-    uint8_t *dst;
-    PyObject *plain = fresh_bytes(n - 24, &dst);
-    if (!plain) return NULL;
-    int rc = run_open(auth_key, key_id, x, packet, n, dst);
-    if (rc >= 0) return Py_BuildValue("(Ni)", plain, rc); /* N: the tuple takes our ref */
-    Py_DECREF(plain);
-    if (rc == MTC_ERR_DECRYPT) Py_RETURN_FALSE;
-    return refused(NULL);
+    int data_len = 0;
+    PyObject *padded = open_fresh(args, nargs, &data_len);
+    if (!padded || !PyBytes_CheckExact(padded)) return padded;
+    return Py_BuildValue("(Ni)", padded, data_len); /* N: the tuple takes our reference */
 }
 
 static PyObject *fc_needs(PyObject *self, PyObject *unused)

@@ -222,22 +222,14 @@ def decrypt_message(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) 
     """Open one message; returns ``salt | session_id | msg_id | seq_no | length | body``
     (padding removed).  Raises :class:`DecryptionFailed` for every kind of
     failure, indistinguishably."""
-    if type(auth_key) is not AuthKey:
-        raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
-    x = 8 if from_server else 0
-    plain = _HOT_OPEN(auth_key._key, auth_key.key_id_bytes, x, packet)
-    if type(plain) is bytes:
-        return plain
-    if plain is False:
-        raise DecryptionFailed()
-    src, n = readable(packet, "packet")
-    if n < _MIN_PACKET:
-        raise DecryptionFailed()
-    out, result = new_output(n - _EXTERNAL)
-    rc = _OPEN(auth_key._key, auth_key.key_id_bytes, x, src, n, out)
-    if rc < 0:
-        raise DecryptionFailed()
-    return finish_output(result, n - _EXTERNAL)[: HEADER_SIZE + rc]
+    if type(auth_key) is AuthKey:  # the plain case in one native call
+        plain = _HOT_OPEN(auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0, packet)
+        if type(plain) is bytes:
+            return plain
+        if plain is False:
+            raise DecryptionFailed()
+    plain, length = _open_padded(auth_key, packet, from_server=from_server)
+    return plain[: HEADER_SIZE + length]
 
 
 def _open_padded(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) -> tuple[bytes, int]:
@@ -245,15 +237,21 @@ def _open_padded(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) -> 
     decrypted plaintext with its padding still at the end, and the data length
     (the message is the first ``HEADER_SIZE + length`` bytes).  For a large
     message that saves a copy and a fresh buffer's page faults."""
-    if type(auth_key) is AuthKey:
-        x = 8 if from_server else 0
-        opened = _HOT_OPEN_PADDED(auth_key._key, auth_key.key_id_bytes, x, packet)
-        if type(opened) is tuple:
-            return opened
-        if opened is False:
-            raise DecryptionFailed()
-    plain = decrypt_message(auth_key, packet, from_server=from_server)
-    return plain, len(plain) - HEADER_SIZE
+    key = _auth_key(auth_key)
+    x = 8 if from_server else 0
+    opened = _HOT_OPEN_PADDED(key._key, key.key_id_bytes, x, packet)
+    if type(opened) is tuple:
+        return opened
+    if opened is False:
+        raise DecryptionFailed()
+    src, n = readable(packet, "packet")  # not bytes: the validating path
+    if n < _MIN_PACKET:
+        raise DecryptionFailed()
+    out, result = new_output(n - _EXTERNAL)
+    rc = _OPEN(key._key, key.key_id_bytes, x, src, n, out)
+    if rc < 0:
+        raise DecryptionFailed()
+    return finish_output(result, n - _EXTERNAL), rc
 
 
 class _Scratch(threading.local):
