@@ -101,7 +101,7 @@ static void seal_prepare(const uint8_t *ak, const uint8_t *key_id8, int x,
 {
     uint8_t large[32];
     uint8_t *body = out + 24;
-    memmove(body, plain, plain_len);
+    if (plain != body) memmove(body, plain, plain_len); /* == body: laid out in place */
     memmove(body + plain_len, padding, pad_len);
     mtc_sha256_ctx h;
     mtc_sha256_init(&h);
@@ -159,6 +159,20 @@ int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int 
     rc = mtc_msg_seal(auth_key256, key_id8, x, plain, plain_len, padding, pad_len, out, NULL);
     mtc_wipe(padding, pad_len);
     return rc;
+}
+
+int mtc_msg_seal_random_parts(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                              const uint8_t *head, size_t head_len, const uint8_t *tail,
+                              size_t tail_len, size_t extra_blocks, uint8_t *out)
+{
+    if (!out || !head || (tail_len && !tail) || head_len < MTPROTO_HEADER ||
+        tail_len > 0x7fffffff || head_len > 0x7fffffff)
+        return MTC_ERR_ARG;
+    /* Lay the plaintext out where the seal would copy it, then seal in place. */
+    memmove(out + 24, head, head_len);
+    if (tail_len) memmove(out + 24 + head_len, tail, tail_len);
+    return mtc_msg_seal_random(auth_key256, key_id8, x, out + 24, head_len + tail_len,
+                               extra_blocks, out);
 }
 
 /* All-ones when a <= b, without a branch.  Both operands are below 2^62

@@ -154,6 +154,15 @@ int mtc_msg_seal_random(const uint8_t *auth_key256, const uint8_t *key_id8, int 
                         const uint8_t *plain, size_t plain_len, size_t extra_blocks,
                         uint8_t *out);
 
+/* The same for a plaintext in two pieces, head | tail (head holds at least
+ * the 32-byte header): no caller-side concatenation of a large body.  out
+ * holds 24 + head_len + tail_len + pad_len bytes and must not overlap the
+ * pieces.  (mtc_msg_seal and mtc_msg_seal_random also accept plain ==
+ * out + 24: the plaintext laid out in place.) */
+int mtc_msg_seal_random_parts(const uint8_t *auth_key256, const uint8_t *key_id8, int x,
+                              const uint8_t *head, size_t head_len, const uint8_t *tail,
+                              size_t tail_len, size_t extra_blocks, uint8_t *out);
+
 /* open: packet = auth_key_id | msg_key | encrypted.  A packet whose size or
  * key id is wrong (public facts) fails at once; otherwise everything is
  * decrypted into plain (len - 24 bytes), msg_key is checked in constant time

@@ -160,6 +160,18 @@ def test_seal_opens_with_the_reference(entry: Any, body: bytes, x: int) -> None:
 
 
 @same_entry
+@given(split=st.integers(0, 400), x=st.sampled_from([0, 8]))
+def test_seal_in_two_pieces_is_the_same_message(entry: Any, split: int, x: int) -> None:
+    plain = _plain(4 * 100)
+    head, tail = plain[: 32 + split], plain[32 + split :]
+    packet = entry.msg_seal_random(RAW, KEY.key_id_bytes, x, head, 0, tail)
+    assert len(packet) == len(entry.msg_seal_random(RAW, KEY.key_id_bytes, x, plain, 0))
+    assert open2(RAW, packet, x)[: len(plain)] == plain
+    assert entry.msg_seal_random(RAW, KEY.key_id_bytes, x, plain[:31], 0, plain[31:]) is None
+    assert entry.msg_seal_random(RAW, KEY.key_id_bytes, x, head, 0, bytearray(tail)) is None
+
+
+@same_entry
 @given(x=st.sampled_from([0, 8]), body_len=st.integers(0, 100))
 def test_open_matches_reference(entry: Any, x: int, body_len: int) -> None:
     plain = _plain(4 * body_len)

@@ -36,7 +36,7 @@ static const char *const NEEDS[] = {
     "mtc_ige256_encrypt_key",
     "mtc_ige256_decrypt_key",
     "mtc_ige256_batch_ptrs",
-    "mtc_msg_seal_random",
+    "mtc_msg_seal_random_parts",
     "mtc_msg_open",
     "mtc_wipe",
 };
@@ -45,7 +45,7 @@ static const char *const NEEDS[] = {
 static __typeof__(mtc_ige256_encrypt_key) *core_ige_encrypt;
 static __typeof__(mtc_ige256_decrypt_key) *core_ige_decrypt;
 static __typeof__(mtc_ige256_batch_ptrs) *core_ige_batch_ptrs;
-static __typeof__(mtc_msg_seal_random) *core_msg_seal_random;
+static __typeof__(mtc_msg_seal_random_parts) *core_msg_seal_parts;
 static __typeof__(mtc_msg_open) *core_msg_open;
 static __typeof__(mtc_wipe) *core_wipe;
 static int bound;
@@ -106,7 +106,7 @@ static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     core_ige_encrypt = (__typeof__(core_ige_encrypt))fn[0];
     core_ige_decrypt = (__typeof__(core_ige_decrypt))fn[1];
     core_ige_batch_ptrs = (__typeof__(core_ige_batch_ptrs))fn[2];
-    core_msg_seal_random = (__typeof__(core_msg_seal_random))fn[3];
+    core_msg_seal_parts = (__typeof__(core_msg_seal_parts))fn[3];
     core_msg_open = (__typeof__(core_msg_open))fn[4];
     core_wipe = (__typeof__(core_wipe))fn[5];
     bound = 1;
@@ -245,22 +245,26 @@ static int message_args(PyObject *const *args, const uint8_t **auth_key, const u
     return (*auth_key && *key_id && *data && (xv == 0 || xv == 8)) ? 0 : -1;
 }
 
-/* msg_seal_random(auth_key256, key_id8, x, plain, extra_blocks) -> bytes | None */
+/* msg_seal_random(auth_key256, key_id8, x, plain, extra_blocks[, tail]) -> bytes | None
+ * The plaintext is plain, or plain | tail: a large body passed as the tail is
+ * copied once, into the packet, instead of first being joined to its header. */
 static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (!bound || nargs != 5) Py_RETURN_NONE;
-    const uint8_t *auth_key, *key_id, *plain;
+    if (!bound || (nargs != 5 && nargs != 6)) Py_RETURN_NONE;
+    const uint8_t *auth_key, *key_id, *head, *tail = NULL;
     int x;
-    Py_ssize_t n;
+    Py_ssize_t head_len, tail_len = 0;
     long extra = PyLong_CheckExact(args[4]) ? PyLong_AsLong(args[4]) : -1;
-    if (message_args(args, &auth_key, &key_id, &x, &plain, &n) || extra < 0 || extra > 64) {
+    if (nargs == 6 && !(tail = bytes_data(args[5], &tail_len))) Py_RETURN_NONE;
+    if (message_args(args, &auth_key, &key_id, &x, &head, &head_len) || extra < 0 || extra > 64) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    /* The header (32 bytes) and a length field that matches the body are
-     * checked by the core; here only what sizes the output. */
-    if (n < 32 || (n & 3)) Py_RETURN_NONE;
+    /* The header (32 bytes, in the head) and a length field that matches the
+     * body are checked by the core; here only what sizes the output. */
+    Py_ssize_t n = head_len + tail_len;
+    if (head_len < 32 || (n & 3) || n > 0x7fffffff) Py_RETURN_NONE;
     size_t pad_len = 12 + ((size_t)(-(n + 12)) & 15) + 16 * (size_t)extra;
     if (pad_len > 1024) Py_RETURN_NONE;
     uint8_t *dst;
@@ -269,10 +273,12 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
     int rc;
     if (n >= GIL_RELEASE_BYTES) {
         Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_seal_random(auth_key, key_id, x, plain, (size_t)n, (size_t)extra, dst);
+        rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
+                                 (size_t)tail_len, (size_t)extra, dst);
         Py_END_ALLOW_THREADS
     } else {
-        rc = core_msg_seal_random(auth_key, key_id, x, plain, (size_t)n, (size_t)extra, dst);
+        rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
+                                 (size_t)tail_len, (size_t)extra, dst);
     }
     return rc == MTC_OK ? out : refused(out); /* e.g. a bad header: explained there */
 }
@@ -365,7 +371,7 @@ static PyMethodDef methods[] = {
     {"ige256_batch", (PyCFunction)(void (*)(void))fc_ige256_batch, METH_FASTCALL,
      "ige256_batch(decrypt, items) -> list[bytes] | None"},
     {"msg_seal_random", (PyCFunction)(void (*)(void))fc_msg_seal_random, METH_FASTCALL,
-     "msg_seal_random(auth_key, key_id, x, plain, extra_blocks) -> bytes | None"},
+     "msg_seal_random(auth_key, key_id, x, plain, extra_blocks[, tail]) -> bytes | None"},
     {"msg_open", (PyCFunction)(void (*)(void))fc_msg_open, METH_FASTCALL,
      "msg_open(auth_key, key_id, x, packet) -> bytes | False | None"},
     {"msg_open_padded", (PyCFunction)(void (*)(void))fc_msg_open_padded, METH_FASTCALL,

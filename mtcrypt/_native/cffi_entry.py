@@ -22,7 +22,7 @@ __all__ = ["ige256", "ige256_batch", "msg_open", "msg_open_padded", "msg_seal_ra
 # C); elsewhere it writes into cffi buffers that are copied out.
 _FILL_FRESH_BYTES = platform.python_implementation() == "CPython"
 _IGE = (lib.mtc_ige256_encrypt_key, lib.mtc_ige256_decrypt_key)
-_SEAL_RANDOM = lib.mtc_msg_seal_random
+_SEAL_PARTS = lib.mtc_msg_seal_random_parts
 _OPEN = lib.mtc_msg_open
 _MAX_EXTRA_BLOCKS = 64  # 16 * 64 = 1024, the largest padding
 _MIN_PACKET = 24 + 32 + 16
@@ -96,18 +96,24 @@ def ige256_batch(decrypt: object, items: object) -> list[bytes] | None:
 
 
 def msg_seal_random(
-    auth_key: object, key_id: object, x: object, plain: object, extra_blocks: object
+    auth_key: object,
+    key_id: object,
+    x: object,
+    plain: object,
+    extra_blocks: object,
+    tail: object = b"",
 ) -> bytes | None:
     if (
         type(auth_key) is not bytes
         or type(key_id) is not bytes
         or type(plain) is not bytes
+        or type(tail) is not bytes
         or type(x) is not int
         or type(extra_blocks) is not int
     ):
         return None
-    n = len(plain)
-    if len(auth_key) != 256 or len(key_id) != 8 or x not in (0, 8) or n < 32 or n & 3:
+    n = len(plain) + len(tail)
+    if len(auth_key) != 256 or len(key_id) != 8 or x not in (0, 8) or len(plain) < 32 or n & 3:
         return None
     if not 0 <= extra_blocks <= _MAX_EXTRA_BLOCKS:
         return None
@@ -116,7 +122,7 @@ def msg_seal_random(
         return None
     size = 24 + n + pad_len
     ptr, obj = _fresh(size)
-    rc = _SEAL_RANDOM(auth_key, key_id, x, plain, n, extra_blocks, ptr)
+    rc = _SEAL_PARTS(auth_key, key_id, x, plain, len(plain), tail, len(tail), extra_blocks, ptr)
     return _finish(obj, size) if rc == 0 else None
 
 

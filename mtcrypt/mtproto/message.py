@@ -173,6 +173,19 @@ def encrypt_message(
     return _seal(auth_key, plaintext, from_server, extra_padding_blocks, rng, None)
 
 
+def _seal_parts(
+    auth_key: AuthKey, head: bytes, tail: bytes, *, from_server: bool, rng: Rng
+) -> bytes:
+    """:func:`encrypt_message` of ``head + tail`` without joining them first: the
+    session's large bodies are copied once, into the packet."""
+    if type(auth_key) is AuthKey and rng is random_bytes:
+        x = 8 if from_server else 0
+        out = _HOT_SEAL(auth_key._key, auth_key.key_id_bytes, x, head, 0, tail)
+        if out is not None:
+            return out  # type: ignore[no-any-return]
+    return encrypt_message(auth_key, head + tail, from_server=from_server, rng=rng)
+
+
 def encrypt_message_quick_ack(
     auth_key: AuthKey,
     plaintext: BytesLike,

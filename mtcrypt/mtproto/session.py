@@ -128,7 +128,13 @@ from ..tl import DEFAULT_LIMITS, Limits, Reader, TLObject, default_schema, gunzi
 from ..tl import deserialize as tl_deserialize
 from . import session_events
 from .authkey import AuthKey
-from .message import HEADER_SIZE, _open_padded, encrypt_message, encrypt_messages
+from .message import (
+    HEADER_SIZE,
+    _open_padded,
+    _seal_parts,
+    encrypt_message,
+    encrypt_messages,
+)
 from .msgid import (
     CLIENT,
     SERVER_OTHER,
@@ -317,6 +323,9 @@ class _Outgoing:
     standalone: bool = False  # never inside a container (after code 64)
     sent_at: float | None = None
     acked: bool = False
+    # The wire body is prefix | body: an rpc_result keeps its 12-byte head apart
+    # from the result, so that a large result is copied once, into the packet.
+    prefix: bytes = b""
 
 
 @dataclass(slots=True)
@@ -611,9 +620,11 @@ class Session:
         self._require(Role.SERVER, "send_result")
         req = _int64(req_msg_id, "req_msg_id")
         data = _check_body(result, "result")
-        body = _U32.pack(_RPC_RESULT) + _I64.pack(req) + self._maybe_gzip(data)
+        prefix = _U32.pack(_RPC_RESULT) + _I64.pack(req)
         self._drop_pending_ack(req)
-        return self._queue_message(body, True, _Kind.RESPONSE, response=True).msg_id
+        out = self._queue_message(self._maybe_gzip(data), True, _Kind.RESPONSE, response=True)
+        out.prefix = prefix
+        return out.msg_id
 
     def send_error(self, req_msg_id: int, error_code: int, error_message: str) -> int:
         """Server: answer ``req_msg_id`` with ``rpc_error``."""
@@ -697,31 +708,41 @@ class Session:
         if session_id is None:
             self._queue = outgoing
             raise SessionError("a server session has no session_id until a message arrives")
-        plaintexts: list[bytes] = []
+        # Each packet's plaintext as head | tail: the tail is a large body that
+        # is handed to the seal as it is, not joined to its header first.
+        heads: list[bytes] = []
+        tails: list[bytes] = []
         salt = self._salt_for_send(now + self._time_offset) if self._future_salts else self._salt
         # (A single message is a group of its own, whatever it is.)
         for group in self._groups(outgoing) if len(outgoing) > 1 else [outgoing]:
             if len(group) == 1:
                 out = group[0]
-                msg_id, seq_no, body = out.msg_id, out.seq_no, out.body
+                msg_id, seq_no, prefix, body = out.msg_id, out.seq_no, out.prefix, out.body
             else:
-                body = self._container_body(group)
+                prefix, body = b"", self._container_body(group)
                 msg_id = self._new_msg_id(response=False)
                 seq_no = self._next_seq_no(False)
                 self._containers[msg_id] = (tuple([o.msg_id for o in group]), now)
-            plaintexts.append(_HEADER.pack(salt, session_id, msg_id, seq_no, len(body)) + body)
+            head = _HEADER.pack(salt, session_id, msg_id, seq_no, len(prefix) + len(body)) + prefix
+            if len(body) < _VIEW_ABOVE:
+                head, body = head + body, b""
+            heads.append(head)
+            tails.append(body)
             for out in group:
                 out.sent_at = now
                 self._sent[out.msg_id] = out
             self.stats.messages_sent += len(group)
-        self.stats.packets_sent += len(plaintexts)
+        self.stats.packets_sent += len(heads)
         if len(self._sent) + len(self._containers) > self._trim_at:
             self._trim()
         from_server = not self._client
-        if len(plaintexts) == 1:
-            return [encrypt_message(self._auth_key, plaintexts[0], from_server=from_server,
-                                    rng=self._rng)]
-        return encrypt_messages(self._auth_key, plaintexts, from_server=from_server, rng=self._rng)
+        key, rng = self._auth_key, self._rng
+        if any(tails):  # a large body: one seal per packet, in order
+            return [_seal_parts(key, h, t, from_server=from_server, rng=rng)
+                    for h, t in zip(heads, tails, strict=True)]
+        if len(heads) == 1:
+            return [encrypt_message(key, heads[0], from_server=from_server, rng=rng)]
+        return encrypt_messages(key, heads, from_server=from_server, rng=rng)
 
     # ---- time and salts ---------------------------------------------------------------
 
@@ -1170,7 +1191,8 @@ class Session:
         old = self._sent.pop(wire)
         msg_id = self._new_msg_id(response=old.kind is _Kind.RESPONSE)
         new = _Outgoing(old.handle, msg_id, self._next_seq_no(old.content_related), old.body,
-                        old.content_related, old.kind, standalone or old.standalone)
+                        old.content_related, old.kind, standalone or old.standalone,
+                        prefix=old.prefix)
         self._queue.append(new)
         self.stats.messages_resent += 1
         return new
@@ -1269,7 +1291,7 @@ class Session:
         current: list[_Outgoing] = []
         size = 0
         for out in outgoing:
-            n = len(out.body) + 16
+            n = len(out.prefix) + len(out.body) + 16
             if out.standalone or n > MAX_CONTAINER_BYTES:
                 groups.append([out])
                 continue
@@ -1286,7 +1308,8 @@ class Session:
     def _container_body(group: list[_Outgoing]) -> bytes:
         parts = [_CONTAINER_HEAD.pack(_CONTAINER, len(group))]
         for out in group:
-            parts.append(_INNER.pack(out.msg_id, out.seq_no, len(out.body)))
+            parts.append(_INNER.pack(out.msg_id, out.seq_no, len(out.prefix) + len(out.body)))
+            parts.append(out.prefix)
             parts.append(out.body)
         return b"".join(parts)
 
