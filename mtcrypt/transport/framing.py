@@ -226,6 +226,16 @@ class FrameCodec:
             raise self._bad(f"{n}-byte packet is neither a message nor a transport code")
 
 
+def _take(buf: bytes | bytearray, start: int, end: int) -> bytes:
+    """``bytes(buf[start:end])`` with one copy: slicing a bytearray copies it once
+    and ``bytes()`` again, which for a 512 KiB frame is a fresh half megabyte
+    too many (and its page faults)."""
+    if type(buf) is bytes:
+        return buf[start:end]
+    with memoryview(buf) as view:  # released before the buffer is resized
+        return bytes(view[start:end])
+
+
 class AbridgedCodec(FrameCodec):
     """Abridged: ``len/4`` in one byte (< 127) or ``0x7f`` + 3 bytes LE."""
 
@@ -279,7 +289,7 @@ class AbridgedCodec(FrameCodec):
         end = head + size
         if avail < end:
             return 0
-        self._deliver(bytes(buf[pos + head : pos + end]), quick_ack, events)
+        self._deliver(_take(buf, pos + head, pos + end), quick_ack, events)
         return end
 
 
@@ -322,7 +332,7 @@ class IntermediateCodec(FrameCodec):
         end = 4 + size
         if avail < end:
             return 0
-        self._deliver(bytes(buf[pos + 4 : pos + end]), quick_ack, events)
+        self._deliver(_take(buf, pos + 4, pos + end), quick_ack, events)
         return end
 
 
@@ -465,7 +475,7 @@ class FullCodec(FrameCodec):
         if avail < length:
             return 0
         head = bytes(buf[pos : pos + 8])
-        payload = bytes(buf[pos + 8 : pos + length - 4])
+        payload = _take(buf, pos + 8, pos + length - 4)
         (expected_crc,) = _U32.unpack_from(buf, pos + length - 4)
         if crc32(payload, crc32(head)) != expected_crc:
             raise self._bad("CRC32 mismatch")
