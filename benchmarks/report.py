@@ -312,7 +312,10 @@ def store_limits(src: Path, dest: Path, limits: dict[str, Any] | None) -> None:
     data = json.loads(src.read_text())
     if limits:
         data[LIMITS_KEY] = limits
-    dest.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+    # Keep the statistics, not every timing (pytest-benchmark's "data": tens of MB).
+    for bench in data.get("benchmarks", []):
+        bench.get("stats", {}).pop("data", None)
+    dest.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> int:
