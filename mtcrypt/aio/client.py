@@ -30,7 +30,6 @@ from ..handshake.rsa import TELEGRAM_PRODUCTION_KEYS, RsaPublicKey
 from ..mtproto import AuthKey
 from ..transport import ClientTransport
 from ._timer import DeadlineTimer
-from ._writer import PacedWriter
 
 __all__ = ["Client", "RpcCallError"]
 
@@ -70,7 +69,6 @@ class Client:
     def __init__(self, conn: ClientConnection) -> None:
         self._conn = conn
         self._transport: asyncio.Transport | None = None
-        self._writer: PacedWriter | None = None
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._slot_waiters: list[asyncio.Future[None]] = []
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -181,12 +179,12 @@ class Client:
             elif isinstance(event, Closed):
                 self._on_closed(_closed_error(event))
         data = self._conn.data_to_send()
-        transport, writer = self._transport, self._writer
-        if transport is not None and writer is not None and not transport.is_closing():
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
             if data:
-                writer.write(data)
+                transport.write(data)
             if self._conn.closed:
-                writer.close()
+                transport.close()
         if not self._conn.closed:
             self._reschedule()
 
@@ -295,10 +293,7 @@ class Client:
         self._timer.cancel()
         transport = self._transport
         if transport is not None:
-            if self._writer is not None:
-                self._writer.close()  # after what is still waiting to be written
-            else:
-                transport.close()
+            transport.close()
             with contextlib.suppress(Exception):
                 await asyncio.sleep(0)
 
@@ -318,15 +313,6 @@ class _ClientProtocol(asyncio.Protocol):
         # subclass, so this is a typing cast, not an isinstance check.
         transport = cast(asyncio.Transport, transport)
         self.client._transport = transport
-        self.client._writer = PacedWriter(transport)
-
-    def pause_writing(self) -> None:
-        if self.client._writer is not None:
-            self.client._writer.pause()
-
-    def resume_writing(self) -> None:
-        if self.client._writer is not None:
-            self.client._writer.resume()
 
     def data_received(self, data: bytes) -> None:
         self.client._process(self.client._conn.receive_data(data))

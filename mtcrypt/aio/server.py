@@ -49,7 +49,6 @@ from ..transport import ServerTransport
 from ..transport.events import TransportInfo
 from ._timer import DeadlineTimer
 from ._workers import HandshakeProcesses, HandshakeWorkers
-from ._writer import PacedWriter
 
 __all__ = ["ConnectionInfo", "HandshakeRecord", "RpcReply", "Server", "ServerStats"]
 
@@ -310,7 +309,6 @@ class _ServerProtocol(asyncio.Protocol):
         self.server = server
         self.conn: ServerConnection | None = None
         self.transport: asyncio.Transport | None = None
-        self.writer: PacedWriter | None = None
         self.peer = "?"
         self.info: TransportInfo | None = None
         self.loop = asyncio.get_running_loop()
@@ -325,7 +323,6 @@ class _ServerProtocol(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         srv = self.server
         self.transport = transport
-        self.writer = PacedWriter(transport)
         self.peer = _peer(transport)
         if srv.max_connections is not None and len(srv._active) >= srv.max_connections:
             srv.stats.connections_refused += 1
@@ -356,15 +353,11 @@ class _ServerProtocol(asyncio.Protocol):
         self.server._active.discard(self)
 
     def pause_writing(self) -> None:
-        # The peer reads slower than we answer: stop writing, and reading its requests.
-        if self.writer is not None:
-            self.writer.pause()
+        # The peer reads slower than we answer: stop reading its requests too.
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.writer is not None:
-            self.writer.resume()
         if self.transport is not None and self.conn is not None and not self.conn.closed:
             self.transport.resume_reading()
 
@@ -386,13 +379,13 @@ class _ServerProtocol(asyncio.Protocol):
             else:
                 self._note(event)
         data = conn.data_to_send()
-        transport, writer = self.transport, self.writer
-        if transport is not None and writer is not None and not transport.is_closing():
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
             if data:
-                writer.write(data)
+                transport.write(data)
             if conn.closed:
-                writer.close()  # after the buffered bytes (a -404) are written
-                if writer.buffered:
+                transport.close()  # after the buffered bytes (a -404) are written
+                if transport.get_write_buffer_size():
                     # A peer that does not read would keep the socket forever.
                     self.loop.call_later(_CLOSE_GRACE, transport.abort)
         if conn.closed:
