@@ -12,24 +12,31 @@ Two extension modules share one C core:
   ``MTCRYPT_ENTRY=cffi`` turns it off at run time.
 """
 
+import importlib.util
 import os
 import platform
-import sys
 
 from setuptools import Extension, setup
 
 _CPYTHON = platform.python_implementation() == "CPython"
 
 
+def _core_compile_args() -> tuple[list[str], list[str]]:
+    """The cffi module's flags (mtcrypt/_native/build.py: release, sanitizer and
+    debug builds alike), so that both modules are built the same way."""
+    spec = importlib.util.spec_from_file_location(
+        "_mtcrypt_build", os.path.join("mtcrypt", "_native", "build.py")
+    )
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build._compile_args()
+
+
 def _fastcall_extension() -> list[Extension]:
     if not _CPYTHON:  # the limited C API is CPython's; other interpreters use cffi only
         return []
-    flags = ["-O2", "-std=gnu11", "-Wall", "-Wextra"]
-    link: list[str] = []
-    if not os.environ.get("MTCRYPT_SANITIZE") and "-g" not in os.environ.get("CFLAGS", ""):
-        flags.append("-g0")
-        if sys.platform.startswith("linux"):
-            link.append("-s")
+    flags, link = _core_compile_args()
     return [
         Extension(
             "mtcrypt._native._fastcall",

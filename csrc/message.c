@@ -171,8 +171,10 @@ int mtc_msg_seal_random_parts(const uint8_t *auth_key256, const uint8_t *key_id8
     /* Lay the plaintext out where the seal would copy it, then seal in place. */
     memmove(out + 24, head, head_len);
     if (tail_len) memmove(out + 24 + head_len, tail, tail_len);
-    return mtc_msg_seal_random(auth_key256, key_id8, x, out + 24, head_len + tail_len,
-                               extra_blocks, out);
+    int rc = mtc_msg_seal_random(auth_key256, key_id8, x, out + 24, head_len + tail_len,
+                                 extra_blocks, out);
+    if (rc != MTC_OK) mtc_wipe(out + 24, head_len + tail_len); /* refused: no plaintext left */
+    return rc;
 }
 
 /* All-ones when a <= b, without a branch.  Both operands are below 2^62

@@ -266,10 +266,54 @@ def test_entry_environment_variable(value: str) -> None:
         assert proc.stdout.strip() == "fast"
 
 
-def test_fast_entry_binds_once() -> None:
+def test_fast_entry_binds_once_to_one_core() -> None:
+    """Binding the same core again (a re-import, a subinterpreter) is a no-op;
+    binding other addresses is refused, so the entry never switches cores."""
     fast = _fast_module()
     if HOT is not fast:
         pytest.skip("not bound in this process")
     addresses = tuple(int(ffi.cast("uintptr_t", ffi.addressof(lib, n))) for n in fast.needs())
-    with pytest.raises(RuntimeError, match="already bound"):
-        fast.bind(addresses)
+    fast.bind(addresses)
+    other = (addresses[1], addresses[0], *addresses[2:])
+    with pytest.raises(RuntimeError, match="another core"):
+        fast.bind(other)
+    key, iv = os.urandom(32), os.urandom(32)
+    assert fast.ige256(False, bytes(32), key, iv) == ige_encrypt(bytes(32), key, iv)
+
+
+def test_reimport_keeps_the_entry() -> None:
+    code = (
+        "import importlib, sys, mtcrypt._native as n; first = n.ENTRY; "
+        "importlib.reload(n); del sys.modules['mtcrypt._native']; "
+        "import mtcrypt._native as m; print(first, n.ENTRY, m.ENTRY)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(set(proc.stdout.split())) == 1
+
+
+class _List(list):  # type: ignore[type-arg]
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(list.__iter__(self))[::-1])
+
+
+def test_subclasses_are_not_the_plain_case(entry: Any) -> None:
+    """A list or tuple subclass may override iteration: both entries leave it to
+    the validating path, which honours it."""
+    items = [(os.urandom(32), os.urandom(32), os.urandom(32)) for _ in range(3)]
+    assert entry.ige256_batch(False, _List(items)) is None
+
+    class _Tuple(tuple):  # type: ignore[type-arg]
+        pass
+
+    assert entry.ige256_batch(False, [_Tuple(items[0])]) is None
+    # The validating path iterates the subclass as it says (ciphertexts in its order).
+    assert mc.ige256_encrypt_batch(_List(items)) == [ige_encrypt(*t) for t in reversed(items)]
+
+
+def test_out_of_range_ints_leave_no_pending_error(entry: Any) -> None:
+    plain = _plain(16)
+    assert entry.msg_seal_random(RAW, KEY.key_id_bytes, 0, plain, 2**70, None) is None
+    assert entry.msg_seal_random(RAW, KEY.key_id_bytes, 2**70, plain, 0) is None
+    assert entry.msg_open(RAW, KEY.key_id_bytes, -(2**70), b"x" * 100) is None
+    assert sum(range(3)) == 3  # the interpreter carries on normally

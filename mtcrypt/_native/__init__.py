@@ -166,8 +166,15 @@ def _choose_entry() -> tuple[str, Any]:
                 int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
                 for name in _fastcall.needs()
             )
-            _fastcall.bind(addresses)
-            return "fast", _fastcall
+            try:
+                # Idempotent for the same core (a re-import, a subinterpreter);
+                # refused if another copy of the core was bound first.
+                _fastcall.bind(addresses)
+            except (RuntimeError, TypeError, ValueError) as exc:
+                if requested == "fast":
+                    raise BackendUnavailable(f"{ENTRY_ENV_VAR}=fast: {exc}") from None
+            else:
+                return "fast", _fastcall
     from . import cffi_entry
 
     return "cffi", cffi_entry

@@ -83,14 +83,18 @@ static PyObject *refused(PyObject *partial)
     Py_RETURN_NONE;
 }
 
+/* The same for a fresh output the core may have written into (plaintext, or
+ * a laid-out message): wiped before it is freed. */
+static PyObject *refused_wiped(PyObject *partial)
+{
+    if (partial) core_wipe(PyBytes_AsString(partial), (size_t)PyBytes_Size(partial));
+    return refused(partial);
+}
+
 /* bind(addresses: tuple[int, ...]) -> None; once per process. */
 static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (bound) {
-        PyErr_SetString(PyExc_RuntimeError, "the fast entry is already bound");
-        return NULL;
-    }
     if (nargs != 1 || !PyTuple_Check(args[0]) || PyTuple_Size(args[0]) != (Py_ssize_t)N_NEEDS) {
         PyErr_SetString(PyExc_TypeError, "bind() takes one tuple of function addresses");
         return NULL;
@@ -102,6 +106,14 @@ static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "null function address");
             return NULL;
         }
+    }
+    if (bound) {
+        if (fn[0] == (void *)core_ige_encrypt && fn[1] == (void *)core_ige_decrypt &&
+            fn[2] == (void *)core_ige_batch_ptrs && fn[3] == (void *)core_msg_seal_parts &&
+            fn[4] == (void *)core_msg_open && fn[5] == (void *)core_wipe)
+            Py_RETURN_NONE; /* the same core again: a re-import, a subinterpreter */
+        PyErr_SetString(PyExc_RuntimeError, "the fast entry is already bound to another core");
+        return NULL;
     }
     core_ige_encrypt = (__typeof__(core_ige_encrypt))fn[0];
     core_ige_decrypt = (__typeof__(core_ige_decrypt))fn[1];
@@ -138,7 +150,7 @@ static PyObject *fc_ige256(PyObject *self, PyObject *const *args, Py_ssize_t nar
     } else {
         rc = (decrypt ? core_ige_decrypt : core_ige_encrypt)(key, iv, data, dst, (size_t)n);
     }
-    return rc == MTC_OK ? out : refused(out);
+    return rc == MTC_OK ? out : refused_wiped(out);
 }
 
 /* One item of a batch: a (data, key, iv) tuple of exact bytes, data a
@@ -146,7 +158,7 @@ static PyObject *fc_ige256(PyObject *self, PyObject *const *args, Py_ssize_t nar
 static int batch_item(PyObject *item, const uint8_t **data, const uint8_t **key,
                       const uint8_t **iv, Py_ssize_t *len)
 {
-    if (!PyTuple_Check(item) || PyTuple_Size(item) != 3) return -1;
+    if (!PyTuple_CheckExact(item) || PyTuple_Size(item) != 3) return -1;
     *data = bytes_data(PyTuple_GetItem(item, 0), len);
     *key = bytes_of(PyTuple_GetItem(item, 1), 32);
     *iv = bytes_of(PyTuple_GetItem(item, 2), 32);
@@ -163,7 +175,7 @@ static void release_items(PyObject **held, size_t n)
 static PyObject *fc_ige256_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (!bound || nargs != 2 || !PyList_Check(args[1])) Py_RETURN_NONE;
+    if (!bound || nargs != 2 || !PyList_CheckExact(args[1])) Py_RETURN_NONE;
     int decrypt = PyObject_IsTrue(args[0]);
     if (decrypt < 0) {
         PyErr_Clear();
@@ -175,14 +187,15 @@ static PyObject *fc_ige256_batch(PyObject *self, PyObject *const *args, Py_ssize
     size_t n = (size_t)count;
     /* One allocation for the per-message arrays (malloc: no Python allocation,
      * so the garbage collector cannot run before `held` owns the items). */
-    void **slots = malloc(n * (5 * sizeof(void *) + sizeof(uint64_t)));
+    void **slots = malloc(n * (6 * sizeof(void *) + sizeof(uint64_t)));
     if (!slots) return refused(NULL);
     PyObject **held = (PyObject **)slots;
     const uint8_t **keys = (const uint8_t **)(held + n);
     const uint8_t **ivs = keys + n;
     const uint8_t **ins = ivs + n;
     uint8_t **outs = (uint8_t **)(ins + n);
-    uint64_t *lens = (uint64_t *)(outs + n);
+    PyObject **made = (PyObject **)(outs + n);
+    uint64_t *lens = (uint64_t *)(made + n);
 
     /* Nothing in this loop allocates Python objects or runs Python code, so
      * the list cannot change under it.  Each item is held by a reference of
@@ -204,12 +217,11 @@ static PyObject *fc_ige256_batch(PyObject *self, PyObject *const *args, Py_ssize
         lens[i] = (uint64_t)len;
         total += (size_t)len;
     }
-    PyObject *result = PyList_New(count);
-    if (!result) goto fail;
-    for (size_t i = 0; i < n; i++) {
-        PyObject *out = fresh_bytes((Py_ssize_t)lens[i], &outs[i]);
-        if (!out) goto fail;
-        PyList_SetItem(result, (Py_ssize_t)i, out); /* steals the reference */
+    PyObject *result = NULL;
+    size_t nmade = 0;
+    for (; nmade < n; nmade++) {
+        made[nmade] = fresh_bytes((Py_ssize_t)lens[nmade], &outs[nmade]);
+        if (!made[nmade]) goto fail;
     }
     int rc;
     if (total >= GIL_RELEASE_BYTES) {
@@ -220,13 +232,20 @@ static PyObject *fc_ige256_batch(PyObject *self, PyObject *const *args, Py_ssize
         rc = core_ige_batch_ptrs(decrypt, n, keys, ivs, lens, ins, outs);
     }
     release_items(held, n);
+    if (rc == MTC_OK && (result = PyList_New(count)) != NULL) {
+        for (size_t i = 0; i < n; i++) PyList_SetItem(result, (Py_ssize_t)i, made[i]);
+        free(slots);
+        return result;
+    }
+    for (size_t i = 0; i < n; i++) core_wipe(outs[i], (size_t)lens[i]); /* refused */
+    release_items(made, n);
     free(slots);
-    return rc == MTC_OK ? result : refused(result);
+    return rc == MTC_OK ? NULL : refused(NULL);
 
 fail:
     release_items(held, n);
+    release_items(made, nmade);
     free(slots);
-    Py_XDECREF(result);
     return NULL;
 }
 
@@ -256,6 +275,7 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
     int x;
     Py_ssize_t head_len, tail_len = 0;
     long extra = PyLong_CheckExact(args[4]) ? PyLong_AsLong(args[4]) : -1;
+    if (extra == -1) PyErr_Clear();
     if (nargs == 6 && !(tail = bytes_data(args[5], &tail_len))) Py_RETURN_NONE;
     if (message_args(args, &auth_key, &key_id, &x, &head, &head_len) || extra < 0 || extra > 64) {
         PyErr_Clear();
@@ -280,7 +300,7 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
         rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
                                  (size_t)tail_len, (size_t)extra, dst);
     }
-    return rc == MTC_OK ? out : refused(out); /* e.g. a bad header: explained there */
+    return rc == MTC_OK ? out : refused_wiped(out); /* e.g. a bad header: explained there */
 }
 
 /* Opens args' packet straight into a fresh bytes object of len - 24 bytes.

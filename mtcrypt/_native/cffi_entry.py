@@ -24,7 +24,7 @@ _FILL_FRESH_BYTES = platform.python_implementation() == "CPython"
 _IGE = (lib.mtc_ige256_encrypt_key, lib.mtc_ige256_decrypt_key)
 _SEAL_PARTS = lib.mtc_msg_seal_random_parts
 _OPEN = lib.mtc_msg_open
-_MAX_EXTRA_BLOCKS = 64  # 16 * 64 = 1024, the largest padding
+_MAX_EXTRA_BLOCKS = 64  # as the fast entry; the padding limit (1024) is checked too
 _MIN_PACKET = 24 + 32 + 16
 
 
@@ -64,7 +64,7 @@ def ige256(decrypt: object, data: object, key: object, iv: object) -> bytes | No
 
 
 def ige256_batch(decrypt: object, items: object) -> list[bytes] | None:
-    if type(items) is not list or not items:
+    if type(items) is not list or not items:  # exactly list (and tuple), as the fast entry
         return None
     snapshot = tuple(items)
     count = len(snapshot)
@@ -154,7 +154,10 @@ def msg_open(auth_key: object, key_id: object, x: object, packet: object) -> byt
     opened = _open(auth_key, key_id, x, packet)
     if type(opened) is tuple:
         plain, length = opened
-        return plain[: 32 + length]
+        message = plain[: 32 + length]
+        # Our own fresh object, seen by nobody: no plaintext left behind in it.
+        lib.mtc_wipe(ffi.from_buffer(plain), len(plain))
+        return message
     return opened  # type: ignore[return-value]
 
 

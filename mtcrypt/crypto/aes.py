@@ -24,7 +24,7 @@ from .._validation import (
     readable,
     writable,
 )
-from ..errors import InvalidArgument, InvalidLength
+from ..errors import InvalidArgument, InvalidLength, OutOfMemory
 
 __all__ = [
     "Aes256",
@@ -167,7 +167,10 @@ def _batch(items: Iterable[tuple[BytesLike, BytesLike, BytesLike]], decrypt: boo
         plain.append((data, key, iv))
     # Empty messages are legal and need no work; the others are now plain.
     work = [t for t in plain if t[0]]
-    results = iter(_HOT_BATCH(decrypt, work) if work else ())
+    done = _HOT_BATCH(decrypt, work) if work else []
+    if done is None:  # every item is plain now: only memory can have run out
+        raise OutOfMemory("batch IGE: out of memory")
+    results = iter(done)
     return [next(results) if t[0] else b"" for t in plain]
 
 
