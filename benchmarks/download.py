@@ -121,6 +121,7 @@ def parse_upload_file(result: bytes) -> bytes:
 sys.path.insert(0, str(HERE.parent))
 try:
     from server_load import (
+        _rusage_cpu,
         busy_processes,
         git_state,
         machine_busy_seconds,
@@ -146,11 +147,6 @@ def tree_cpu_precise(root: int) -> float:
     except OSError:
         return tree_cpu_seconds(root)
     return total / 1e9 if total else tree_cpu_seconds(root)
-
-
-def _rusage_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def _rusage_sys() -> float:
@@ -185,29 +181,13 @@ def make_file(size: int, seed: int) -> bytes:
 
 
 def _pyrogram_config(port: int) -> bytes | None:
-    """A layer-229 Config for Pyrogram's Session.start (help.getConfig); None without it."""
-    try:
-        import inspect
+    """A Config for Pyrogram's Session.start (help.getConfig); None without Pyrogram."""
+    from mtcrypt.testing.conformance.adapters import _pyrogram_config as config
 
-        from pyrogram import raw
+    try:
+        return config(port)
     except ImportError:
         return None
-    kw: dict[str, Any] = {}
-    for name, param in inspect.signature(raw.types.Config.__init__).parameters.items():
-        if name == "self" or param.default is not inspect.Parameter.empty:
-            continue
-        annotation = str(param.annotation)
-        if name == "dc_options":
-            kw[name] = [raw.types.DcOption(id=2, ip_address="127.0.0.1", port=port)]
-        elif name == "this_dc":
-            kw[name] = 2
-        elif "bool" in annotation:
-            kw[name] = False
-        elif "str" in annotation:
-            kw[name] = ""
-        else:
-            kw[name] = 0
-    return bytes(raw.types.Config(**kw).write())
 
 
 def make_handler(data: bytes, config: list[bytes]) -> Any:

@@ -39,30 +39,32 @@ def _id(case: dict[str, object]) -> str:
     return "-".join(parts)
 
 
+async def _round_trips(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
+    """A handshake, a ping, 50 requests at once and a 200 KB one over ``case``."""
+    async with ReferenceServer(
+        server_key, handler=echo_handler, secrets=[DD, EE], seed=7
+    ) as server:
+        client = await Client.connect(
+            "127.0.0.1", server.port, public_keys=[server.public_key], **case
+        )  # type: ignore[arg-type]
+        try:
+            assert client.auth_key is not None
+            record = server.handshakes[-1]
+            assert record.key_id == client.auth_key.key_id
+            assert record.rsa_scheme == "rsa_pad"
+            assert await client.ping() > 0
+            payloads = [struct.pack("<I", 0x0D0E0D0E) + os.urandom(4 * i) for i in range(50)]
+            results = await asyncio.gather(*(client.invoke(p) for p in payloads))
+            assert results == payloads
+            big = struct.pack("<I", 0x0D0E0D0E) + os.urandom(200_000)
+            assert await client.invoke(big) == big
+        finally:
+            await client.close()
+
+
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_client_server_every_transport(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
-    async def run() -> None:
-        async with ReferenceServer(
-            server_key, handler=echo_handler, secrets=[DD, EE], seed=7
-        ) as server:
-            client = await Client.connect(
-                "127.0.0.1", server.port, public_keys=[server.public_key], **case
-            )  # type: ignore[arg-type]
-            try:
-                assert client.auth_key is not None
-                record = server.handshakes[-1]
-                assert record.key_id == client.auth_key.key_id
-                assert record.rsa_scheme == "rsa_pad"
-                assert await client.ping() > 0
-                payloads = [struct.pack("<I", 0x0D0E0D0E) + os.urandom(4 * i) for i in range(50)]
-                results = await asyncio.gather(*(client.invoke(p) for p in payloads))
-                assert results == payloads
-                big = struct.pack("<I", 0x0D0E0D0E) + os.urandom(200_000)
-                assert await client.invoke(big) == big
-            finally:
-                await client.close()
-
-    asyncio.run(run())
+    asyncio.run(_round_trips(server_key, case))
 
 
 def test_default_handler_answers_401(server_key: RsaPrivateKey) -> None:
@@ -134,25 +136,11 @@ def test_threaded_server_for_sync_tests(server_key: RsaPrivateKey) -> None:
 
 @pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[8]], ids=_id)
 def test_client_server_on_uvloop(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
-    """The client and the server on uvloop's event loop, whose transports are
-    not asyncio.Transport subclasses (an isinstance check once refused them)."""
+    """The same on uvloop's event loop, whose transports are not
+    asyncio.Transport subclasses (an isinstance check once refused them)."""
     uvloop = require("uvloop")
-
-    async def run() -> None:
-        async with ReferenceServer(
-            server_key, handler=echo_handler, secrets=[DD, EE], seed=7
-        ) as server:
-            client = await Client.connect(
-                "127.0.0.1", server.port, public_keys=[server.public_key], **case
-            )  # type: ignore[arg-type]
-            try:
-                payloads = [struct.pack("<I", 0x0D0E0D0E) + os.urandom(4 * i) for i in range(20)]
-                assert await asyncio.gather(*(client.invoke(p) for p in payloads)) == payloads
-            finally:
-                await client.close()
-
     loop = uvloop.new_event_loop()
     try:
-        loop.run_until_complete(run())
+        loop.run_until_complete(_round_trips(server_key, case))
     finally:
         loop.close()

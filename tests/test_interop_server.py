@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
 import struct
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from conftest import require
 from mtcrypt.aio import ConnectionInfo, RpcReply
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.testing import ReferenceServer
+from mtcrypt.testing.conformance.adapters import _pyrogram_config as pyrogram_config
 
 pytestmark = pytest.mark.interop
 
@@ -183,27 +183,6 @@ def test_pyrogram_mtproxy_dd_secret(server_key: RsaPrivateKey, pyrogram_trusts: 
     asyncio.run(run())
 
 
-def _pyrogram_config(port: int) -> bytes:
-    from pyrogram import raw
-
-    kw: dict[str, Any] = {}
-    for name, param in inspect.signature(raw.types.Config.__init__).parameters.items():
-        if name == "self" or param.default is not inspect.Parameter.empty:
-            continue
-        annotation = str(param.annotation)
-        if name == "dc_options":
-            kw[name] = [raw.types.DcOption(id=2, ip_address="127.0.0.1", port=port)]
-        elif name == "this_dc":
-            kw[name] = 2
-        elif "bool" in annotation:
-            kw[name] = False
-        elif "str" in annotation:
-            kw[name] = ""
-        else:
-            kw[name] = 0
-    return bytes(raw.types.Config(**kw).write())
-
-
 def test_pyrogram_session_start(server_key: RsaPrivateKey, pyrogram_trusts: None) -> None:
     """Pyrogram's own session: ping, then initConnection(help.getConfig)."""
     from pyrogram import raw
@@ -221,7 +200,7 @@ def test_pyrogram_session_start(server_key: RsaPrivateKey, pyrogram_trusts: None
 
     async def run() -> None:
         async with ReferenceServer(server_key, handler=handler) as server:
-            config.append(_pyrogram_config(server.port))
+            config.append(pyrogram_config(server.port))
             client = _pyrogram_client(TCPAbridged)
             key = await asyncio.wait_for(
                 Auth(client, 2, "127.0.0.1", server.port, False).create(), 20

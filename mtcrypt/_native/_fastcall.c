@@ -28,8 +28,19 @@
 
 #include "mtcrypt.h"
 
-/* Release the GIL only when the work outweighs the cost of releasing it. */
+/* Release the GIL only when the work outweighs the cost of releasing it.
+ * `call` may touch only immutable exact bytes and fresh objects nobody else
+ * can reach while the GIL is released. */
 #define GIL_RELEASE_BYTES 4096
+#define CALL_CORE(nbytes, call)                                                     \
+    do {                                                                            \
+        if ((nbytes) >= GIL_RELEASE_BYTES) {                                        \
+            Py_BEGIN_ALLOW_THREADS call;                                            \
+            Py_END_ALLOW_THREADS                                                    \
+        } else {                                                                    \
+            call;                                                                   \
+        }                                                                           \
+    } while (0)
 
 /* The core functions this module calls, in the order bind() receives them. */
 static const char *const NEEDS[] = {
@@ -143,13 +154,8 @@ static PyObject *fc_ige256(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *out = fresh_bytes(n, &dst);
     if (!out) return NULL;
     int rc;
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = (decrypt ? core_ige_decrypt : core_ige_encrypt)(key, iv, data, dst, (size_t)n);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = (decrypt ? core_ige_decrypt : core_ige_encrypt)(key, iv, data, dst, (size_t)n);
-    }
+    CALL_CORE(n, rc = (decrypt ? core_ige_decrypt : core_ige_encrypt)(key, iv, data, dst,
+                                                                       (size_t)n));
     return rc == MTC_OK ? out : refused_wiped(out);
 }
 
@@ -224,13 +230,7 @@ static PyObject *fc_ige256_batch(PyObject *self, PyObject *const *args, Py_ssize
         if (!made[nmade]) goto fail;
     }
     int rc;
-    if (total >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = core_ige_batch_ptrs(decrypt, n, keys, ivs, lens, ins, outs);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = core_ige_batch_ptrs(decrypt, n, keys, ivs, lens, ins, outs);
-    }
+    CALL_CORE(total, rc = core_ige_batch_ptrs(decrypt, n, keys, ivs, lens, ins, outs));
     release_items(held, n);
     if (rc == MTC_OK && (result = PyList_New(count)) != NULL) {
         for (size_t i = 0; i < n; i++) PyList_SetItem(result, (Py_ssize_t)i, made[i]);
@@ -291,15 +291,8 @@ static PyObject *fc_msg_seal_random(PyObject *self, PyObject *const *args, Py_ss
     PyObject *out = fresh_bytes((Py_ssize_t)(24 + (size_t)n + pad_len), &dst);
     if (!out) return NULL;
     int rc;
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
-                                 (size_t)tail_len, (size_t)extra, dst);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
-                                 (size_t)tail_len, (size_t)extra, dst);
-    }
+    CALL_CORE(n, rc = core_msg_seal_parts(auth_key, key_id, x, head, (size_t)head_len, tail,
+                                          (size_t)tail_len, (size_t)extra, dst));
     return rc == MTC_OK ? out : refused_wiped(out); /* e.g. a bad header: explained there */
 }
 
@@ -319,13 +312,7 @@ static PyObject *open_fresh(PyObject *const *args, Py_ssize_t nargs, int *data_l
     PyObject *plain = fresh_bytes(n - 24, &dst);
     if (!plain) return NULL;
     int rc;
-    if (n >= GIL_RELEASE_BYTES) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, dst);
-        Py_END_ALLOW_THREADS
-    } else {
-        rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, dst);
-    }
+    CALL_CORE(n, rc = core_msg_open(auth_key, key_id, x, packet, (size_t)n, dst));
     if (rc >= 0) {
         *data_len = rc;
         return plain;

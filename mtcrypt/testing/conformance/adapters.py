@@ -484,7 +484,10 @@ class TelethonAdapter(_LibraryAdapter):
 _HELP_GET_CONFIG = 0xC4F9186B
 
 
-def _pyrogram_config() -> bytes:
+def _pyrogram_config(port: int = 443) -> bytes:
+    """A ``Config`` (the answer to ``help.getConfig``) that Pyrogram's
+    ``Session.start`` accepts from a test server on 127.0.0.1:``port``.  The
+    download benchmark and the interop tests use it too."""
     raw: Any = importlib.import_module("pyrogram.raw")
 
     kw: dict[str, Any] = {}
@@ -493,7 +496,7 @@ def _pyrogram_config() -> bytes:
             continue
         annotation = str(param.annotation)
         if name == "dc_options":
-            kw[name] = [raw.types.DcOption(id=2, ip_address="127.0.0.1", port=443)]
+            kw[name] = [raw.types.DcOption(id=2, ip_address="127.0.0.1", port=port)]
         elif name == "this_dc":
             kw[name] = 2
         elif "bool" in annotation:
