@@ -714,7 +714,7 @@ def test_encrypt_layer_helper_matches_chat_output() -> None:
     assert (
         encode_layer(
             random_bytes=layer.random_bytes,
-            layer=LAYER,
+            layer=46,  # the peer has not announced its layer yet
             in_seq_no=0,
             out_seq_no=1,
             message=layer.message,

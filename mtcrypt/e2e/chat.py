@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, replace
 
 from .._random import random_bytes
-from .._validation import BytesLike, Clock, Rng, draw
+from .._validation import BytesLike, Clock, Rng, check_int, draw
 from ..errors import DecryptionFailed, InvalidArgument, TLError
 from ..mtproto import AuthKey
 from ..tl import TLObject
@@ -67,6 +67,7 @@ from .tl import (
     decode_layer,
     encode_layer,
     make,
+    required_layer,
 )
 from .visual import KeyVisualization
 
@@ -91,7 +92,8 @@ class ChatPolicy:
     """Tunables; the defaults follow the spec and the official clients."""
 
     layer: int = LAYER
-    """The layer we announce and write."""
+    """The layer we support and announce (46..144). Messages carry the lower of
+    it and the peer's layer (:attr:`SecretChat.layer`)."""
     auto_rekey: bool = True
     """Start re-keying by itself when :meth:`SecretChat.rekey_due` (official clients do)."""
     rekey_after_messages: int = 100
@@ -108,6 +110,7 @@ class ChatPolicy:
     """LEGACY: also accept MTProto 1.0 messages from a peer below layer 73."""
 
     def __post_init__(self) -> None:
+        check_int(self.layer, "layer", MIN_LAYER, LAYER)
         if self.random_bytes_length < MIN_RANDOM_BYTES:
             raise InvalidArgument("random_bytes_length must be at least 15")
         for name in ("max_pending", "max_resend", "max_unacked", "rekey_after_messages"):
@@ -232,6 +235,15 @@ class SecretChat:
         return self._peer_layer
 
     @property
+    def layer(self) -> int:
+        """The layer our messages carry now: the lower of ours
+        (:attr:`ChatPolicy.layer`) and :attr:`peer_layer`, as the spec and
+        tdlib write it, so that a peer on an older layer can read everything
+        (it would otherwise ask its user to update on every message). What
+        :meth:`send` accepts is limited to the constructors of this layer."""
+        return max(MIN_LAYER, min(self._policy.layer, self._peer_layer))
+
+    @property
     def aborted(self) -> AbortReason | None:
         return self._aborted
 
@@ -269,7 +281,7 @@ class SecretChat:
         out_seq_no = 2 * self._my_out + 1 - self._x
         payload = encode_layer(
             random_bytes=draw(self._rng, self._policy.random_bytes_length),
-            layer=self._policy.layer,
+            layer=self.layer,
             in_seq_no=in_seq_no,
             out_seq_no=out_seq_no,
             message=message,
@@ -314,6 +326,13 @@ class SecretChat:
             raise InvalidArgument("message must be an end-to-end TLObject (mtcrypt.e2e.make)")
         if codec().schema[message.name].result != "DecryptedMessage":
             raise InvalidArgument(f"{message.name} is not a DecryptedMessage")
+        needed = required_layer(message)
+        if needed > self.layer:
+            raise InvalidArgument(
+                f"{message.name} needs layer {needed}, but this chat writes layer {self.layer} "
+                f"(ours {self._policy.layer}, the peer's {self._peer_layer}); use the constructors "
+                "of that layer"
+            )
         service = message.name in _SERVICE
         if service:
             action = message.fields["action"]
@@ -325,16 +344,20 @@ class SecretChat:
         return out
 
     def send_text(self, text: str, *, ttl: int = 0, silent: bool = False) -> list[Outgoing]:
-        """Send a text message (``decryptedMessage`` of the current layer)."""
-        return self.send(
-            make(
+        """Send a text message in the constructor of :attr:`layer`:
+        ``decryptedMessage`` from layer 73, ``decryptedMessage45`` below (which
+        has no ``silent`` flag; it is left out there)."""
+        if self.layer >= LAYER_MTPROTO2:
+            message = make(
                 "decryptedMessage",
                 random_id=self._random_id(),
                 ttl=ttl,
                 message=text,
                 silent=silent,
             )
-        )
+        else:
+            message = make("decryptedMessage45", random_id=self._random_id(), ttl=ttl, message=text)
+        return self.send(message)
 
     def send_action(self, action: TLObject) -> list[Outgoing]:
         """Send an application service action (TTL, read, delete, ...)."""

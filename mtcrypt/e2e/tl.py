@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -34,7 +35,9 @@ __all__ = [
     "codec",
     "decode_layer",
     "encode_layer",
+    "first_layer",
     "make",
+    "required_layer",
 ]
 
 LAYER = 144
@@ -51,6 +54,86 @@ MIN_RANDOM_BYTES = 15
 
 LAYER_ID = 0x1BE31789
 """``decryptedMessageLayer``'s constructor id."""
+
+# The layer each constructor first appeared in (core.telegram.org/schema/
+# end-to-end, one section per layer; cross-checked with tdlib's SecretChatLayer
+# and Telegram-iOS's per-layer encoders, which send nothing newer than the chat's
+# layer). Only the figures above MIN_LAYER (46) change what a chat may send; the
+# older ones are listed so that the table is complete (a test checks it against
+# the schema). Where the first layer is uncertain the later candidate is
+# written, so the gate can only refuse too much, never send too new.
+_FIRST_LAYER: dict[int, Sequence[str]] = {
+    8: (
+        "decryptedMessage8 decryptedMessageService8 decryptedMessageMediaEmpty "
+        "decryptedMessageMediaPhoto8 decryptedMessageMediaVideo8 decryptedMessageMediaGeoPoint "
+        "decryptedMessageMediaContact decryptedMessageMediaDocument8 decryptedMessageMediaAudio8 "
+        "decryptedMessageActionSetMessageTTL decryptedMessageActionReadMessages "
+        "decryptedMessageActionDeleteMessages decryptedMessageActionScreenshotMessages "
+        "decryptedMessageActionFlushHistory"
+    ).split(),
+    17: (
+        "decryptedMessageLayer decryptedMessage17 decryptedMessageService "
+        "decryptedMessageMediaVideo17 decryptedMessageMediaAudio decryptedMessageActionResend "
+        "decryptedMessageActionNotifyLayer decryptedMessageActionTyping sendMessageTypingAction "
+        "sendMessageCancelAction sendMessageRecordVideoAction sendMessageUploadVideoAction "
+        "sendMessageRecordAudioAction sendMessageUploadAudioAction sendMessageUploadPhotoAction "
+        "sendMessageUploadDocumentAction sendMessageGeoLocationAction "
+        "sendMessageChooseContactAction"
+    ).split(),
+    20: (
+        "decryptedMessageActionRequestKey decryptedMessageActionAcceptKey "
+        "decryptedMessageActionAbortKey decryptedMessageActionCommitKey decryptedMessageActionNoop"
+    ).split(),
+    23: (
+        "decryptedMessageMediaExternalDocument documentAttributeImageSize "
+        "documentAttributeAnimated documentAttributeSticker23 documentAttributeVideo23 "
+        "documentAttributeAudio23 documentAttributeFilename photoSizeEmpty photoSize "
+        "photoCachedSize fileLocationUnavailable fileLocation"
+    ).split(),
+    45: (
+        "decryptedMessage45 decryptedMessageMediaPhoto decryptedMessageMediaVideo "
+        "decryptedMessageMediaDocument45 decryptedMessageMediaVenue decryptedMessageMediaWebPage "
+        "documentAttributeSticker documentAttributeAudio45 inputStickerSetShortName "
+        "inputStickerSetEmpty messageEntityUnknown messageEntityMention messageEntityHashtag "
+        "messageEntityBotCommand messageEntityUrl messageEntityEmail messageEntityBold "
+        "messageEntityItalic messageEntityCode messageEntityPre messageEntityTextUrl "
+        "messageEntityMentionName"
+    ).split(),
+    46: ("documentAttributeAudio",),
+    66: "documentAttributeVideo sendMessageRecordRoundAction sendMessageUploadRoundAction".split(),
+    73: ("decryptedMessage",),
+    101: (
+        "messageEntityUnderline messageEntityStrike messageEntityBlockquote messageEntityPhone "
+        "messageEntityCashtag messageEntityBankCard"
+    ).split(),
+    143: ("decryptedMessageMediaDocument",),
+    144: ("messageEntitySpoiler", "messageEntityCustomEmoji"),
+}
+_LAYER_OF = {name: layer for layer, names in _FIRST_LAYER.items() for name in names}
+
+
+def first_layer(name: str) -> int:
+    """The secret-chat layer constructor ``name`` first appeared in."""
+    try:
+        return _LAYER_OF[name]
+    except KeyError:
+        raise InvalidArgument(f"{name!r} is not an end-to-end constructor") from None
+
+
+def required_layer(obj: TLObject) -> int:
+    """The lowest layer at which ``obj`` and everything inside it exist: a chat
+    may send ``obj`` only at this layer or above."""
+    layer = first_layer(obj.name)
+    stack: list[object] = list(obj.fields.values())
+    while stack:
+        value = stack.pop()
+        if isinstance(value, TLObject):
+            layer = max(layer, first_layer(value.name))
+            stack.extend(value.fields.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return layer
+
 
 _ENTRY = re.compile(r"^//\s*@as\s+(?P<alias>\w+)(?:\s+@wire-id\s+(?P<wire>[0-9a-fA-F]{1,8}))?\s*$")
 
