@@ -473,8 +473,12 @@ def _pad_to(payload_size: int, pad: int) -> int:
 @_scenario("e2e-msg-key-flipped", "C1", "reject", "a message whose msg_key is one bit off")
 def _msg_key(chat: _Chat) -> None:
     chat.open()
-    packet = chat.peer.seal(text("forged"), advance=False)
-    forged = packet[:8] + mutators.flip_bit(packet[8:24], 3) + packet[24:]
+    # Encrypted under the KDF of the wrong msg_key, so that it decrypts to a
+    # well-formed message: only the MAC check can refuse it.
+    payload = chat.peer.payload(text("forged"))
+    pad = _pad_to(len(payload), 16)
+    plain = struct.pack("<i", len(payload)) + payload + random_bytes(pad)
+    forged = mutators.forge_msg_key(chat.peer.key, plain, from_server=not chat.peer.creator)
     _dropped(chat, chat.deliver(forged), "forged", "a message with a wrong msg_key")
 
 
@@ -775,8 +779,13 @@ def _v1_new_layer(chat: _Chat) -> None:
 
 @_scenario("e2e-mtproto1-downgrade", "E1", "reject", "MTProto 1.0 at layer 46 after 2.0 messages")
 def _v1_downgrade(chat: _Chat) -> None:
-    chat.open()
-    packet = chat.peer.seal(text("downgrade", 46), version=1, layer=46, advance=False)
+    # A chat at layer 46 (where MTProto 1.0 is still allowed before the first
+    # 2.0 message), so that only the downgrade rule can refuse it.
+    chat.open(announce=False)
+    chat.peer.layer = 46
+    if "modern" not in chat.deliver(chat.peer.seal(text("modern", 46))).delivered:
+        raise _Verdict("error", "a layer-46 MTProto 2.0 message was not delivered")
+    packet = chat.peer.seal(text("downgrade", 46), version=1, advance=False)
     reply = chat.deliver(packet)
     if "downgrade" in reply.delivered:
         raise _Verdict("accepted", "went back to MTProto 1.0 after 2.0")
