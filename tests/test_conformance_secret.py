@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -40,6 +41,7 @@ from mtcrypt.errors import MtcryptError
 from mtcrypt.handshake import dh as handshake_dh
 from mtcrypt.mtproto import AuthKey, kdf2
 from mtcrypt.testing.conformance.secret import run_secret_suite, secret_scenarios
+from mtcrypt.testing.conformance.secret_command import SecretCommandTarget
 from mtcrypt.testing.conformance.secret_target import DhParams, MtcryptSecretTarget, Reply
 
 # ---- the broken variant --------------------------------------------------------------------
@@ -342,6 +344,7 @@ FLAW_FOR: dict[str, str] = {
     "e2e-layer-newer": "unknown-aborts",
     "e2e-mtproto1-layer-73": "mtproto1-always",
     "e2e-mtproto1-downgrade": "mtproto1-always",
+    "e2e-mtproto1-legacy": "mtproto1-always",
     "e2e-rekey-peer-initiates": "rekey-never-accepts",
     "e2e-rekey-g-a-one": "rekey-g-unchecked",
     "e2e-rekey-g-a-p-minus-1": "rekey-g-unchecked",
@@ -381,8 +384,9 @@ def test_each_scenario_catches_its_flaw(scenario: Any, monkeypatch: pytest.Monke
     _patch(monkeypatch, flaw)
     target = StrictPaddingTarget(flaw) if flaw == "strict-padding" else BrokenTarget(flaw)
     report = run_secret_suite(target, [scenario])
+    expected = "WARN" if scenario.expect == "deprecated" else "FAIL"
     for result in report.results:
-        assert result.status == "FAIL", (flaw, result)
+        assert result.status == expected, (flaw, result)
 
 
 def test_a_target_without_features_is_skipped() -> None:
@@ -393,7 +397,7 @@ def test_a_target_without_features_is_skipped() -> None:
     assert {r.status for r in report.results} == {"skip"}
 
 
-def test_a_crashing_target_is_an_error_not_a_pass() -> None:
+def test_a_crashing_target_fails_with_the_symptom_named() -> None:
     class Crashing(MtcryptSecretTarget):
         def receive(self, packet: bytes) -> Reply:
             raise RuntimeError("receive loop died")
@@ -402,7 +406,7 @@ def test_a_crashing_target_is_an_error_not_a_pass() -> None:
     report = run_secret_suite(Crashing(), chosen)
     assert not report.passed
     for result in report.results:
-        assert result.status == "error" and "receive loop died" in result.detail
+        assert result.status == "FAIL" and "receive loop died" in result.detail
 
 
 def test_the_honest_parameters_validate() -> None:
@@ -410,3 +414,94 @@ def test_the_honest_parameters_validate() -> None:
     from mtcrypt.testing.conformance.secret import _HONEST
 
     DhConfig.validate(_HONEST.g, _HONEST.p)
+
+
+# ---- warnings, reports, and the JSON-lines route -------------------------------------------
+
+
+def test_a_legacy_mtproto1_opt_in_is_a_warning_not_a_failure() -> None:
+    from mtcrypt.e2e import ChatPolicy
+
+    target = MtcryptSecretTarget(ChatPolicy(accept_mtproto1=True, auto_rekey=False))
+    report = run_secret_suite(target)
+    assert [r.id for r in report.warnings] == ["e2e-mtproto1-legacy", "e2e-mtproto1-legacy/partner"]
+    assert report.passed and not report.failed("fail") and report.failed("warn")
+    import xml.etree.ElementTree as ET
+
+    lenient = ET.fromstring(report.to_junit(fail_on="fail"))
+    strict = ET.fromstring(report.to_junit(fail_on="warn"))
+    assert lenient.get("failures") == "0" and strict.get("failures") == "2"
+    failure = strict.find("testcase[@name='e2e-mtproto1-legacy']/failure")
+    assert failure is not None and failure.get("type") == "WARN"
+
+
+EXAMPLE = [sys.executable, "-m", "mtcrypt.testing.conformance.example_secret_peer"]
+
+
+def test_the_example_program_passes_over_json_lines() -> None:
+    with SecretCommandTarget(EXAMPLE) as target:
+        assert target.features == {"rekey", "files"}
+        report = run_secret_suite(target)
+    assert report.passed, report.to_table()
+    assert len(report.results) == len(run_secret_suite(MtcryptSecretTarget()).results)
+
+
+_FAULTY = """
+import json, sys, time
+from mtcrypt.testing.conformance.example_secret_peer import handle
+from mtcrypt.testing.conformance.secret_target import MtcryptSecretTarget
+target = MtcryptSecretTarget()
+receives = 0
+for line in sys.stdin:
+    request = json.loads(line)
+    if request["op"] == "receive":
+        receives += 1
+        if receives == {at}:
+            {fault}
+    try:
+        answer = {{"ok": True, **handle(target, request)}}
+    except Exception as exc:
+        answer = {{"ok": False, "error": str(exc)}}
+    print(json.dumps(answer), flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("fault", "symptom"),
+    [
+        ("time.sleep(30)", "no answer to receive within 1 s"),
+        ("sys.exit(3)", "exited during receive"),
+    ],
+)
+def test_a_program_that_hangs_or_dies_fails_with_the_symptom(
+    tmp_path: Any, fault: str, symptom: str
+) -> None:
+    script = tmp_path / "faulty.py"
+    script.write_text(_FAULTY.format(at=3, fault=fault))
+    chosen = [s for s in secret_scenarios() if s.id in ("e2e-replay", "e2e-msg-key-flipped")]
+    with SecretCommandTarget([sys.executable, str(script)], timeout=1.0) as target:
+        report = run_secret_suite(target, chosen)
+    first = report.results[0]
+    assert first.status == "FAIL" and symptom in first.detail, first
+    # The program is started again for the next scenario, which then runs.
+    assert all(r.status in ("pass", "FAIL") for r in report.results[1:])
+
+
+def test_a_program_that_is_not_a_peer_is_a_usage_error() -> None:
+    with pytest.raises(ValueError, match="does not speak the secret-chat protocol"):
+        SecretCommandTarget([sys.executable, "-c", "print('hello')"], timeout=5)
+
+
+def test_the_command_line(tmp_path: Any) -> None:
+    from mtcrypt.testing.conformance.cli import main
+
+    junit = tmp_path / "report.xml"
+    command = "secret:command:" + " ".join(EXAMPLE)
+    assert main(["--target", command, "--quiet", "--only", "e2e-gap-*", "--junit", str(junit)]) == 0
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert main(["--target", "secret:mtcrypt", "--layer", "45"]) == 2
+    assert main(["--target", "secret:mtcrypt", "--only", "nothing-matches"]) == 2
+    assert main(["--target", "mtcrypt", "--layer", "46"]) == 2

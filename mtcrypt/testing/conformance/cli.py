@@ -6,10 +6,15 @@ Targets that are **servers** (the mirror client plays against them):
 ``mtcrypt-server`` (a reference server started here, enforcing salts) and
 ``server:HOST:PORT`` (needs ``--rsa-key`` with the server's public key, and
 ``--secret`` for the fake-TLS scenarios).
+Targets that are **secret-chat implementations** (the adversary plays the
+other end of the chat): ``secret:mtcrypt`` and ``secret:command:<program>``
+(the JSON-lines protocol of :mod:`.secret_command`); ``--layer`` sets the
+layer the target's chats use.
 
 Prints a table (and progress on stderr unless ``--quiet``), writes JSON with
-``--json FILE``, and exits with 0 when every scenario passed, 1 when there are
-findings, 2 on usage errors.
+``--json FILE`` and JUnit XML with ``--junit FILE``, and exits with 0 when no
+scenario failed, 1 when one did (with ``--fail-on warn`` also when deprecated
+behaviour was accepted), 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .runner import Report, ScenarioResult
     from .scenarios import Scenario
+    from .secret import SecretScenario
 
 __all__ = ["DESCRIPTION", "add_arguments", "main", "run"]
 
@@ -35,8 +41,11 @@ Client targets (an adversarial server plays against them): mtcrypt, telethon,
 pyrogram, command:"PROGRAM ARGS..." (a JSON-lines adapter).  Server targets (a
 mirror client plays against them): mtcrypt-server (a reference server started
 here) and server:HOST:PORT (needs --rsa-key, and --secret for fake-TLS).
+Secret-chat targets (the adversary plays the other end of a secret chat):
+secret:mtcrypt and secret:command:"PROGRAM ARGS..." (JSON lines on stdin/stdout).
 
-Exit status: 0 when every scenario passed, 1 with findings, 2 on usage errors.
+Exit status: 0 when no scenario failed, 1 when one did (FAIL, late, error; with
+--fail-on warn also WARN: deprecated behaviour accepted), 2 on usage errors.
 """
 
 _SERVER_SECRET = "ee" + "5e" * 16 + b"conformance.example".hex()
@@ -48,9 +57,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--target",
         default="mtcrypt",
         help="telethon | pyrogram | mtcrypt | command:CMD (clients); "
-        "mtcrypt-server | server:HOST:PORT (servers)",
+        "mtcrypt-server | server:HOST:PORT (servers); secret:mtcrypt | secret:command:CMD "
+        "(secret chats)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
+    parser.add_argument(
+        "--fail-on",
+        choices=("fail", "warn"),
+        default="fail",
+        help="exit 1 on findings (fail, the default) or also on warnings (warn)",
+    )
+    parser.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="secret-chat targets: the layer their chats use (46..144, default 144)",
+    )
     parser.add_argument(
         "--scenarios",
         metavar="FILE",
@@ -90,6 +113,58 @@ def _select(args: argparse.Namespace, role: str | None) -> list[Scenario]:
         patterns = [p.strip() for p in args.skip.split(",") if p.strip()]
         chosen = [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p) for p in patterns)]
     return chosen
+
+
+def _patterns(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _select_secret(args: argparse.Namespace) -> list[SecretScenario]:
+    from .secret import secret_scenarios
+
+    chosen = secret_scenarios()
+    only, skip = _patterns(args.only), _patterns(args.skip)
+
+    def matches(scenario_id: str, patterns: list[str]) -> bool:
+        # A pattern may name the partner run too (``e2e-replay/partner``):
+        # a scenario is kept if either of its ids matches.
+        ids = (scenario_id, f"{scenario_id}/partner")
+        return any(fnmatch.fnmatchcase(i, p) for i in ids for p in patterns)
+
+    if only:
+        chosen = [s for s in chosen if matches(s.id, only)]
+    if skip:
+        chosen = [s for s in chosen if not matches(s.id, skip)]
+    return chosen
+
+
+def _secret_report(args: argparse.Namespace, scenarios: list[SecretScenario]) -> Report:
+    from ...e2e.tl import LAYER, MIN_LAYER
+    from .secret import run_secret_suite
+    from .secret_command import SecretCommandTarget
+    from .secret_target import MtcryptSecretTarget, SecretChatTarget
+
+    layer = LAYER if args.layer is None else args.layer
+    if not MIN_LAYER <= layer <= LAYER:
+        raise ValueError(f"--layer must be from {MIN_LAYER} to {LAYER}")
+    spec = args.target.removeprefix("secret:")
+    target: SecretChatTarget
+    if spec == "mtcrypt":
+        target = MtcryptSecretTarget()
+    elif spec.startswith("command:") and spec.removeprefix("command:").strip():
+        target = SecretCommandTarget(spec.removeprefix("command:"), timeout=max(args.timeout, 1.0))
+    else:
+        raise ValueError("a secret-chat target is secret:mtcrypt or secret:command:PROGRAM")
+    try:
+        return run_secret_suite(
+            target,
+            scenarios,
+            layer=layer,
+            progress=_progress(args.quiet),  # type: ignore[arg-type]
+        )
+    finally:
+        if isinstance(target, SecretCommandTarget):
+            target.close()
 
 
 def _progress(quiet: bool) -> object:
@@ -157,6 +232,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``conformance`` subcommand; returns the exit status."""
     from ...errors import MtcryptError
 
+    if args.target.startswith("secret:"):
+        return _run_secret(args)
+    if args.layer is not None:
+        return _usage_error("--layer applies to secret-chat targets only")
     server_target = args.target == "mtcrypt-server" or args.target.startswith("server:")
     role = "server" if server_target else "client"
     try:
@@ -174,10 +253,39 @@ def run(args: argparse.Namespace) -> int:
         report = asyncio.run(coro)
     except (ImportError, ValueError) as exc:  # MtcryptError's argument errors are ValueErrors
         return _usage_error(exc)
+    return _finish(args, report)
+
+
+def _run_secret(args: argparse.Namespace) -> int:
+    if args.scenarios or args.no_defaults:
+        return _usage_error("secret-chat targets play the built-in scenarios only")
+    scenarios = _select_secret(args)
+    if args.list:
+        for s in scenarios:
+            sides = "both" if len(s.roles) > 1 else "one"
+            print(f"{s.id:30} {sides:4} {s.expect:10} {s.checklist:3} {s.description}")
+        return 0
+    if not scenarios:
+        return _usage_error("no scenario selected")
+    try:
+        report = _secret_report(args, scenarios)
+    except ValueError as exc:
+        return _usage_error(exc)
+    return _finish(args, report)
+
+
+def _finish(args: argparse.Namespace, report: Report) -> int:
+    """Print and write the report; the exit status at ``--fail-on``."""
     print(report.to_table())
-    if args.json:
-        report.to_json(args.json)
-    return 0 if report.passed else 1
+    try:
+        if args.json:
+            report.to_json(args.json)
+        if args.junit:
+            report.to_junit(args.junit, fail_on=args.fail_on)
+    except OSError as exc:
+        print(f"python -m mtcrypt conformance: cannot write the report: {exc}", file=sys.stderr)
+        return 2
+    return 1 if report.failed(args.fail_on) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,12 @@ Verdicts (``observed``):
 
 Status: ``pass`` when the observation is what the scenario expects;
 ``FAIL`` when a client accepted what it must reject (or the reverse);
-``late`` when a rejection came only after acting on the data.
+``late`` when a rejection came only after acting on the data; ``WARN`` when it
+accepted something the spec deprecates but still tolerates (scenarios that
+expect ``deprecated``: refusing it passes).
+
+Severity (``Report.failed(fail_on)``): ``FAIL``, ``late`` and ``error`` are
+failures; ``WARN`` is one only with ``fail_on="warn"``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import logging
 import re
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,7 +57,8 @@ __all__ = [
 ]
 
 Observed = Literal["accepted", "rejected", "late", "wrong-key", "error", "skipped"]
-Status = Literal["pass", "FAIL", "late", "error", "skip"]
+Status = Literal["pass", "FAIL", "late", "error", "skip", "WARN"]
+FailOn = Literal["fail", "warn"]
 
 _log = logging.getLogger("mtcrypt.conformance")
 
@@ -101,13 +108,72 @@ class Report:
 
     @property
     def findings(self) -> list[ScenarioResult]:
-        """Scenarios whose status is not ``pass`` (nor skipped)."""
+        """Scenarios that failed (``FAIL``, ``late``, ``error``)."""
         return [r for r in self.results if r.status in ("FAIL", "late", "error")]
 
     @property
+    def warnings(self) -> list[ScenarioResult]:
+        """Scenarios where deprecated behaviour was accepted (``WARN``)."""
+        return [r for r in self.results if r.status == "WARN"]
+
+    @property
     def passed(self) -> bool:
-        """No scenario failed and every uniformity pair was uniform."""
-        return not self.findings and all(p.uniform is not False for p in self.pairs)
+        """No scenario failed and every uniformity pair was uniform (warnings allowed)."""
+        return not self.failed("fail")
+
+    def failed(self, fail_on: FailOn = "fail") -> bool:
+        """Whether the report fails at severity ``fail_on``: findings or a
+        non-uniform pair, and with ``"warn"`` also any warning."""
+        if self.findings or any(p.uniform is False for p in self.pairs):
+            return True
+        return fail_on == "warn" and bool(self.warnings)
+
+    def failing(self, result: ScenarioResult, fail_on: FailOn = "fail") -> bool:
+        """Whether ``result`` counts as failing at severity ``fail_on``."""
+        return result.status in ("FAIL", "late", "error") or (
+            fail_on == "warn" and result.status == "WARN"
+        )
+
+    def to_junit(self, path: str | Path | None = None, fail_on: FailOn = "fail") -> str:
+        """The report as JUnit XML (one testsuite, one testcase per scenario):
+        what fails at ``fail_on`` is a ``failure`` (``error`` for scenarios
+        that could not be played), skips are ``skipped``, and a ``WARN`` below
+        the threshold is a passing case with the warning in ``system-out``."""
+        suite = ET.Element(
+            "testsuite",
+            name=f"mtcrypt conformance: {self.target} ({self.role})",
+            tests=str(len(self.results)),
+            failures=str(
+                sum(self.failing(r, fail_on) and r.status != "error" for r in self.results)
+            ),
+            errors=str(sum(r.status == "error" for r in self.results)),
+            skipped=str(sum(r.status == "skip" for r in self.results)),
+            time=f"{self.seconds:.3f}",
+        )
+        for r in self.results:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"conformance.{self.role}",
+                name=r.id,
+                time=f"{r.seconds:.3f}",
+            )
+            message = f"{r.status}: expected {r.expect}, observed {r.observed}"
+            if r.status == "error":
+                ET.SubElement(case, "error", message=message).text = r.detail
+            elif self.failing(r, fail_on):
+                ET.SubElement(case, "failure", message=message, type=r.status).text = r.detail
+            elif r.status == "skip":
+                ET.SubElement(case, "skipped", message=r.detail)
+            ET.SubElement(
+                case, "system-out"
+            ).text = (
+                f"[{r.checklist}] {r.description}: {r.status} ({r.observed}) {r.detail}".rstrip()
+            )
+        text = ET.tostring(suite, encoding="unicode")
+        if path is not None:
+            Path(path).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n")
+        return text
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -160,14 +226,16 @@ class Report:
 
 
 def scenario_status(expect: str, observed: Observed) -> Status:
-    """A scenario's status from what it expected (``accept``/``reject``) and what
-    was observed; the client runner and the mirror client judge alike."""
+    """A scenario's status from what it expected (``accept``, ``reject`` or
+    ``deprecated``) and what was observed; every runner judges alike."""
     if observed == "skipped":
         return "skip"
     if observed == "error":
         return "error"
     if expect == "reject":
         return {"rejected": "pass", "late": "late"}.get(observed, "FAIL")  # type: ignore[return-value]
+    if expect == "deprecated":
+        return "WARN" if observed == "accepted" else "pass"
     return "pass" if observed == "accepted" else "FAIL"
 
 

@@ -19,7 +19,14 @@ Three kinds of verdict, as in the rest of the runner:
   spec requires (the resend request's numbers, the layer it writes, the key it
   switches to). Extremes of allowed ranges are here: refusing them is a
   finding too.
+* ``deprecated`` scenarios (MTProto 1.0 from a peer below layer 73) report
+  ``WARN`` when the implementation accepts what the spec still tolerates but
+  has phased out, and pass when it refuses.
 * ``skip`` when the target lacks a feature (``rekey``, ``files``).
+
+A target that raises from ``receive``/``send_text``/``request_rekey`` (its
+receive loop died) or does not answer (a command target that hangs) is a
+``FAIL`` with that symptom in the detail, never a pass.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from ...mtproto import AuthKey
 from ...tl import TLObject
 from .. import mutators
 from .runner import Observed, Report, ScenarioResult, scenario_status
-from .secret_target import DhParams, Reply, SecretChatTarget
+from .secret_target import DhParams, Reply, SecretChatTarget, TargetDied
 
 __all__ = [
     "SecretPeer",
@@ -68,6 +75,10 @@ class _Verdict(Exception):
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _died(exc: TargetDied) -> _Verdict:
+    return _Verdict("error", f"the target failed: {exc}", conforms=False)
 
 
 # ---- the adversary's end of the chat ---------------------------------------------------
@@ -204,8 +215,8 @@ class _Chat:
     def call(self, what: str, fn: Callable[[], Reply]) -> Reply:
         try:
             return fn()
-        except Exception as exc:  # the target's own failure, named in the verdict
-            raise _Verdict("error", f"{what} raised {_describe(exc)}") from None
+        except Exception as exc:  # the target crashed or hung: a finding, named
+            raise _Verdict("error", f"{what} raised {_describe(exc)}", conforms=False) from None
 
     def deliver(self, packet: bytes) -> Reply:
         return self.call("receive", lambda: self.target.receive(packet))
@@ -251,6 +262,8 @@ class _Chat:
     def exchange_call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
+        except TargetDied as exc:
+            raise _died(exc) from None
         except Exception as exc:
             raise _Verdict(
                 "error", f"the honest exchange failed: {what}: {_describe(exc)}"
@@ -288,6 +301,8 @@ def _fatal(chat: _Chat, reply: Reply, marker: str, what: str) -> None:
 def _refused(what: str, fn: Callable[[], object]) -> None:
     try:
         fn()
+    except TargetDied as exc:
+        raise _died(exc) from None
     except Exception as exc:
         raise _Verdict("rejected", f"refused {what}: {_describe(exc)}") from None
     raise _Verdict("accepted", f"took {what}")
@@ -296,6 +311,8 @@ def _refused(what: str, fn: Callable[[], object]) -> None:
 def _took(what: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
+    except TargetDied as exc:
+        raise _died(exc) from None
     except Exception as exc:
         raise _Verdict("rejected", f"refused legal {what}: {_describe(exc)}") from None
 
@@ -414,6 +431,8 @@ def _small_subgroup_g_b(value: int) -> Play:
             key = candidates[attempt % len(candidates)]
             try:
                 chat.target.complete(encode_dh_value(value), key.key_id)
+            except TargetDied as exc:
+                raise _died(exc) from None
             except Exception as exc:
                 last = _describe(exc)
                 continue
@@ -792,6 +811,22 @@ def _v1_downgrade(chat: _Chat) -> None:
     raise _Verdict("rejected", "refused it")
 
 
+@_scenario(
+    "e2e-mtproto1-legacy",
+    "E1",
+    "deprecated",
+    "MTProto 1.0 from a layer-46 peer before any 2.0 message (tolerated, phased out)",
+)
+def _v1_legacy(chat: _Chat) -> None:
+    chat.open(announce=False)
+    chat.peer.layer = 46
+    reply = chat.deliver(chat.peer.seal(text("legacy", 46), version=1))
+    if "legacy" in reply.delivered:
+        raise _Verdict("accepted", "took an MTProto 1.0 message (LEGACY, deprecated since 4.6)")
+    chat.peer.out -= 1
+    raise _Verdict("rejected", "accepts only MTProto 2.0")
+
+
 # -- re-keying (api/end-to-end/pfs) ------------------------------------------------------------
 
 
@@ -1019,9 +1054,11 @@ def _play(
         observed: Observed = "skipped"
         detail = f"the target lacks {', '.join(sorted(missing))}"
     else:
-        target.reset()
         try:
+            target.reset()
             scenario.play(_Chat(target, layer, as_creator=role == "creator"))
+        except TargetDied as exc:
+            observed, detail, conforms = "error", f"the target failed: {exc}", False
         except _Verdict as verdict:
             observed, detail, conforms = verdict.observed, verdict.detail, verdict.conforms
         except Exception as exc:  # a bug in a scenario must not stop the suite
@@ -1029,7 +1066,7 @@ def _play(
         else:
             observed, detail = "error", "the scenario reached no verdict"
     status = scenario_status(scenario.expect, observed)
-    if conforms is False and status == "pass":
+    if conforms is False:
         status = "FAIL"
     return ScenarioResult(
         scenario.id if role == "creator" else f"{scenario.id}/{role}",

@@ -9,7 +9,9 @@ Python, or speak the same calls as JSON lines from any language
 (:class:`~mtcrypt.testing.conformance.secret_command.SecretCommandTarget`).
 
 A call that *refuses* its input (a bad prime, a ``g_b`` out of range, a wrong
-fingerprint) raises any exception; the runner records its type and message.
+fingerprint) raises any exception but :class:`TargetDied`; the runner records
+its type and message. :class:`TargetDied` means the implementation itself
+failed (exited, hung, broke the protocol): always a finding.
 ``receive`` never needs to raise: a message the implementation drops is simply
 not in :attr:`Reply.delivered`.
 """
@@ -36,7 +38,11 @@ from ...e2e import (
 from ...e2e.events import Event, Outgoing
 from ...errors import MtcryptError
 
-__all__ = ["DhParams", "MtcryptSecretTarget", "Reply", "SecretChatTarget"]
+__all__ = ["DhParams", "MtcryptSecretTarget", "Reply", "SecretChatTarget", "TargetDied"]
+
+
+class TargetDied(Exception):
+    """The implementation under test exited, hung, or broke the protocol."""
 
 
 @dataclass(frozen=True)

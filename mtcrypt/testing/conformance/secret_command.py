@@ -1,0 +1,189 @@
+"""A secret-chat implementation in another process, driven by JSON lines.
+
+The program reads one JSON object per line on stdin and answers each with one
+JSON object per line on stdout (anything else it prints goes to stderr). Bytes
+travel as lowercase hex. Every answer has ``"ok"``: ``true`` with the fields
+below, or ``false`` with ``"error"`` (a refusal: a bad prime, a g_b out of
+range, a wrong fingerprint).
+
+============================  ==============================================================
+request                       answer when ``ok``
+============================  ==============================================================
+``{"op": "hello"}``           ``"name"``, ``"features"`` (a list: ``"rekey"``, ``"files"``)
+``{"op": "reset"}``           (forget the chat)
+``{"op": "create", "g",       ``"g_a"``: become the chat's creator
+"p", "random", "version",
+"layer"}``
+``{"op": "accept", ...,       ``"g_b"``, ``"key_fingerprint"`` (a signed 64-bit int)
+"g_a"}``
+``{"op": "complete", "g_b",   (creator: check ``g_b`` and the fingerprint)
+"key_fingerprint"}``
+``{"op": "receive",           ``"sent"`` (hex packets), ``"delivered"`` (texts shown to the
+"packet"}``                   user), ``"closed"`` (the chat was aborted)
+``{"op": "send_text",         the same three fields
+"text"}``
+``{"op": "request_rekey"}``   the same three fields (feature ``rekey``)
+``{"op": "decrypt_file",      ``"data"`` (feature ``files``; refuse a key that does not
+"data", "key", "iv",          match ``fingerprint``)
+"fingerprint", "size"}``
+============================  ==============================================================
+
+A program that exits or does not answer within the timeout is a finding named
+as such (the runner starts it again for the next scenario).
+``python -m mtcrypt.testing.conformance.example_secret_peer`` is a complete
+example around :mod:`mtcrypt.e2e`; port it to the implementation you test.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shlex
+import subprocess
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .secret_target import DhParams, Reply, TargetDied
+
+__all__ = ["SecretCommandTarget"]
+
+
+class SecretCommandTarget:
+    """A :class:`~.secret_target.SecretChatTarget` that runs ``command``."""
+
+    def __init__(self, command: str | Sequence[str], *, timeout: float = 10.0) -> None:
+        self.argv = shlex.split(command) if isinstance(command, str) else list(command)
+        if not self.argv:
+            raise ValueError("empty command")
+        self.timeout = timeout
+        self.name = f"command:{shlex.join(self.argv)}"
+        self.features: frozenset[str] = frozenset()
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._start()
+
+    # -- the process ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+            )
+        except OSError as exc:
+            raise ValueError(f"cannot start {self.argv[0]}: {exc.strerror}") from None
+        self._lines = queue.Queue()
+        threading.Thread(target=self._read, args=(self._proc, self._lines), daemon=True).start()
+        try:
+            hello = self._call({"op": "hello"})
+        except (TargetDied, RuntimeError) as exc:
+            self.close()
+            raise ValueError(
+                f"{shlex.join(self.argv)} does not speak the secret-chat protocol ({exc})"
+            ) from None
+        self.features = frozenset(str(f) for f in hello.get("features", []))
+        self.name = str(hello.get("name") or self.name)
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def __enter__(self) -> SecretCommandTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        proc = self._proc
+        if proc is None or proc.poll() is not None or proc.stdin is None:
+            raise TargetDied("the program has exited")
+        try:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+        except OSError:
+            raise TargetDied("the program closed its input (it exited)") from None
+        try:
+            line = self._lines.get(timeout=self.timeout)
+        except queue.Empty:
+            self.close()
+            raise TargetDied(f"no answer to {request['op']} within {self.timeout:g} s") from None
+        if line is None:
+            raise TargetDied(f"the program exited during {request['op']}")
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            raise TargetDied(f"not a JSON line: {line[:80]!r}") from None
+        if not isinstance(answer, dict) or "ok" not in answer:
+            raise TargetDied(f"an answer without 'ok': {line[:80]!r}")
+        if not answer["ok"]:
+            raise RuntimeError(str(answer.get("error") or "refused"))
+        return answer
+
+    # -- the target interface ------------------------------------------------------------
+
+    def reset(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self._start()
+        self._call({"op": "reset"})
+
+    @staticmethod
+    def _dh(dh: DhParams) -> dict[str, Any]:
+        return {"g": dh.g, "p": dh.p.hex(), "random": dh.random.hex(), "version": dh.version}
+
+    def create(self, dh: DhParams, layer: int) -> bytes:
+        return bytes.fromhex(self._call({"op": "create", **self._dh(dh), "layer": layer})["g_a"])
+
+    def accept(self, dh: DhParams, g_a: bytes, layer: int) -> tuple[bytes, int]:
+        answer = self._call({"op": "accept", **self._dh(dh), "g_a": g_a.hex(), "layer": layer})
+        return bytes.fromhex(answer["g_b"]), int(answer["key_fingerprint"])
+
+    def complete(self, g_b: bytes, key_fingerprint: int) -> None:
+        self._call({"op": "complete", "g_b": g_b.hex(), "key_fingerprint": key_fingerprint})
+
+    @staticmethod
+    def _reply(answer: dict[str, Any]) -> Reply:
+        return Reply(
+            sent=[bytes.fromhex(p) for p in answer.get("sent", [])],
+            delivered=[str(t) for t in answer.get("delivered", [])],
+            closed=bool(answer.get("closed", False)),
+        )
+
+    def receive(self, packet: bytes) -> Reply:
+        return self._reply(self._call({"op": "receive", "packet": packet.hex()}))
+
+    def send_text(self, text: str) -> Reply:
+        return self._reply(self._call({"op": "send_text", "text": text}))
+
+    def request_rekey(self) -> Reply:
+        return self._reply(self._call({"op": "request_rekey"}))
+
+    def decrypt_file(
+        self, data: bytes, key: bytes, iv: bytes, fingerprint: int, size: int
+    ) -> bytes:
+        request = {
+            "op": "decrypt_file",
+            "data": data.hex(),
+            "key": key.hex(),
+            "iv": iv.hex(),
+            "fingerprint": fingerprint,
+            "size": size,
+        }
+        return bytes.fromhex(self._call(request)["data"])
