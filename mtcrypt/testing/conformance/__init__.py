@@ -17,10 +17,15 @@ report, per scenario, whether it rejected what it must reject.
 * Both are mtcrypt's own connections (:class:`~mtcrypt.connection.ServerConnection`,
   :class:`~mtcrypt.connection.ClientConnection`) with the misbehaviour plugged in
   through ``handshake_factory``, the connection hooks and injected packets.
-* :class:`Report`: per scenario what happened, as a table or JSON.
+* **Secret chats** (:func:`run_secret_suite`): the adversary plays the other end
+  of a secret chat against a :class:`SecretChatTarget` (mtcrypt's own
+  :class:`MtcryptSecretTarget`, or any program speaking JSON lines through
+  :class:`SecretCommandTarget`).
+* :class:`Report`: per scenario what happened, as a table, JSON or JUnit XML.
 
-Command line: ``python -m mtcrypt conformance --target telethon|pyrogram|mtcrypt|command:...``
-(see :mod:`.cli`).
+Command line: ``python -m mtcrypt conformance --target TARGET`` with a client
+(``telethon``, ``pyrogram``, ``mtcrypt``, ``command:...``), a server or a
+secret-chat implementation (``secret:...``); see :mod:`.cli`.
 """
 
 from . import client_mutations as _client_mutations  # registers the client-role kinds
@@ -53,6 +58,9 @@ from .catalog import default_scenarios
 from .mirror import *  # noqa: F403
 from .runner import PairResult, Report, ScenarioResult, run_client_suite, run_client_suite_sync
 from .scenarios import MUTATIONS, MutationKind, Scenario, load_scenarios, register_mutation
+from .secret import SecretPeer, SecretScenario, run_secret_suite, secret_scenarios
+from .secret_command import SecretCommandTarget
+from .secret_target import DhParams, MtcryptSecretTarget, Reply, SecretChatTarget, TargetDied
 
 del _client_mutations
 
@@ -65,6 +73,7 @@ __all__ = [
     "ClientAdapter",
     "ClientReport",
     "CommandAdapter",
+    "DhParams",
     "Endpoint",
     "Evidence",
     "FakeTlsPlan",
@@ -73,16 +82,23 @@ __all__ = [
     "InProcessAdapter",
     "MessagePlan",
     "MtcryptAdapter",
+    "MtcryptSecretTarget",
     "MutationKind",
     "PairResult",
     "Probe",
     "PyrogramAdapter",
     "Raw",
+    "Reply",
     "Report",
     "Scenario",
     "ScenarioResult",
+    "SecretChatTarget",
+    "SecretCommandTarget",
+    "SecretPeer",
+    "SecretScenario",
     "ServerContext",
     "SessionProbe",
+    "TargetDied",
     "TelethonAdapter",
     "default_scenarios",
     "load_scenarios",
@@ -90,5 +106,7 @@ __all__ = [
     "register_mutation",
     "run_client_suite",
     "run_client_suite_sync",
+    "run_secret_suite",
+    "secret_scenarios",
 ]
 __all__ += mirror.__all__

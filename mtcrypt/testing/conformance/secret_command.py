@@ -6,27 +6,23 @@ travel as lowercase hex. Every answer has ``"ok"``: ``true`` with the fields
 below, or ``false`` with ``"error"`` (a refusal: a bad prime, a g_b out of
 range, a wrong fingerprint).
 
-============================  ==============================================================
-request                       answer when ``ok``
-============================  ==============================================================
-``{"op": "hello"}``           ``"name"``, ``"features"`` (a list: ``"rekey"``, ``"files"``)
-``{"op": "reset"}``           (forget the chat)
-``{"op": "create", "g",       ``"g_a"``: become the chat's creator
-"p", "random", "version",
-"layer"}``
-``{"op": "accept", ...,       ``"g_b"``, ``"key_fingerprint"`` (a signed 64-bit int)
-"g_a"}``
-``{"op": "complete", "g_b",   (creator: check ``g_b`` and the fingerprint)
-"key_fingerprint"}``
-``{"op": "receive",           ``"sent"`` (hex packets), ``"delivered"`` (texts shown to the
-"packet"}``                   user), ``"closed"`` (the chat was aborted)
-``{"op": "send_text",         the same three fields
-"text"}``
-``{"op": "request_rekey"}``   the same three fields (feature ``rekey``)
-``{"op": "decrypt_file",      ``"data"`` (feature ``files``; refuse a key that does not
-"data", "key", "iv",          match ``fingerprint``)
-"fingerprint", "size"}``
-============================  ==============================================================
+Requests (``op`` and its fields) and what an ``ok`` answer carries:
+
+* ``hello``: ``name``, ``features`` (a list: ``"rekey"``, ``"files"``);
+* ``reset``: nothing (forget the chat);
+* ``create`` with ``g``, ``p``, ``random``, ``version``, ``layer``: ``g_a``
+  (become the chat's creator);
+* ``accept`` with the same and ``g_a``: ``g_b``, ``key_fingerprint`` (a
+  signed 64-bit int);
+* ``complete`` with ``g_b``, ``key_fingerprint``: nothing (the creator checks
+  ``g_b`` and the fingerprint);
+* ``receive`` with ``packet``: ``sent`` (hex packets), ``delivered`` (the texts
+  shown to the user), ``closed`` (the chat was aborted);
+* ``send_text`` with ``text``, and ``request_rekey`` (feature ``rekey``): the
+  same three fields;
+* ``decrypt_file`` with ``data``, ``key``, ``iv``, ``fingerprint``, ``size``
+  (feature ``files``): ``data``; refuse a key that does not match
+  ``fingerprint``.
 
 A program that exits or does not answer within the timeout is a finding named
 as such (the runner starts it again for the next scenario).
