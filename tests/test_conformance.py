@@ -125,7 +125,7 @@ def test_mtcrypt_client_passes_every_scenario(server_key: RsaPrivateKey) -> None
 
 class _Padding2048(MessagePlan):
     def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
-        return ctx.seal(ctx.answer(probe), padding=2048 - (32 + 20) % 16 + 12)
+        return ctx.seal(ctx.answer(probe), padding=2044)  # 32 + 20 + 2044 = 131 * 16
 
 
 def test_user_defined_mutation_kind(server_key: RsaPrivateKey) -> None:
@@ -301,3 +301,43 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         )
         == 0
     )
+
+
+# ---- judging a client whose receive path broke ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pongs", "errors", "observed"),
+    [
+        # the sentinel arrived: the mutated packet was dropped
+        ({1: True, 2: False, 3: True, 4: True}, [], "rejected"),
+        # closed the connection and said so at once (mtcrypt, tdlib)
+        ({1: True, 2: False, 3: False, 4: False}, ["SessionError: closed"], "rejected"),
+        # the requests hang: a receive loop that died (Telethon + cryptg's panic)
+        ({1: True, 2: False, 3: False, 4: False}, ["TimeoutError", "on close: Panic"], "broken"),
+        ({1: True, 2: True, 3: False, 4: False}, ["TimeoutError"], "accepted"),
+    ],
+)
+def test_a_client_that_stops_answering_is_a_finding(
+    pongs: dict[int, bool], errors: list[str], observed: str
+) -> None:
+    from mtcrypt.testing.conformance import ClientReport, Evidence
+    from mtcrypt.testing.conformance.runner import judge_client, scenario_status
+
+    scenario = Scenario("C-x", "x", "message_honest", "reject", "C")
+    report = ClientReport(handshake=True, pongs=pongs, errors=errors)
+    got, detail = judge_client(scenario, MessagePlan(), Evidence(played=True), report, None)
+    assert got == observed, detail
+    if got == "broken":
+        assert scenario_status("reject", got) == scenario_status("accept", got) == "FAIL"
+        assert "stopped answering" in detail and "Panic" in detail
+
+
+def test_a_plan_that_cannot_be_played_is_an_error_not_a_pass() -> None:
+    from mtcrypt.testing.conformance import ClientReport, Evidence
+    from mtcrypt.testing.conformance.runner import judge_client
+
+    scenario = Scenario("C-x", "x", "message_honest", "reject", "C")
+    evidence = Evidence(played=True, notes=["plan: padding 2056 does not align"])
+    report = ClientReport(handshake=True, pongs={1: True, 2: False, 3: False, 4: True})
+    assert judge_client(scenario, MessagePlan(), evidence, report, None)[0] == "error"

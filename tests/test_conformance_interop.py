@@ -40,6 +40,9 @@ TELETHON = {
     "H4-retry": ("rejected", "FAIL"),  # dh_gen_retry unsupported
     "C-honest": ("accepted", "pass"),
     "C1-msg-key-flip": ("rejected", "pass"),
+    # cryptg panics on a ciphertext that is not whole blocks; Telethon's receive
+    # loop dies with it and every later request hangs.
+    "C1-misaligned": ("broken", "FAIL"),
     "C3-padding-over-1024": ("accepted", "FAIL"),  # no length/padding checks at all
     "C3-length-beyond": ("accepted", "FAIL"),
     "C7-duplicate": ("rejected", "pass"),
@@ -70,6 +73,9 @@ PYROGRAM = {
     "C7-below-window": ("rejected", "pass"),
     "C9-salt-unsolicited": ("rejected", "pass"),
     "T2-full-bad-seqno": ("accepted", "FAIL"),
+    # A bad CRC restarts the session; the requests in flight are neither
+    # answered nor failed afterwards.
+    "T2-full-bad-crc": ("broken", "FAIL"),
     "T1-header-HEAD": ("rejected", "pass"),
 }
 
@@ -115,4 +121,5 @@ def test_full_suite(server_key: RsaPrivateKey, name: str) -> None:
     got = {r.id: (r.observed, r.status) for r in report.results}
     assert {k: got[k] for k in expected} == expected, report.to_table()
     assert not [r for r in report.results if r.status == "error"], report.to_table()
-    assert all(r.status == "pass" for r in report.results if r.id.startswith("C1-"))
+    c1 = {r.id for r in report.results if r.id.startswith("C1-") and r.status != "pass"}
+    assert c1 == {k for k in expected if k.startswith("C1-") and expected[k][1] != "pass"}

@@ -10,7 +10,11 @@ Verdicts (``observed``):
   handshake message, which depends on it) and rejected afterwards;
 * ``wrong-key``: it completed the retry flow with the key the server refused;
 * ``error``: the scenario could not be played (the warm-up failed ...);
-* ``skipped``: the adapter lacks a feature the scenario needs.
+* ``skipped``: the adapter lacks a feature the scenario needs;
+* ``broken``: the implementation stopped working: its receive loop died or
+  hung (the honest message after the mutated one was lost while the
+  connection stayed open), it crashed or stopped answering. Always a ``FAIL``,
+  whatever the scenario expected.
 
 Status: ``pass`` when the observation is what the scenario expects;
 ``FAIL`` when a client accepted what it must reject (or the reverse);
@@ -56,7 +60,7 @@ __all__ = [
     "scenario_status",
 ]
 
-Observed = Literal["accepted", "rejected", "late", "wrong-key", "error", "skipped"]
+Observed = Literal["accepted", "rejected", "late", "wrong-key", "error", "skipped", "broken"]
 Status = Literal["pass", "FAIL", "late", "error", "skip", "WARN"]
 FailOn = Literal["fail", "warn"]
 
@@ -232,6 +236,8 @@ def scenario_status(expect: str, observed: Observed) -> Status:
         return "skip"
     if observed == "error":
         return "error"
+    if observed == "broken":
+        return "FAIL"
     if expect == "reject":
         return {"rejected": "pass", "late": "late"}.get(observed, "FAIL")  # type: ignore[return-value]
     if expect == "deprecated":
@@ -322,6 +328,9 @@ def _judge_message(
         return "error", report.error or "the warm-up ping was not answered"
     if not evidence.played:
         return "error", "the mutated ping never arrived"
+    failed = [note for note in evidence.notes if note.startswith("plan: ")]
+    if failed:
+        return "error", f"the scenario could not be played ({failed[0]})"
     sentinel = (
         "sentinel delivered" if report.pongs.get(adversary.PING_SENTINEL) else "sentinel lost"
     )
@@ -334,9 +343,21 @@ def _judge_message(
         return "rejected", f"kept its salt ({sentinel})"
     if report.pongs.get(adversary.PING_MUTATED):
         return "accepted", f"delivered to the application ({sentinel})"
-    if report.errors:
-        return "rejected", f"{sentinel}; {report.errors[0]}"
-    return "rejected", sentinel
+    timeouts = [e for e in report.errors if e.startswith("TimeoutError")]
+    if timeouts and not report.pongs.get(adversary.PING_SENTINEL):
+        # The honest pong behind the mutated packet never arrived, and pings
+        # neither got an answer nor an error: the client's requests hang (its
+        # receive loop died, or a reconnect dropped them), whatever it did
+        # with the connection.
+        others = [e for e in report.errors if not e.startswith("TimeoutError")]
+        symptom = f" ({'; '.join(others)})" if others else ""
+        return (
+            "broken",
+            f"stopped answering: {len(timeouts)} pings neither answered nor failed{symptom}",
+        )
+    # Dropping the packet, or failing fast with an error (closing the
+    # connection, as the spec recommends and mtcrypt does), is a rejection.
+    return "rejected", sentinel + (f"; {report.errors[0]}" if report.errors else "")
 
 
 def _needs(scenario: Scenario, plan: Any) -> set[str]:
