@@ -469,7 +469,7 @@ for line in sys.stdin:
 @pytest.mark.parametrize(
     ("fault", "symptom"),
     [
-        ("time.sleep(30)", "no answer to receive within 1 s"),
+        ("time.sleep(30)", "no answer to receive within 2 s"),
         ("sys.exit(3)", "exited during receive"),
     ],
 )
@@ -479,7 +479,7 @@ def test_a_program_that_hangs_or_dies_fails_with_the_symptom(
     script = tmp_path / "faulty.py"
     script.write_text(_FAULTY.format(at=3, fault=fault))
     chosen = [s for s in secret_scenarios() if s.id in ("e2e-replay", "e2e-msg-key-flipped")]
-    with SecretCommandTarget([sys.executable, str(script)], timeout=1.0) as target:
+    with SecretCommandTarget([sys.executable, str(script)], timeout=2.0) as target:
         report = run_secret_suite(target, chosen)
     first = report.results[0]
     assert first.status == "FAIL" and symptom in first.detail, first
@@ -490,6 +490,8 @@ def test_a_program_that_hangs_or_dies_fails_with_the_symptom(
 def test_a_program_that_is_not_a_peer_is_a_usage_error() -> None:
     with pytest.raises(ValueError, match="does not speak the secret-chat protocol"):
         SecretCommandTarget([sys.executable, "-c", "print('hello')"], timeout=5)
+    with pytest.raises(ValueError, match="cannot start"):
+        SecretCommandTarget(["/nonexistent/peer"])
 
 
 def test_the_command_line(tmp_path: Any) -> None:

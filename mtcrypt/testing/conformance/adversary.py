@@ -61,7 +61,7 @@ from ...connection import (
 )
 from ...errors import HandshakeError, MtcryptError
 from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, int_to_be, server_salt
-from ...handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
+from ...handshake.dh import DH_SAFETY_MARGIN, TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
 from ...handshake.rsa import RsaPrivateKey, rsa_legacy_decrypt, rsa_pad_decrypt
 from ...mtproto import (
     AuthKey,
@@ -131,6 +131,11 @@ class HandshakePlan:
     dh_prime: int = TELEGRAM_DH_PRIME
     g: int = TELEGRAM_DH_G
     g_a: int | None = None
+    g_a_below: int | None = None
+    """Draw the server's exponent until g_a is below ``2^g_a_below`` (and in
+    range): a legal value a normal run meets rarely, forced."""
+    g_a_padded: bool = False
+    """Send g_a in 256 bytes even when it is shorter (a leading zero byte)."""
     params_fail: bool = False
     params_fail_mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
     dh_gen: Literal["ok", "retry", "fail"] = "ok"
@@ -143,7 +148,12 @@ class HandshakePlan:
     @property
     def changes_group(self) -> bool:
         """Whether the DH prime, g or g_a is not the honest server's."""
-        return self.dh_prime != TELEGRAM_DH_PRIME or self.g != TELEGRAM_DH_G or self.g_a is not None
+        return (
+            self.dh_prime != TELEGRAM_DH_PRIME
+            or self.g != TELEGRAM_DH_G
+            or self.g_a is not None
+            or self.g_a_below is not None
+        )
 
     @property
     def rewrites_answer(self) -> bool:
@@ -386,9 +396,13 @@ class AdversarialHandshake:
         inner = found[0]
         if plan.changes_group:
             p = plan.dh_prime
-            a = int.from_bytes(rng(256), "big") % (p - 2) + 1
-            g_a = modexp(plan.g, a, p) if plan.g_a is None else plan.g_a
-            inner = mutators.tl_replace(inner, g=plan.g, dh_prime=int_to_be(p), g_a=int_to_be(g_a))
+            while True:
+                a = int.from_bytes(rng(256), "big") % (p - 2) + 1
+                g_a = modexp(plan.g, a, p) if plan.g_a is None else plan.g_a
+                if plan.g_a_below is None or DH_SAFETY_MARGIN <= g_a < 1 << plan.g_a_below:
+                    break
+            encoded = g_a.to_bytes(256, "big") if plan.g_a_padded else int_to_be(g_a)
+            inner = mutators.tl_replace(inner, g=plan.g, dh_prime=int_to_be(p), g_a=encoded)
             self._group = _Group(client, scheme, p, a, msg_id)
         if plan.inner:
             inner = plan.inner(inner)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Literal
 
 from ... import tl
+from ...errors import InvalidArgument
 from ...handshake.dh import TELEGRAM_DH_PRIME
 from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role
 from .. import mutators
@@ -113,6 +114,15 @@ def _dh_generator(g: int | None = None) -> HandshakePlan:
 def _g_a(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> HandshakePlan:
     """g_a outside [2^1984, p - 2^1984]: zero, one, p-1, or just below/above the bounds (H3)."""
     return HandshakePlan(step="server_DH_params", g_a=mutators.dh_value_out_of_range(value))
+
+
+@_client("g_a_leading_zero", "handshake")
+def _g_a_leading_zero(encoding: Literal["minimal", "padded"] = "minimal") -> HandshakePlan:
+    """A legal g_a below 2^2040 (about 1 handshake in 256, forced here), sent in 255 bytes
+    (``minimal``) or in 256 with a leading zero byte (``padded``) (H3)."""
+    if encoding not in ("minimal", "padded"):
+        raise ValueError("encoding must be 'minimal' or 'padded'")
+    return HandshakePlan(step="server_DH_params", g_a_below=2040, g_a_padded=encoding == "padded")
 
 
 @_client("dh_gen", "handshake")
@@ -246,6 +256,21 @@ def _padding_length(padding: str | int = "over") -> MessagePlan:
                 ctx.auth_key, _pad_short_body(ctx, p), from_server=True
             )
         return ctx.seal(ctx.answer(p), padding=int(padding))
+
+    return _Answer(build)
+
+
+@_client("padding_exact", "message")
+def _padding_exact(padding: int = 12) -> MessagePlan:
+    """Authentic answer with exactly ``padding`` bytes of padding: the pong bare or in
+    rpc_result, whichever aligns (the legal ends: 12 and 1024) (C3)."""
+
+    def build(ctx: ServerContext, p: Probe) -> Out:
+        for wrapped in (False, True):
+            body = ctx.pong_body(p, wrapped=wrapped)
+            if (HEADER_SIZE + len(body) + padding) % 16 == 0:
+                return ctx.seal(ctx.message(body), padding=padding)
+        raise InvalidArgument(f"no form of the pong aligns {padding} bytes of padding")
 
     return _Answer(build)
 

@@ -55,10 +55,12 @@ from ...connection import (
     Ready,
     Timeouts,
 )
-from ...errors import MtcryptError
+from ...errors import InvalidArgument, MtcryptError
 from ...handshake import ClientHandshake, int_to_be
+from ...handshake.dh import DH_SAFETY_MARGIN, modexp
 from ...handshake.rsa import RsaPublicKey, rsa_pad_encrypt
 from ...mtproto import (
+    HEADER_SIZE,
     InnerMessage,
     Role,
     pack_plain,
@@ -116,10 +118,16 @@ class ClientHandshakePlan:
     client_inner: Callable[[tl.TLObject], tl.TLObject] | None = None
     digest: Callable[[bytes], bytes] | None = None
     g_b: int | None = None
+    g_b_below: int | None = None
+    """Choose our exponent so that g_b is below ``2^g_b_below`` (a legal value
+    a normal run meets rarely, forced); the handshake stays honest."""
+    g_b_padded: bool = False
+    """With ``g_b_below``: send g_b in 256 bytes (a leading zero byte)."""
+    rsa_scheme: Literal["rsa_pad", "legacy"] = "rsa_pad"
 
     @property
     def rewrites_client_inner(self) -> bool:
-        return bool(self.client_inner or self.digest) or self.g_b is not None
+        return bool(self.client_inner or self.digest) or self.g_b is not None or self.g_b_padded
 
 
 class RequestPlan:
@@ -168,7 +176,10 @@ class _MirrorHandshake(ClientHandshake):
             draws.append(rng(n))
             return draws[-1]
 
-        out = super().receive_with(packet, recording, now)
+        draw: Rng = recording
+        if state == "wait_dh_params" and self.__plan.g_b_below is not None and answer is not None:
+            draw = self.__forced_b(answer, recording)
+        out = super().receive_with(packet, draw, now)
         if out is None:
             return None
         msg_id, body = unpack_plain(out)
@@ -180,6 +191,32 @@ class _MirrorHandshake(ClientHandshake):
         elif self.__plan.rewrites_client_inner:
             request = self.__set_client_dh_params(request, rng)
         return pack_plain(msg_id, tl.serialize(request))
+
+    def __forced_b(self, answer: tl.TLObject, rng: Rng) -> Rng:
+        """An rng whose first 256-byte draw (our exponent b) makes g_b small."""
+        plan = self.__plan
+        assert plan.g_b_below is not None
+        _, plain = mutators.open_answer(
+            answer.encrypted_answer, answer.server_nonce, self.__new_nonce
+        )
+        found = read_prefix(plain)
+        if found is None:
+            return rng
+        inner = found[0]
+        g, p = int(inner.g), int.from_bytes(inner.dh_prime, "big")
+        while True:
+            b = rng(256)
+            g_b = modexp(g, int.from_bytes(b, "big"), p)
+            if DH_SAFETY_MARGIN <= g_b < 1 << plan.g_b_below:
+                break
+        pending = [b]
+
+        def forced(n: int) -> bytes:
+            if pending and n == 256:
+                return pending.pop()
+            return rng(n)
+
+        return forced
 
     def __req_dh_params(self, request: tl.TLObject, pq: bytes, rng: Rng) -> tl.TLObject:
         plan = self.__plan
@@ -205,6 +242,8 @@ class _MirrorHandshake(ClientHandshake):
         inner = found[0]
         if plan.g_b is not None:
             inner = mutators.tl_replace(inner, g_b=int_to_be(plan.g_b))
+        if plan.g_b_padded:
+            inner = mutators.tl_replace(inner, g_b=bytes(inner.g_b).rjust(256, b"\0"))
         if plan.client_inner:
             inner = plan.client_inner(inner)
         data = tl.serialize(inner)
@@ -296,7 +335,7 @@ class _Link(Pump):
             session_options={"max_container_messages": 1},
             hooks=_Hooks(self, bad_hello),
             handshake_factory=lambda **options: _MirrorHandshake(
-                plan=plan, answers=self.answers, **options
+                plan=plan, answers=self.answers, **{**options, "rsa_scheme": plan.rsa_scheme}
             ),
             rng=rng,
         )
@@ -443,7 +482,13 @@ async def _play(
         answered = await link.until(lambda: sentinel in link.answered, timeout)
         tail = "closed" if link.closed else ("sentinel answered" if answered else "silent")
         detail = f"{tail} {' '.join(link.notes)}".strip()
-        return ("accepted" if 2 in link.pongs else "rejected"), detail
+        if 2 in link.pongs:
+            return "accepted", detail
+        if not answered and not link.closed:
+            # Neither an answer nor a hang-up: the server stopped serving this
+            # connection (a dead handler), a finding whatever was expected.
+            return "broken", f"stopped answering with the connection open {detail}".strip()
+        return "rejected", detail
     finally:
         link.close()
 
@@ -555,6 +600,24 @@ def _srv_g_b(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> 
     )
 
 
+@_server("srv_g_b_leading_zero", "handshake")
+def _srv_g_b_leading_zero(
+    encoding: Literal["minimal", "padded"] = "minimal",
+) -> ClientHandshakePlan:
+    """A legal g_b below 2^2040 (about 1 handshake in 256, forced here), in 255 bytes
+    (``minimal``) or 256 with a leading zero byte (``padded``) (H3)."""
+    if encoding not in ("minimal", "padded"):
+        raise ValueError("encoding must be 'minimal' or 'padded'")
+    return ClientHandshakePlan(g_b_below=2040, g_b_padded=encoding == "padded")
+
+
+@_server("srv_legacy_rsa", "handshake")
+def _srv_legacy_rsa() -> ClientHandshakePlan:
+    """req_DH_params encrypted with the legacy SHA1(data)+data+random RSA padding instead of
+    RSA_PAD: deprecated, still tolerated by servers for old clients (H1)."""
+    return ClientHandshakePlan(rsa_scheme="legacy")
+
+
 @_server("srv_retry_id", "handshake")
 def _srv_retry_id(retry_id: int = 1) -> ClientHandshakePlan:
     """A first set_client_DH_params with a non-zero retry_id (H4)."""
@@ -616,8 +679,11 @@ def _srv_length(attack: str = "padding_over") -> RequestPlan:
 
 
 @_server("srv_msg_id", "message")
-def _srv_msg_id(kind: Literal["odd", "duplicate", "too_old", "too_new"] = "odd") -> RequestPlan:
-    """Authentic request whose msg_id is odd, a duplicate, 400 s old or 60 s ahead (C7)."""
+def _srv_msg_id(
+    kind: Literal["odd", "duplicate", "too_old", "too_new"] = "odd", seconds: float | None = None
+) -> RequestPlan:
+    """Authentic request whose msg_id is odd, a duplicate, old (``seconds``, default 400) or ahead
+    (default 60) (C7)."""
 
     def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
         if kind == "odd":
@@ -625,15 +691,41 @@ def _srv_msg_id(kind: Literal["odd", "duplicate", "too_old", "too_new"] = "odd")
         elif kind == "duplicate":
             msg_id = ctx.sent[-1]
         elif kind == "too_old":
-            msg_id = mutators.too_old_msg_id(ctx.now(), from_server=False)
+            msg_id = mutators.too_old_msg_id(ctx.now(), from_server=False, seconds=seconds or 400.0)
         else:
-            msg_id = mutators.too_new_msg_id(ctx.now(), from_server=False)
+            msg_id = mutators.too_new_msg_id(ctx.now(), from_server=False, seconds=seconds or 60.0)
         return [ctx.seal(ctx.ping(n, msg_id=msg_id))]
 
     return _Build(build)
 
 
 _CONTAINER = tl.default_schema()["msg_container"].id
+
+
+@_server("srv_padding_exact", "message")
+def _srv_padding_exact(padding: int = 12) -> RequestPlan:
+    """Authentic request with exactly ``padding`` bytes of padding: ping or ping_delay_disconnect,
+    bare or in a msg_container, whichever aligns (the legal ends: 12 and 1024) (C3)."""
+
+    def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
+        for query in (
+            tl.make("ping", ping_id=n),
+            tl.make("ping_delay_disconnect", ping_id=n, disconnect_delay=75),
+        ):
+            body = tl.serialize(query)
+            bare = HEADER_SIZE + len(body)
+            if (bare + padding) % 16 == 0:
+                return [ctx.seal(ctx.message(body), padding=padding)]
+            if (bare + 24 + padding) % 16 == 0:  # 24: the container's header for one message
+                inner = ctx.message(body)  # numbered first: below the container's msg_id
+                container = ctx.message(b"", content_related=False)
+                head = struct.pack(
+                    "<Iiqii", _CONTAINER, 1, inner.msg_id, inner.seq_no, len(inner.body)
+                )
+                return [ctx.seal(replace(container, body=head + body), padding=padding)]
+        raise InvalidArgument(f"no form of the ping aligns {padding} bytes of padding")
+
+    return _Build(build)
 
 
 @_server("srv_container_inner_id", "message")

@@ -45,7 +45,7 @@ __all__ = [
     "scenarios_from_data",
 ]
 
-Expect = Literal["reject", "accept"]
+Expect = Literal["reject", "accept", "deprecated"]
 """Who is under test: a ``client`` (against the adversarial server) or a
 ``server`` (against the mirror client)."""
 Phase = Literal["handshake", "message", "header", "fake_tls", "transport"]
@@ -114,7 +114,9 @@ class Scenario:
     :param id: unique name, conventionally ``<checklist>-<what>``.
     :param description: one line for the report.
     :param mutation: a registered mutation kind (:data:`MUTATIONS`).
-    :param expect: ``"reject"`` or ``"accept"``.
+    :param expect: ``"reject"``, ``"accept"``, or ``"deprecated"`` (the spec
+        phased it out but implementations still tolerate it: accepting it is a
+        ``WARN``, refusing it passes).
     :param checklist: the checklist item exercised (``C3``, ``H2`` ...).
     :param params: keyword arguments for the mutation kind.
     :param framing: the transport framing the connection must use.
@@ -136,8 +138,8 @@ class Scenario:
     def __post_init__(self) -> None:
         if not self.id or not isinstance(self.id, str):
             raise InvalidArgument("a scenario needs a non-empty string id")
-        if self.expect not in ("reject", "accept"):
-            raise InvalidArgument(f"{self.id}: expect must be 'reject' or 'accept'")
+        if self.expect not in ("reject", "accept", "deprecated"):
+            raise InvalidArgument(f"{self.id}: expect must be 'reject', 'accept' or 'deprecated'")
         if self.mutation not in MUTATIONS:
             raise InvalidArgument(f"{self.id}: unknown mutation kind {self.mutation!r}")
         if self.framing not in _FRAMINGS:

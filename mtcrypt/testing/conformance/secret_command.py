@@ -48,6 +48,9 @@ __all__ = ["SecretCommandTarget"]
 class SecretCommandTarget:
     """A :class:`~.secret_target.SecretChatTarget` that runs ``command``."""
 
+    startup_timeout = 30.0
+    """Seconds the program has to answer ``hello`` after it starts."""
+
     def __init__(self, command: str | Sequence[str], *, timeout: float = 10.0) -> None:
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not self.argv:
@@ -57,11 +60,17 @@ class SecretCommandTarget:
         self.features: frozenset[str] = frozenset()
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
-        self._start()
+        try:
+            self._start()
+        except TargetDied as exc:
+            raise ValueError(
+                f"{shlex.join(self.argv)} does not speak the secret-chat protocol ({exc})"
+            ) from None
 
     # -- the process ------------------------------------------------------------------
 
     def _start(self) -> None:
+        """Start the program and greet it; raises :class:`TargetDied`."""
         try:
             self._proc = subprocess.Popen(
                 self.argv,
@@ -73,16 +82,19 @@ class SecretCommandTarget:
                 bufsize=1,
             )
         except OSError as exc:
-            raise ValueError(f"cannot start {self.argv[0]}: {exc.strerror}") from None
+            raise TargetDied(f"cannot start {self.argv[0]}: {exc.strerror}") from None
         self._lines = queue.Queue()
         threading.Thread(target=self._read, args=(self._proc, self._lines), daemon=True).start()
         try:
-            hello = self._call({"op": "hello"})
-        except (TargetDied, RuntimeError) as exc:
+            # Starting an interpreter can take seconds on a loaded machine:
+            # the greeting gets more time than a call.
+            hello = self._call({"op": "hello"}, timeout=max(self.timeout, self.startup_timeout))
+        except RuntimeError as exc:
             self.close()
-            raise ValueError(
-                f"{shlex.join(self.argv)} does not speak the secret-chat protocol ({exc})"
-            ) from None
+            raise TargetDied(f"refused hello: {exc}") from None
+        except TargetDied:
+            self.close()
+            raise
         self.features = frozenset(str(f) for f in hello.get("features", []))
         self.name = str(hello.get("name") or self.name)
 
@@ -106,7 +118,7 @@ class SecretCommandTarget:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         proc = self._proc
         if proc is None or proc.poll() is not None or proc.stdin is None:
             raise TargetDied("the program has exited")
@@ -115,11 +127,12 @@ class SecretCommandTarget:
             proc.stdin.flush()
         except OSError:
             raise TargetDied("the program closed its input (it exited)") from None
+        wait = self.timeout if timeout is None else timeout
         try:
-            line = self._lines.get(timeout=self.timeout)
+            line = self._lines.get(timeout=wait)
         except queue.Empty:
             self.close()
-            raise TargetDied(f"no answer to {request['op']} within {self.timeout:g} s") from None
+            raise TargetDied(f"no answer to {request['op']} within {wait:g} s") from None
         if line is None:
             raise TargetDied(f"the program exited during {request['op']}")
         try:
