@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -237,12 +238,82 @@ def test_mirror_sees_a_server_that_skips_the_session_checks(server_key: RsaPriva
 
 
 def test_command_adapter_with_the_example_client(server_key: RsaPrivateKey) -> None:
-    wanted = {"H-honest", "H2-answer-hash", "C-honest", "C3-padding-over-1024"}
+    # Every capability the in-process adapters have, through the environment:
+    # a forced header candidate, MTProxy plain/dd/ee, a bound temporary key.
+    wanted = {
+        "H-honest",
+        "H2-answer-hash",
+        "C-honest",
+        "C3-padding-over-1024",
+        "T1-header-HEAD",
+        "route-mtproxy-plain",
+        "route-mtproxy-dd",
+        "route-mtproxy-ee",
+        "H6-temp-key",
+    }
     chosen = [s for s in default_scenarios("client") if s.id in wanted]
-    adapter = CommandAdapter([sys.executable, "-m", "mtcrypt.testing.conformance.example_client"])
+    features = ["full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys"]
+    adapter = CommandAdapter(
+        [sys.executable, "-m", "mtcrypt.testing.conformance.example_client"], features=features
+    )
     report = run_client_suite_sync(adapter, chosen, rsa_key=server_key, timeout=3.0)
     assert report.passed, report.to_table()
     assert {r.id for r in report.results} == wanted
+    assert {r.status for r in report.results} == {"pass"}
+
+
+def test_command_adapter_environment_and_events() -> None:
+    from mtcrypt.handshake.rsa import generate_private_key
+    from mtcrypt.testing.conformance import ClientReport, Endpoint
+    from mtcrypt.testing.conformance.adapters import ENV_PREFIX, _read_event
+
+    key = generate_private_key().public_key
+    adapter = CommandAdapter(["client"])
+    plain = adapter.environment(Endpoint("h", 1, key), "session", 3.0)
+    assert ENV_PREFIX + "HEADER_CANDIDATE" not in plain
+    assert ENV_PREFIX + "TEMP_KEY_EXPIRES_IN" not in plain
+    endpoint = Endpoint(
+        "h", 1, key, secret="dd" + "00" * 16, header_candidate=b"\x01" * 64, temp_key_expires_in=60
+    )
+    env = adapter.environment(endpoint, "session", 3.0)
+    assert env[ENV_PREFIX + "FRAMING"] == "padded_intermediate"  # what a dd secret means
+    assert env[ENV_PREFIX + "HEADER_CANDIDATE"] == "01" * 64
+    assert env[ENV_PREFIX + "TEMP_KEY_EXPIRES_IN"] == "60"
+    report = ClientReport()
+    for line in (
+        '{"event": "handshake", "ok": true}',
+        '{"event": "pong", "ping_id": 1}',
+        "PONG 3",
+        '{"event": "timeout", "ping_id": 4}',
+        "ERROR boom",
+        "{not json",
+        '{"event": "error", "error": "bad msg_key"}',
+    ):
+        _read_event(line, report)
+    assert report.handshake is True and report.pongs == {1: True, 3: True}
+    assert report.errors == ["TimeoutError: ping 4 got no answer", "boom", "bad msg_key"]
+
+
+def test_a_client_that_ignores_temp_keys_fails_the_pfs_scenario(server_key: RsaPrivateKey) -> None:
+    import dataclasses
+
+    class NoPfs(MtcryptAdapter):
+        async def _connect(self, endpoint: Any, auth_key: bytes | None) -> Any:
+            plain = dataclasses.replace(endpoint, temp_key_expires_in=None)
+            return await super()._connect(plain, auth_key)
+
+    chosen = [s for s in default_scenarios("client") if s.id == "H6-temp-key"]
+    report = run_client_suite_sync(NoPfs(), chosen, rsa_key=server_key)
+    (result,) = report.results
+    assert result.status == "FAIL" and "permanent key" in result.detail
+
+
+def test_route_fields_are_data() -> None:
+    scenario = Scenario("x", "d", "message_honest", "accept", "T1", proxy="dd", temp_key=True)
+    again = Scenario.from_dict(scenario.to_dict())
+    assert (again.proxy, again.temp_key) == ("dd", True)
+    with pytest.raises(InvalidArgument):
+        Scenario("x", "d", "message_honest", "accept", "T1", proxy="socks")
 
 
 # ---- report and command line ---------------------------------------------------------

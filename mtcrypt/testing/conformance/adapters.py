@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import json
 import logging
 import os
 import shlex
@@ -81,6 +82,17 @@ class Endpoint:
     obfuscated: bool = False
     secret: str | None = None
     header_candidate: bytes | None = None
+    temp_key_expires_in: int | None = None
+    """Set when the client must create a temporary key (this lifetime, in
+    seconds), bind it to its permanent key and work under it (PFS)."""
+
+    @property
+    def client_framing(self) -> str:
+        """The framing to use: padded intermediate for ``dd`` and ``ee``
+        secrets (what they mean), else :attr:`framing`."""
+        if self.secret is not None and self.secret[:2].lower() in ("dd", "ee"):
+            return "padded_intermediate"
+        return self.framing
 
 
 @dataclass
@@ -168,7 +180,9 @@ class ClientAdapter(abc.ABC):
     features: frozenset[str] = frozenset()
     """What the client can do beyond the basics: ``full`` (framing),
     ``obfuscated``, ``header_rng`` (inject the first obfuscation header
-    candidate), ``fake_tls`` (MTProxy ``ee`` secrets)."""
+    candidate), ``mtproxy`` (MTProxy with plain and ``dd`` secrets),
+    ``fake_tls`` (MTProxy ``ee`` secrets), ``temp_keys`` (PFS: a temporary key
+    bound to the permanent one)."""
     reuses_keys = True
     """Whether message scenarios may give it an existing key (no handshake)."""
 
@@ -283,7 +297,7 @@ class MtcryptAdapter(InProcessAdapter):
     every scenario."""
 
     name = "mtcrypt"
-    features = frozenset({"full", "obfuscated", "header_rng", "fake_tls"})
+    features = frozenset({"full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys"})
 
     def versions(self) -> dict[str, str]:
         from ... import __version__
@@ -312,12 +326,13 @@ class MtcryptAdapter(InProcessAdapter):
         return await Client.connect(
             endpoint.host,
             endpoint.port,
-            framing="padded_intermediate" if endpoint.secret else endpoint.framing,
+            framing=endpoint.client_framing,
             obfuscated=endpoint.obfuscated,
             secret=endpoint.secret,
             dc_id=endpoint.dc_id,
             public_keys=[endpoint.public_key],
             auth_key=None if auth_key is None else AuthKey(auth_key),
+            temp_key_expires_in=endpoint.temp_key_expires_in,
             timeout=5.0,
             rng=self._rng(endpoint),
         )
@@ -677,16 +692,42 @@ def _quiet_pyrogram(sink: list[str]) -> Iterator[None]:
 
 
 class CommandAdapter(ClientAdapter):
-    """A client in another process: ``command`` runs once per scenario.
+    """A client in another process, in any language: ``command`` runs once per
+    scenario.
 
-    The program reads where to connect from the environment
-    (``MTCRYPT_CONFORMANCE_HOST``, ``_PORT``, ``_DC``, ``_RSA_PUBLIC_KEY`` (a
-    PKCS#1 PEM), ``_FRAMING``, ``_OBFUSCATED`` (0/1), ``_SECRET``, ``_MODE``
-    (``handshake`` or ``session``), ``_PING_TIMEOUT``), runs the probe script and
-    prints one line per event to stdout: ``HANDSHAKE OK``, ``HANDSHAKE FAILED
-    <reason>``, ``PONG <ping_id>``, ``ERROR <text>``.  It is killed after
-    ``4 * timeout`` seconds.  ``python -m mtcrypt.testing.conformance.example_client``
-    is a complete example.
+    **Input**: the environment says where and how to connect:
+    ``MTCRYPT_CONFORMANCE_HOST``, ``_PORT``, ``_DC``, ``_RSA_PUBLIC_KEY`` (a
+    PKCS#1 PEM), ``_FRAMING`` (``abridged``, ``intermediate``,
+    ``padded_intermediate``, ``full``), ``_OBFUSCATED`` (``0``/``1``),
+    ``_SECRET`` (an MTProxy secret in hex: 16 bytes, ``dd`` + 16 or ``ee`` + 16
+    + domain; empty for none), ``_HEADER_CANDIDATE`` (set in the obfuscation
+    header scenarios: 64 bytes in hex that must be the client's *first*
+    candidate for the obfuscated2 header; it must draw again if the candidate
+    is forbidden), ``_TEMP_KEY_EXPIRES_IN`` (set in the PFS scenario: create a
+    temporary key of that lifetime, bind it with ``auth.bindTempAuthKey`` and
+    send everything under it), ``_MODE`` (``handshake``: create a key and stop;
+    ``session``: then run the probe script) and ``_PING_TIMEOUT`` (seconds).
+
+    **Output**: one line per event on stdout, either words or JSON objects:
+
+    =====================================  ==============================================
+    words                                  JSON line
+    =====================================  ==============================================
+    ``HANDSHAKE OK``                       ``{"event": "handshake", "ok": true}``
+    ``HANDSHAKE FAILED <reason>``          ``{"event": "handshake", "ok": false,
+                                           "error": "<reason>"}``
+    ``PONG <ping_id>``                     ``{"event": "pong", "ping_id": <ping_id>}``
+    ``TIMEOUT <ping_id>``                  ``{"event": "timeout", "ping_id": <ping_id>}``
+    ``ERROR <text>``                       ``{"event": "error", "error": "<text>"}``
+    =====================================  ==============================================
+
+    ``TIMEOUT`` (a ping that got neither an answer nor an error in time) is
+    how a hung receive loop shows: it makes the scenario a ``FAIL``. The
+    program is killed after ``4 * timeout`` seconds. ``features`` declares what
+    it supports (``full``, ``obfuscated``, ``header_rng``, ``mtproxy``,
+    ``fake_tls``, ``temp_keys``); scenarios needing more are skipped.
+    ``python -m mtcrypt.testing.conformance.example_client`` is a complete
+    example in Python; the conformance guide has one for Node.js.
     """
 
     name = "command"
@@ -706,31 +747,43 @@ class CommandAdapter(ClientAdapter):
         self.env = dict(env or {})
         self.name = f"command:{shlex.join(self.argv)}"
 
-    async def run(
-        self, endpoint: Endpoint, mode: Mode, auth_key: bytes | None, timeout: float
-    ) -> ClientReport:
-        del auth_key
-        env = dict(os.environ)
-        env.update(self.env)
+    def environment(self, endpoint: Endpoint, mode: Mode, timeout: float) -> dict[str, str]:
+        """The variables the program gets (on top of this process's own)."""
+        env = dict(self.env)
         env.update(
             {
                 ENV_PREFIX + "HOST": endpoint.host,
                 ENV_PREFIX + "PORT": str(endpoint.port),
                 ENV_PREFIX + "DC": str(endpoint.dc_id),
                 ENV_PREFIX + "RSA_PUBLIC_KEY": endpoint.public_key.to_pem(pkcs1=True),
-                ENV_PREFIX + "FRAMING": endpoint.framing,
+                ENV_PREFIX + "FRAMING": endpoint.client_framing,
                 ENV_PREFIX + "OBFUSCATED": "1" if endpoint.obfuscated else "0",
                 ENV_PREFIX + "SECRET": endpoint.secret or "",
                 ENV_PREFIX + "MODE": mode,
                 ENV_PREFIX + "PING_TIMEOUT": str(timeout),
             }
         )
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
+        if endpoint.header_candidate is not None:
+            env[ENV_PREFIX + "HEADER_CANDIDATE"] = endpoint.header_candidate.hex()
+        if endpoint.temp_key_expires_in is not None:
+            env[ENV_PREFIX + "TEMP_KEY_EXPIRES_IN"] = str(endpoint.temp_key_expires_in)
+        return env
+
+    async def run(
+        self, endpoint: Endpoint, mode: Mode, auth_key: bytes | None, timeout: float
+    ) -> ClientReport:
+        del auth_key
+        env = dict(os.environ)
+        env.update(self.environment(endpoint, mode, timeout))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            return ClientReport(error=f"cannot start {self.argv[0]}: {exc.strerror}")
         report = ClientReport()
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 4 * timeout + 5)
@@ -739,21 +792,44 @@ class CommandAdapter(ClientAdapter):
             out, err = await proc.communicate()
             report.error = "timed out (killed)"
         for line in out.decode("utf-8", "replace").splitlines():
-            word, _, rest = line.strip().partition(" ")
-            if word == "HANDSHAKE":
-                report.handshake = rest.startswith("OK")
-                if not report.handshake:
-                    report.error = rest.removeprefix("FAILED").strip() or "handshake failed"
-            elif word == "PONG" and rest.strip().lstrip("-").isdigit():
-                report.pongs[int(rest)] = True
-            elif word == "ERROR":
-                report.errors.append(rest)
+            _read_event(line.strip(), report)
         for ping_id in (PING_WARMUP, PING_MUTATED, PING_SENTINEL, PING_AFTER):
             report.pongs.setdefault(ping_id, False)
         if proc.returncode not in (0, None) and report.error is None and report.handshake is None:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             report.error = f"exit status {proc.returncode}: {tail[0]}"
         return report
+
+
+def _read_event(line: str, report: ClientReport) -> None:
+    """One output line of a command client (words or a JSON object) into ``report``."""
+    if line.startswith("{"):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        kind = str(event.get("event", "")).upper()
+        if kind == "HANDSHAKE":
+            ok = event.get("ok") is True
+            word, rest = kind, "OK" if ok else f"FAILED {event.get('error', '')}"
+        elif kind in ("PONG", "TIMEOUT"):
+            word, rest = kind, str(event.get("ping_id", ""))
+        else:
+            word, rest = kind, str(event.get("error", ""))
+    else:
+        word, _, rest = line.partition(" ")
+    if word == "HANDSHAKE":
+        report.handshake = rest.startswith("OK")
+        if not report.handshake:
+            report.error = rest.removeprefix("FAILED").strip() or "handshake failed"
+    elif word == "PONG" and rest.strip().lstrip("-").isdigit():
+        report.pongs[int(rest)] = True
+    elif word == "TIMEOUT":
+        report.errors.append(f"TimeoutError: ping {rest.strip()} got no answer")
+    elif word == "ERROR":
+        report.errors.append(rest)
 
 
 def make_adapter(target: str) -> ClientAdapter:

@@ -386,6 +386,75 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"hmac": "bad"},
         framing="padded_intermediate",
     ),
+    # -- every route: the honest exchange over each framing, obfuscation, MTProxy
+    # secret and a bound temporary key (controls: every client must pass those
+    # its adapter declares; they also show the adapter reaches each route).
+    _s(
+        "route-abridged",
+        "message_honest",
+        "accept",
+        "T2",
+        "honest ping over the abridged framing",
+        framing="abridged",
+    ),
+    _s(
+        "route-padded",
+        "message_honest",
+        "accept",
+        "T2",
+        "honest ping over padded intermediate",
+        framing="padded_intermediate",
+    ),
+    _s(
+        "route-full",
+        "message_honest",
+        "accept",
+        "T2",
+        "honest ping over the full framing",
+        framing="full",
+    ),
+    _s(
+        "route-obfuscated",
+        "message_honest",
+        "accept",
+        "T1",
+        "honest ping over obfuscated2 (no proxy)",
+        obfuscated=True,
+    ),
+    _s(
+        "route-mtproxy-plain",
+        "message_honest",
+        "accept",
+        "T1",
+        "honest ping through MTProxy, plain secret",
+        proxy="plain",
+    ),
+    _s(
+        "route-mtproxy-dd",
+        "message_honest",
+        "accept",
+        "T1",
+        "honest ping through MTProxy, dd secret",
+        framing="padded_intermediate",
+        proxy="dd",
+    ),
+    _s(
+        "route-mtproxy-ee",
+        "message_honest",
+        "accept",
+        "T3",
+        "honest ping through MTProxy, fake-TLS",
+        framing="padded_intermediate",
+        proxy="ee",
+    ),
+    _s(
+        "H6-temp-key",
+        "message_honest",
+        "accept",
+        "H6",
+        "the session runs under a bound temporary key (PFS)",
+        temp_key=True,
+    ),
     # -- the ends of every allowed range, and just beyond them: legal but rare
     # values are forced; the time windows keep 5 s from the edge so that a
     # client's clock correction (often whole seconds) cannot decide.

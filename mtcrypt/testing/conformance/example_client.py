@@ -6,11 +6,17 @@
         --target "command:python -m mtcrypt.testing.conformance.example_client"
 
 The contract (see :class:`~mtcrypt.testing.conformance.adapters.CommandAdapter`):
-read the endpoint from ``MTCRYPT_CONFORMANCE_*`` variables, create an auth key
-(print ``HANDSHAKE OK`` or ``HANDSHAKE FAILED <reason>``), and in ``session``
-mode run the probe script -- ping 1; pings 2 and 3 together; ping 4 --
-printing ``PONG <ping_id>`` for each pong that arrives and ``ERROR <text>``
-for failures.  Port this file to the client you want to test.
+read the endpoint from ``MTCRYPT_CONFORMANCE_*`` variables (framing,
+obfuscation, MTProxy secret, the first obfuscation header candidate, a
+temporary key's lifetime), create an auth key (print ``HANDSHAKE OK`` or
+``HANDSHAKE FAILED <reason>``), and in ``session`` mode run the probe script --
+ping 1; pings 2 and 3 together; ping 4 -- printing ``PONG <ping_id>`` for each
+pong that arrives, ``TIMEOUT <ping_id>`` for a ping that got no answer in time
+and ``ERROR <text>`` for other failures.  It declares every feature::
+
+    --features full,obfuscated,header_rng,mtproxy,fake_tls,temp_keys
+
+Port this file to the client you want to test.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import os
 import sys
 
 from ... import tl
+from ..._random import random_bytes
+from ..._validation import Rng
 from ...aio import Client
 from ...handshake.rsa import load_public_key
 from .adapters import ENV_PREFIX, ClientReport, SessionProbe, describe, probe_script
@@ -35,6 +43,9 @@ class _Printing(SessionProbe):
             await self.client.invoke(
                 tl.serialize(tl.make("ping", ping_id=ping_id)), timeout=timeout
             )
+        except TimeoutError:
+            print(f"TIMEOUT {ping_id}", flush=True)
+            return False
         except Exception as exc:
             print(f"ERROR {describe(exc)}", flush=True)
             return False
@@ -45,22 +56,35 @@ class _Printing(SessionProbe):
         await self.client.close()
 
 
+def _rng(candidate_hex: str) -> Rng:
+    """OS randomness, except that the first draw of the header's size (64
+    bytes) returns the forced candidate."""
+    pending = [bytes.fromhex(candidate_hex)] if candidate_hex else []
+
+    def rng(n: int) -> bytes:
+        if pending and n == len(pending[0]):
+            return pending.pop()
+        return random_bytes(n)
+
+    return rng
+
+
 async def main() -> int:
     env = os.environ
     timeout = float(env.get(ENV_PREFIX + "PING_TIMEOUT", "3"))
-    secret = env.get(ENV_PREFIX + "SECRET") or None
+    temp_key = env.get(ENV_PREFIX + "TEMP_KEY_EXPIRES_IN")
     try:
         client = await Client.connect(
             env[ENV_PREFIX + "HOST"],
             int(env[ENV_PREFIX + "PORT"]),
-            framing="padded_intermediate"
-            if secret
-            else env.get(ENV_PREFIX + "FRAMING", "intermediate"),
+            framing=env.get(ENV_PREFIX + "FRAMING", "intermediate"),
             obfuscated=env.get(ENV_PREFIX + "OBFUSCATED") == "1",
-            secret=secret,
+            secret=env.get(ENV_PREFIX + "SECRET") or None,
             dc_id=int(env.get(ENV_PREFIX + "DC", "2")),
             public_keys=[load_public_key(env[ENV_PREFIX + "RSA_PUBLIC_KEY"])],
+            temp_key_expires_in=int(temp_key) if temp_key else None,
             timeout=2 * timeout,
+            rng=_rng(env.get(ENV_PREFIX + "HEADER_CANDIDATE", "")),
         )
     except Exception as exc:
         print(f"HANDSHAKE FAILED {describe(exc)}", flush=True)

@@ -294,6 +294,20 @@ def judge_client(
     raise TypeError(f"no judge for {type(plan).__name__}")
 
 
+def _judge_temp_key(server: adversary.AdversarialServer) -> tuple[Observed, str]:
+    """Every encrypted packet of a temp-key scenario must use a temporary key
+    bound to a permanent one (api PFS: never the permanent key directly)."""
+    now = server.clock()
+    entries = [server.keys.get(k, now) for k in dict.fromkeys(server.evidence.key_ids_used)]
+    if not entries:
+        return "rejected", "no encrypted packet arrived"
+    if any(e is None or not e.temporary for e in entries):
+        return "rejected", "sent messages under the permanent key directly"
+    if any(e is not None and e.perm_key_id is None for e in entries):
+        return "rejected", "used a temporary key it never bound"
+    return "accepted", "worked under a bound temporary key only"
+
+
 def _judge_handshake(
     plan: adversary.HandshakePlan, evidence: adversary.Evidence, report: ClientReport
 ) -> tuple[Observed, str]:
@@ -368,9 +382,22 @@ def _needs(scenario: Scenario, plan: Any) -> set[str]:
         need.add("obfuscated")
     if isinstance(plan, adversary.HeaderPlan):
         need.add("header_rng")
-    if isinstance(plan, adversary.FakeTlsPlan):
+    if isinstance(plan, adversary.FakeTlsPlan) or scenario.proxy == "ee":
         need.add("fake_tls")
+    if scenario.proxy in ("plain", "dd"):
+        need.add("mtproxy")
+    if scenario.temp_key:
+        need.add("temp_keys")
     return need
+
+
+_PROXY_SECRETS = {
+    "plain": "5d" * 16,
+    "dd": "dd" + "5d" * 16,
+    "ee": "ee" + "5d" * 16 + b"www.example.com".hex(),
+}
+TEMP_KEY_EXPIRES_IN = 3600
+"""The lifetime temp-key scenarios ask for (seconds)."""
 
 
 _NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
@@ -453,7 +480,7 @@ async def _play_client(
     elif isinstance(plan, adversary.MessagePlan):
         kwargs["message_plan"] = plan
         mode = "session"
-        if adapter.reuses_keys:
+        if adapter.reuses_keys and not scenario.proxy:
             auth_key = await _shared_key(adapter, rsa_key, shared, timeout)
             if auth_key is None:
                 detail = "could not create a key with an honest handshake"
@@ -468,6 +495,9 @@ async def _play_client(
         secret = plan.secret
         kwargs["secrets"] = [secret]
         kwargs["mutate_hello"] = plan.bad_hmac
+    if scenario.proxy is not None:
+        secret = _PROXY_SECRETS[scenario.proxy]
+        kwargs["secrets"] = [secret]
     server = adversary.AdversarialServer(rsa_key, rpc_handler=adapter.rpc_handler(), **kwargs)
     async with server:
         endpoint = Endpoint(
@@ -478,6 +508,7 @@ async def _play_client(
             obfuscated=scenario.obfuscated,
             secret=secret,
             header_candidate=candidate,
+            temp_key_expires_in=TEMP_KEY_EXPIRES_IN if scenario.temp_key else None,
         )
         try:
             report = await asyncio.wait_for(
@@ -486,6 +517,8 @@ async def _play_client(
         except TimeoutError:
             report = ClientReport(error="the adapter did not finish")
     observed, detail = judge_client(scenario, plan, server.evidence, report, candidate)
+    if scenario.temp_key and observed == "accepted":
+        observed, detail = _judge_temp_key(server)
     result = _scenario_result(
         scenario,
         observed,

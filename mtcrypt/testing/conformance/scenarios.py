@@ -105,6 +105,8 @@ def _registrar(
 
 
 _FRAMINGS = ("abridged", "intermediate", "padded_intermediate", "full")
+PROXIES = ("plain", "dd", "ee")
+"""MTProxy secret kinds a scenario may connect through."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ class Scenario:
     :param obfuscated: whether the connection must be obfuscated2.
     :param uniform_with: another scenario whose rejection must look the same
         from outside (checklist C4); the report compares their error texts.
+    :param proxy: connect through an MTProxy secret of this kind: ``plain``
+        (16 bytes), ``dd`` (padded intermediate) or ``ee`` (fake-TLS).
+    :param temp_key: the client must work under a temporary key bound to its
+        permanent one (PFS), never under the permanent key directly.
     """
 
     id: str
@@ -134,6 +140,8 @@ class Scenario:
     framing: str = "intermediate"
     obfuscated: bool = False
     uniform_with: str | None = None
+    proxy: str | None = None
+    temp_key: bool = False
 
     def __post_init__(self) -> None:
         if not self.id or not isinstance(self.id, str):
@@ -144,6 +152,10 @@ class Scenario:
             raise InvalidArgument(f"{self.id}: unknown mutation kind {self.mutation!r}")
         if self.framing not in _FRAMINGS:
             raise InvalidArgument(f"{self.id}: framing must be one of {_FRAMINGS}")
+        if self.proxy not in (None, *PROXIES):
+            raise InvalidArgument(f"{self.id}: proxy must be one of {PROXIES}")
+        if not isinstance(self.temp_key, bool):
+            raise InvalidArgument(f"{self.id}: temp_key must be true or false")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     @property
@@ -181,6 +193,10 @@ class Scenario:
             out["obfuscated"] = True
         if self.uniform_with:
             out["uniform_with"] = self.uniform_with
+        if self.proxy:
+            out["proxy"] = self.proxy
+        if self.temp_key:
+            out["temp_key"] = True
         return out
 
     @classmethod
@@ -195,6 +211,8 @@ class Scenario:
             "framing",
             "obfuscated",
             "uniform_with",
+            "proxy",
+            "temp_key",
         }
         unknown = set(data) - allowed
         if unknown:
