@@ -769,6 +769,47 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "fake-TLS ClientHello, HMAC wrong",
         params={"hmac": "bad"},
     ),
+    # -- every route: controls a server must pass on each framing and with PFS ------
+    _s(
+        "srv-route-abridged",
+        "srv_message_honest",
+        "accept",
+        "T2",
+        "honest ping over the abridged framing",
+        framing="abridged",
+    ),
+    _s(
+        "srv-route-padded",
+        "srv_message_honest",
+        "accept",
+        "T2",
+        "honest ping over padded intermediate",
+        framing="padded_intermediate",
+    ),
+    _s(
+        "srv-route-full",
+        "srv_message_honest",
+        "accept",
+        "T2",
+        "honest ping over the full framing",
+        framing="full",
+    ),
+    _s(
+        "srv-route-obfuscated",
+        "srv_message_honest",
+        "accept",
+        "T1",
+        "honest ping over obfuscated2",
+        obfuscated=True,
+    ),
+    _s(
+        "srv-H6-temp-key",
+        "srv_message_honest",
+        "accept",
+        "H6",
+        "a temporary key, bound, then a ping under it (PFS)",
+        temp_key=True,
+    ),
     # -- the ends of every allowed range, and just beyond them ---------------------
     _s(
         "srv-R-C3-padding-12",

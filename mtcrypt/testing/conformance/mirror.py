@@ -78,7 +78,7 @@ from ._shared import (
     plain_object,
     read_prefix,
 )
-from .runner import Observed, Report, ScenarioResult, _scenario_result
+from .runner import TEMP_KEY_EXPIRES_IN, Observed, Report, ScenarioResult, _scenario_result
 from .scenarios import Scenario, _registrar
 
 __all__ = [
@@ -322,6 +322,7 @@ class _Link(Pump):
         *,
         bad_hello: bool,
         rng: Rng,
+        temp_key: bool = False,
     ) -> None:
         super().__init__(time.time)
         self.rng = rng
@@ -334,6 +335,7 @@ class _Link(Pump):
             timeouts=Timeouts(handshake=None, idle=None, keepalive=None),
             session_options={"max_container_messages": 1},
             hooks=_Hooks(self, bad_hello),
+            temp_key_expires_in=TEMP_KEY_EXPIRES_IN if temp_key else None,
             handshake_factory=lambda **options: _MirrorHandshake(
                 plan=plan, answers=self.answers, **{**options, "rsa_scheme": plan.rsa_scheme}
             ),
@@ -356,8 +358,16 @@ class _Link(Pump):
         *,
         bad_hello: bool = False,
         rng: Rng = random_bytes,
+        temp_key: bool = False,
     ) -> _Link:
-        link = cls(endpoint, transport, plan or ClientHandshakePlan(), bad_hello=bad_hello, rng=rng)
+        link = cls(
+            endpoint,
+            transport,
+            plan or ClientHandshakePlan(),
+            bad_hello=bad_hello,
+            rng=rng,
+            temp_key=temp_key,
+        )
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(
             loop.create_connection(lambda: link, endpoint.host, endpoint.port), 5
@@ -460,7 +470,7 @@ async def _play(
         rng=rng,
     )
     hs_plan = plan if isinstance(plan, ClientHandshakePlan) else ClientHandshakePlan()
-    link = await _Link.open(endpoint, transport, hs_plan, rng=rng)
+    link = await _Link.open(endpoint, transport, hs_plan, rng=rng, temp_key=scenario.temp_key)
     try:
         if isinstance(plan, ClientHandshakePlan):
             return await _play_handshake(plan, link, timeout)
