@@ -13,6 +13,7 @@ from ..._validation import Clock, Rng
 from ...aio import DeadlineTimer
 from ...connection import ClientConnection, ConnectionEvent, ServerConnection
 from ...errors import MtcryptError
+from ...handshake.dh import DH_SAFETY_MARGIN
 from ...mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message, unpack_plain
 from ...mtproto.session import Role, Session
 from ...transport import ClientTransport, Framing, ServerTransport
@@ -238,3 +239,16 @@ def nonce_mutator(field: str) -> Callable[[tl.TLObject], tl.TLObject]:
     if field == "server_nonce":
         return mutators.wrong_server_nonce
     raise ValueError("field must be 'nonce' or 'server_nonce'")
+
+
+def power_below(g: int, p: int, bits: int, rng: Rng) -> tuple[int, int]:
+    """``(x, g^x mod p)`` with x from 256 bytes of ``rng`` and ``g^x`` in the
+    safe range and below ``2^bits``: a legal value a normal handshake meets
+    rarely (1 in 256 for 2040 bits), forced. Stepping x by one costs one
+    multiplication per try instead of a modular exponentiation."""
+    x = int.from_bytes(rng(256), "big") >> 8  # headroom for the steps
+    y = pow(g, x, p)
+    while not DH_SAFETY_MARGIN <= y < 1 << bits:
+        x += 1
+        y = y * g % p
+    return x, y

@@ -61,7 +61,7 @@ from ...connection import (
 )
 from ...errors import HandshakeError, MtcryptError
 from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, int_to_be, server_salt
-from ...handshake.dh import DH_SAFETY_MARGIN, TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
+from ...handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
 from ...handshake.rsa import RsaPrivateKey, rsa_legacy_decrypt, rsa_pad_decrypt
 from ...mtproto import (
     AuthKey,
@@ -72,7 +72,16 @@ from ...mtproto import (
 )
 from ...transport import ServerTransport
 from .. import mutators
-from ._shared import Out, Pump, Raw, SessionContext, contents, plain_object, read_prefix
+from ._shared import (
+    Out,
+    Pump,
+    Raw,
+    SessionContext,
+    contents,
+    plain_object,
+    power_below,
+    read_prefix,
+)
 
 __all__ = [
     "PING_AFTER",
@@ -396,11 +405,11 @@ class AdversarialHandshake:
         inner = found[0]
         if plan.changes_group:
             p = plan.dh_prime
-            while True:
+            if plan.g_a_below is not None:
+                a, g_a = power_below(plan.g, p, plan.g_a_below, rng)
+            else:
                 a = int.from_bytes(rng(256), "big") % (p - 2) + 1
                 g_a = modexp(plan.g, a, p) if plan.g_a is None else plan.g_a
-                if plan.g_a_below is None or DH_SAFETY_MARGIN <= g_a < 1 << plan.g_a_below:
-                    break
             encoded = g_a.to_bytes(256, "big") if plan.g_a_padded else int_to_be(g_a)
             inner = mutators.tl_replace(inner, g=plan.g, dh_prime=int_to_be(p), g_a=encoded)
             self._group = _Group(client, scheme, p, a, msg_id)

@@ -57,7 +57,6 @@ from ...connection import (
 )
 from ...errors import InvalidArgument, MtcryptError
 from ...handshake import ClientHandshake, int_to_be
-from ...handshake.dh import DH_SAFETY_MARGIN, modexp
 from ...handshake.rsa import RsaPublicKey, rsa_pad_encrypt
 from ...mtproto import (
     HEADER_SIZE,
@@ -76,6 +75,7 @@ from ._shared import (
     length_attack,
     nonce_mutator,
     plain_object,
+    power_below,
     read_prefix,
 )
 from .runner import TEMP_KEY_EXPIRES_IN, Observed, Report, ScenarioResult, _scenario_result
@@ -204,11 +204,7 @@ class _MirrorHandshake(ClientHandshake):
             return rng
         inner = found[0]
         g, p = int(inner.g), int.from_bytes(inner.dh_prime, "big")
-        while True:
-            b = rng(256)
-            g_b = modexp(g, int.from_bytes(b, "big"), p)
-            if DH_SAFETY_MARGIN <= g_b < 1 << plan.g_b_below:
-                break
+        b = power_below(g, p, plan.g_b_below, rng)[0].to_bytes(256, "big")
         pending = [b]
 
         def forced(n: int) -> bytes:
