@@ -386,6 +386,20 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"hmac": "bad"},
         framing="padded_intermediate",
     ),
+    _s(
+        "C6-reflected",
+        "reflected",
+        "reject",
+        "C6",
+        "authentic answer sealed in the client's own direction (x = 0)",
+    ),
+    _s(
+        "C8-container-inner-id",
+        "container_inner_id",
+        "reject",
+        "C8",
+        "a container whose msg_id is below its inner message's",
+    ),
     # -- every route: the honest exchange over each framing, obfuscation, MTProxy
     # secret and a bound temporary key (controls: every client must pass those
     # its adapter declares; they also show the adapter reaches each route).
@@ -768,6 +782,60 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "T3",
         "fake-TLS ClientHello, HMAC wrong",
         params={"hmac": "bad"},
+    ),
+    _s(
+        "srv-C1-extended",
+        "srv_extend",
+        "reject",
+        "C1",
+        "16 zero bytes appended (a whole block)",
+        params={"count": 16},
+    ),
+    _s(
+        "srv-C1-misaligned",
+        "srv_extend",
+        "reject",
+        "C1",
+        "4 bytes appended (not whole blocks)",
+        params={"count": 4},
+    ),
+    _s(
+        "srv-C6-reflected",
+        "srv_reflected",
+        "reject",
+        "C6",
+        "authentic request sealed in the server's direction (x = 8)",
+    ),
+    _s(
+        "srv-C7-msg-id-2mod4",
+        "srv_msg_id",
+        "reject",
+        "C7",
+        "authentic, msg_id 2 mod 4 (even, yet no client id)",
+        params={"kind": "two_mod_4"},
+    ),
+    _s(
+        "srv-C7-reordered",
+        "srv_reordered",
+        "accept",
+        "C7",
+        "two fresh requests delivered out of msg_id order (control)",
+    ),
+    _s(
+        "srv-H3-g_b-above",
+        "srv_g_b_out_of_range",
+        "reject",
+        "H3",
+        "g_b = p - 2^1984 + 1",
+        params={"value": "above"},
+    ),
+    _s(
+        "srv-H2-client-server-nonce",
+        "srv_client_dh_nonce",
+        "reject",
+        "H2",
+        "client_DH_inner_data with a wrong server_nonce",
+        params={"field": "server_nonce"},
     ),
     # -- every route: controls a server must pass on each framing and with PFS ------
     _s(

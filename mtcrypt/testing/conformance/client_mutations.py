@@ -17,7 +17,7 @@ from typing import Literal
 from ... import tl
 from ...errors import InvalidArgument
 from ...handshake.dh import TELEGRAM_DH_PRIME
-from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role
+from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role, encrypt_message
 from .. import mutators
 from ._shared import length_attack, nonce_mutator
 from .adversary import (
@@ -281,6 +281,36 @@ def _length_field(attack: str = "not_multiple_of_4") -> MessagePlan:
     negative, short_of_body (C3)."""
     seal = length_attack(attack, padding=False)
     return _Answer(lambda ctx, p: seal(ctx.auth_key, ctx.answer(p), from_server=True))
+
+
+@_client("reflected", "message")
+def _reflected() -> MessagePlan:
+    """An authentic answer sealed in the client's own direction (x = 0), as a reflected client
+    message would be (C6)."""
+    return _Answer(
+        lambda ctx, p: encrypt_message(
+            ctx.auth_key, ctx.answer(p).pack(), from_server=False, rng=ctx.rng
+        )
+    )
+
+
+class _ContainerAbove(MessagePlan):
+    """The answer inside a msg_container whose own msg_id is below the inner one's."""
+
+    def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
+        container = ctx.message(b"", content_related=False)  # numbered first: the lower id
+        inner = ctx.answer(probe)
+        head = struct.pack("<Iiqii", _CONTAINER_ID, 1, inner.msg_id, inner.seq_no, len(inner.body))
+        return ctx.seal(replace(container, body=head + inner.body))
+
+
+_CONTAINER_ID = tl.default_schema()["msg_container"].id
+
+
+@_client("container_inner_id", "message")
+def _container_inner_id() -> MessagePlan:
+    """The answer in a msg_container whose msg_id is not above the inner message's (C8)."""
+    return _ContainerAbove()
 
 
 @_client("wrong_session_id", "message")

@@ -62,6 +62,7 @@ from ...mtproto import (
     HEADER_SIZE,
     InnerMessage,
     Role,
+    encrypt_message,
     pack_plain,
     unpack_plain,
 )
@@ -663,6 +664,40 @@ def _srv_truncate(count: int = 16) -> RequestPlan:
     return _Build(lambda ctx, n: [mutators.truncate(ctx.seal(ctx.ping(n)), count)])
 
 
+@_server("srv_extend", "message")
+def _srv_extend(count: int = 16) -> RequestPlan:
+    """The request with ``count`` zero bytes appended: a whole block (16) or a misaligned tail
+    (C1)."""
+    return _Build(lambda ctx, n: [mutators.extend(ctx.seal(ctx.ping(n)), bytes(count))])
+
+
+@_server("srv_reflected", "message")
+def _srv_reflected() -> RequestPlan:
+    """An authentic request sealed in the server's direction (x = 8), as a reflected server
+    message would be (C6)."""
+
+    def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
+        return [encrypt_message(ctx.auth_key, ctx.ping(n).pack(), from_server=True, rng=ctx.rng)]
+
+    return _Build(build)
+
+
+class _Reordered(RequestPlan):
+    """Two fresh requests sent in the opposite order of their msg_ids: both
+    must be answered (a server's replay window takes fresh ids out of order)."""
+
+    def build(self, ctx: ClientContext, ping_id: int) -> list[bytes | Raw]:
+        first = ctx.ping(ping_id)  # the lower msg_id ...
+        filler = ctx.message(tl.serialize(tl.make("ping", ping_id=ping_id + 1000)))
+        return [ctx.seal(filler), ctx.seal(first)]  # ... sent second
+
+
+@_server("srv_reordered", "message")
+def _srv_reordered() -> RequestPlan:
+    """Two fresh requests delivered out of msg_id order (the control: both answered) (C7)."""
+    return _Reordered()
+
+
 @_server("srv_forge_msg_key", "message")
 def _srv_forge() -> RequestPlan:
     """A well-formed request under a msg_key that is not its MAC (C1, C5)."""
@@ -686,14 +721,17 @@ def _srv_length(attack: str = "padding_over") -> RequestPlan:
 
 @_server("srv_msg_id", "message")
 def _srv_msg_id(
-    kind: Literal["odd", "duplicate", "too_old", "too_new"] = "odd", seconds: float | None = None
+    kind: Literal["odd", "two_mod_4", "duplicate", "too_old", "too_new"] = "odd",
+    seconds: float | None = None,
 ) -> RequestPlan:
-    """Authentic request whose msg_id is odd, a duplicate, old (``seconds``, default 400) or ahead
-    (default 60) (C7)."""
+    """Authentic request whose msg_id is odd, 2 mod 4 (even, yet no client's), a duplicate, old
+    (``seconds``, default 400) or ahead (default 60) (C7)."""
 
     def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
         if kind == "odd":
             msg_id = mutators.wrong_parity_msg_id(ctx.next_msg_id(), from_server=False)
+        elif kind == "two_mod_4":
+            msg_id = (ctx.next_msg_id() & ~3) | 2
         elif kind == "duplicate":
             msg_id = ctx.sent[-1]
         elif kind == "too_old":
