@@ -248,6 +248,15 @@ def _on_request_yields(orig: Callable[..., Any]) -> Callable[..., Any]:
     return on_request
 
 
+def _on_request_tie_accepts(orig: Callable[..., Any]) -> Callable[..., Any]:
+    def on_request(self: Rekeying, exchange_id: int, g_a: bytes) -> Any:
+        if self.state is RekeyState.REQUESTED and exchange_id == self.exchange_id:
+            self.exchange_id -= 1  # as if ours were smaller: theirs wins
+        return orig(self, exchange_id, g_a)
+
+    return on_request
+
+
 def _on_accept_wrong(orig: Callable[..., Any]) -> Callable[..., Any]:
     def on_accept(self: Rekeying, exchange_id: int, g_b: bytes, fingerprint: int) -> Any:
         commit = orig(self, exchange_id, g_b, fingerprint)
@@ -296,6 +305,12 @@ def _patch(monkeypatch: pytest.MonkeyPatch, flaw: str) -> None:
         monkeypatch.setattr(Rekeying, "on_accept", _on_accept_wrong(Rekeying.on_accept))
     elif flaw == "rekey-race-keeps-ours":
         monkeypatch.setattr(Rekeying, "on_request", _on_request_keeps_ours(Rekeying.on_request))
+    elif flaw == "rekey-tie-accepts":
+        monkeypatch.setattr(Rekeying, "on_request", _on_request_tie_accepts(Rekeying.on_request))
+    elif flaw == "rekey-no-switch":
+        monkeypatch.setattr(Rekeying, "on_decrypted_with", lambda self, key: None)
+    elif flaw == "rekey-keeps-old-key":
+        monkeypatch.setattr(Rekeying, "_discard_other", lambda self: None)
     elif flaw == "rekey-race-yields":
         monkeypatch.setattr(Rekeying, "on_request", _on_request_yields(Rekeying.on_request))
 
@@ -356,6 +371,9 @@ FLAW_FOR: dict[str, str] = {
     "e2e-rekey-accept-wrong-fp": "rekey-fingerprint-unchecked",
     "e2e-rekey-race-peer-wins": "rekey-race-keeps-ours",
     "e2e-rekey-race-peer-loses": "rekey-race-yields",
+    "e2e-rekey-race-peer-tie": "rekey-tie-accepts",
+    "e2e-rekey-switch-on-new-key": "rekey-no-switch",
+    "e2e-rekey-old-key-refused": "rekey-keeps-old-key",
     "e2e-file-ok": "file-wrong-iv",
     "e2e-file-wrong-fp": "file-unchecked",
 }

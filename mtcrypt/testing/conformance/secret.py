@@ -974,34 +974,82 @@ for _id, _gb, _wrong, _what in (
     _scenario(_id, "E1" if _wrong else "H3", "reject", _what, ["rekey"])(_bad_accept(_gb, _wrong))
 
 
-def _race(peer_wins: bool) -> Play:
+def _race(offset: int) -> Play:
+    """Both sides request at once; ours is the target's exchange_id plus
+    ``offset``: the larger wins, equal ids abandon both (api/end-to-end/pfs)."""
+
     def play(chat: _Chat) -> None:
         chat.open()
-        ours = int(_target_request(chat).exchange_id)
-        theirs = ours + 1 if peer_wins else ours - 1
+        request = _target_request(chat)
+        ours = int(request.exchange_id)
+        theirs = ours + offset
         if not -(2**63) <= theirs < 2**63:  # one chance in 2^63
             raise _Verdict("error", "the target's exchange_id is at the int64 edge; run again")
         _, g_a = chat.dh.new_exponent(random_bytes, "g_a")
         accepts = _actions(
             _request(chat, theirs, encode_dh_value(g_a)), "decryptedMessageActionAcceptKey"
         )
-        if peer_wins and len(accepts) != 1:
+        if offset > 0 and len(accepts) != 1:
             raise _Verdict("rejected", "kept its own exchange against a larger exchange_id", False)
-        if not peer_wins and accepts:
-            raise _Verdict("rejected", "accepted a smaller exchange_id over its own", False)
+        if offset <= 0 and accepts:
+            raise _Verdict("rejected", "accepted an exchange_id not above its own", False)
+        if offset == 0:
+            # Both exchanges are abandoned: an acceptKey for the target's own
+            # request must not make it commit.
+            _, reply = _answer(chat, request, 0, None)
+            if not reply.closed and _actions(
+                chat.peer.read(reply.sent), "decryptedMessageActionCommitKey"
+            ):
+                raise _Verdict("rejected", "committed an exchange abandoned by the tie", False)
         raise _Verdict("accepted", "resolved the race by exchange_id")
 
     return play
 
 
-for _wins in (True, False):
+for _name, _offset, _ours in (("wins", 1, "larger"), ("loses", -1, "smaller"), ("tie", 0, "equal")):
     _scenario(
-        f"e2e-rekey-race-peer-{'wins' if _wins else 'loses'}",
+        f"e2e-rekey-race-peer-{_name}",
         "E1",
         "accept",
-        f"concurrent requestKey, ours {'larger' if _wins else 'smaller'}",
+        f"concurrent requestKey, ours {_ours}",
         ["rekey"],
-    )(_race(_wins))
+    )(_race(_offset))
+
+
+@_scenario(
+    "e2e-rekey-switch-on-new-key",
+    "E1",
+    "accept",
+    "after acceptKey, a message under the new key before any commitKey: the target switches",
+)
+def _switch_on_new_key(chat: _Chat) -> None:
+    chat.open()
+    new, _ = _accepted_by_target(chat, 4321)
+    chat.peer.keys.append(new)
+    chat.peer.key = new
+    if not chat.alive():
+        raise _Verdict("rejected", "did not take a message under the new key", conforms=False)
+    sent = chat.call("send_text", lambda: chat.target.send_text("after the switch")).sent
+    if not sent or sent[-1][:8] != new.key_id_bytes:
+        raise _Verdict("rejected", "did not switch on seeing the new key", conforms=False)
+    raise _Verdict("accepted", "switched on the first message under the new key")
+
+
+@_scenario(
+    "e2e-rekey-old-key-refused", "E1", "reject", "a message under the old key after commitKey"
+)
+def _old_key_refused(chat: _Chat) -> None:
+    chat.open()
+    new, _ = _accepted_by_target(chat, 5678)
+    commit = make("decryptedMessageActionCommitKey", exchange_id=5678, key_fingerprint=new.key_id)
+    chat.deliver(chat.peer.seal(service(commit)))
+    old = chat.peer.key
+    chat.peer.keys.append(new)
+    chat.peer.key = new
+    if not chat.alive():
+        raise _Verdict("error", "the re-keying itself did not complete")
+    packet = chat.peer.seal(text("under the old key"), key=old, advance=False)
+    _not_delivered(chat, packet, "under the old key", "a message under the discarded key")
 
 
 # -- files ----------------------------------------------------------------------------------------
