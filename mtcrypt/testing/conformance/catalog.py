@@ -119,7 +119,16 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "H3",
         "g = 2 with Telegram's prime (fails the residue rule)",
     ),
+    _s(
+        "H3-prime-composite",
+        "dh_prime",
+        "reject",
+        "H3",
+        "dh_prime is Telegram's prime + 2 (composite)",
+        params={"prime": "composite"},
+    ),
     _s("H3-g-one", "dh_generator", "reject", "H3", "g = 1", params={"g": 1}),
+    _s("H3-g-eight", "dh_generator", "reject", "H3", "g = 8 (outside 2..7)", params={"g": 8}),
     _s("H3-g_a-one", "g_a_out_of_range", "reject", "H3", "g_a = 1", params={"value": "one"}),
     _s("H3-g_a-p-1", "g_a_out_of_range", "reject", "H3", "g_a = p - 1", params={"value": "p-1"}),
     _s(
@@ -573,6 +582,14 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "H2",
         "req_DH_params with p and q swapped",
         params={"field": "p_q"},
+    ),
+    _s(
+        "srv-H2-inner-server-nonce",
+        "srv_pq_inner_nonce",
+        "reject",
+        "H2",
+        "p_q_inner_data (in RSA) with a wrong server_nonce",
+        params={"field": "server_nonce"},
     ),
     _s(
         "srv-H2-inner-nonce",

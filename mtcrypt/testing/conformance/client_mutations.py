@@ -94,13 +94,15 @@ def _dh_answer_misaligned() -> HandshakePlan:
 
 @_client("dh_prime", "handshake")
 def _dh_prime(prime: str = "non_safe") -> HandshakePlan:
-    """DH with another prime: ``non_safe`` (2048 bits, (p-1)/2 composite) or ``short`` (1024-bit
-    safe) (H3)."""
+    """DH with another prime: ``non_safe`` (2048 bits, (p-1)/2 composite), ``short`` (1024-bit
+    safe) or ``composite`` (Telegram's prime + 2, not prime at all) (H3)."""
     if prime == "non_safe":
         return HandshakePlan(step="server_DH_params", dh_prime=mutators.NON_SAFE_PRIME, g=3)
     if prime == "short":
         return HandshakePlan(step="server_DH_params", dh_prime=mutators.SHORT_SAFE_PRIME, g=2)
-    raise ValueError("prime must be 'non_safe' or 'short'")
+    if prime == "composite":
+        return HandshakePlan(step="server_DH_params", dh_prime=TELEGRAM_DH_PRIME + 2, g=3)
+    raise ValueError("prime must be 'non_safe', 'short' or 'composite'")
 
 
 @_client("dh_generator", "handshake")

@@ -362,7 +362,7 @@ class SecretScenario:
 
 
 _CATALOG: list[SecretScenario] = []
-_ONE_ROLE = ("e2e-dh-", "e2e-fingerprint-", "e2e-exchange-", "e2e-file-")
+_ONE_ROLE = ("e2e-dh-", "e2e-fingerprint-", "e2e-exchange-", "e2e-file-", "e2e-key-")
 
 
 def _scenario(
@@ -499,6 +499,35 @@ def _both_roles(chat: _Chat) -> None:
     raise _Verdict("accepted", "messages flow both ways with the target as creator and as partner")
 
 
+@_scenario(
+    "e2e-key-leading-zero",
+    "E1",
+    "accept",
+    "an exchange whose key starts with a zero byte (1 in 256, forced): left-padded to 256 bytes",
+)
+def _key_leading_zero(chat: _Chat) -> None:
+    dh = DhConfig.validate(_HONEST.g, _HONEST.p, random=_HONEST.random)
+    g_a = _took("DH parameters", lambda: chat.target.create(_HONEST, chat.layer))
+    try:
+        public = decode_dh_value(g_a, _P, "g_a")
+    except MtcryptError as exc:
+        raise _Verdict("error", f"the target's g_a is invalid: {exc}") from None
+    # Our exponent b is chosen so that the key g_a^b is below 2^2040 (its first
+    # byte is zero) while g_b stays in range: step b, one multiplication each.
+    b = int.from_bytes(random_bytes(256), "big") >> 8
+    g_b, key_value = pow(dh.g, b, _P), pow(public, b, _P)
+    while not (key_value < 1 << 2040 and DH_SAFETY_MARGIN <= g_b <= _P - DH_SAFETY_MARGIN):
+        b, g_b, key_value = b + 1, g_b * dh.g % _P, key_value * public % _P
+    key = AuthKey.from_int(key_value)
+    assert key.key[0] == 0
+    _took("the key", lambda: chat.target.complete(encode_dh_value(g_b), key.key_id))
+    chat.peer = SecretPeer(key, target_is_creator=True)
+    chat.dh = dh
+    if not chat.alive():
+        raise _Verdict("rejected", "messages under the 256-byte key do not decrypt", False)
+    raise _Verdict("accepted", "agreed on the key with its leading zero byte")
+
+
 # -- the message crypto ------------------------------------------------------------------------
 
 
@@ -544,6 +573,13 @@ def _sized_text(chat: _Chat, residue: int) -> tuple[str, bytes]:
         if (4 + len(payload)) % 16 == residue:
             return body, payload
         body += "."
+
+
+@_scenario("e2e-misaligned", "C1", "reject", "a message with 4 bytes appended (not whole blocks)")
+def _misaligned(chat: _Chat) -> None:
+    chat.open()
+    packet = chat.peer.seal(text("misaligned"), advance=False) + random_bytes(4)
+    _dropped(chat, chat.deliver(packet), "misaligned", "a message that is not whole blocks")
 
 
 def _padding_case(pad: int, expect: str) -> Play:
@@ -725,6 +761,28 @@ def _resend(chat: _Chat) -> None:
     if not set(wanted) <= set(got):
         raise _Verdict("rejected", f"asked for {wanted}, got {got}", conforms=False)
     raise _Verdict("accepted", f"resent {sorted(set(got))}")
+
+
+@_scenario("e2e-resend-once", "E1", "reject", "the same resend request delivered twice")
+def _resend_once(chat: _Chat) -> None:
+    chat.open()
+    chat.send_text("zero")
+    seen = chat.peer.seen
+    sent = chat.send_text("one")
+    chat.peer.seen = seen  # as if "one" were lost on its way
+    ask = make(
+        "decryptedMessageActionResend",
+        start_seq_no=sent[0].out_seq_no,
+        end_seq_no=sent[0].out_seq_no,
+    )
+    packet = chat.peer.seal(service(ask))
+    first = chat.peer.read(chat.deliver(packet).sent)
+    if not first:
+        raise _Verdict("error", "the first resend request was not carried out")
+    again = chat.deliver(packet).sent
+    if again:
+        raise _Verdict("accepted", f"carried out the same request again ({len(again)} packets)")
+    raise _Verdict("rejected", "carried it out once")
 
 
 # -- layers -------------------------------------------------------------------------------------
