@@ -126,6 +126,7 @@ class SecretCommandTarget:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
         except OSError:
+            self.close()
             raise TargetDied("the program closed its input (it exited)") from None
         wait = self.timeout if timeout is None else timeout
         try:
@@ -134,6 +135,7 @@ class SecretCommandTarget:
             self.close()
             raise TargetDied(f"no answer to {request['op']} within {wait:g} s") from None
         if line is None:
+            self.close()  # reaped now: the next reset starts it again
             raise TargetDied(f"the program exited during {request['op']}")
         try:
             answer = json.loads(line)
