@@ -237,10 +237,14 @@ class SecretChat:
     @property
     def layer(self) -> int:
         """The layer our messages carry now: the lower of ours
-        (:attr:`ChatPolicy.layer`) and :attr:`peer_layer`, as the spec and
-        tdlib write it, so that a peer on an older layer can read everything
-        (it would otherwise ask its user to update on every message). What
-        :meth:`send` accepts is limited to the constructors of this layer."""
+        (:attr:`ChatPolicy.layer`) and :attr:`peer_layer` (api/end-to-end:
+        "Notifying the remote client about your local layer"), so that a peer
+        on an older layer can decode every message instead of asking its user
+        to update. What :meth:`send` accepts is limited to the constructors of
+        this layer: until the peer announces its layer (46 is assumed) that
+        excludes ``decryptedMessage`` of layer 73; :meth:`send_text` picks the
+        right constructor by itself. (tdlib no longer talks to peers below
+        layer 73 and writes at least 73.)"""
         return max(MIN_LAYER, min(self._policy.layer, self._peer_layer))
 
     @property

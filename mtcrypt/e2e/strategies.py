@@ -109,7 +109,10 @@ def chat_pairs(
     policy: ChatPolicy | None = None,
 ) -> st.SearchStrategy[tuple[SecretChat, SecretChat]]:
     """(creator, partner) sharing a random key; each with its own seeded rng
-    and a fixed clock (0.0), so a failing example replays exactly."""
+    and a fixed clock (0.0), so a failing example replays exactly. Both have
+    announced their layer to the other (one ``notifyLayer`` each way, so
+    ``seq == (1, 1)``): each can send whatever :func:`decrypted_messages`
+    makes, which a chat refuses before it knows the peer's layer."""
     dh = DhConfig(TELEGRAM_DH_G, TELEGRAM_DH_PRIME)
 
     def build(key: AuthKey, seed: int) -> tuple[SecretChat, SecretChat]:
@@ -124,6 +127,9 @@ def chat_pairs(
             clock=lambda: 0.0,
             policy=policy,
         )
+        for sender, receiver in ((creator, partner), (partner, creator)):
+            for packet in sender.start():
+                receiver.receive(packet.data)
         return creator, partner
 
     return st.builds(build, auth_keys(), st.integers(0, 2**32))

@@ -57,11 +57,12 @@ LAYER_ID = 0x1BE31789
 
 # The layer each constructor first appeared in (core.telegram.org/schema/
 # end-to-end, one section per layer; cross-checked with tdlib's SecretChatLayer
-# and Telegram-iOS's per-layer encoders, which send nothing newer than the chat's
-# layer). Only the figures above MIN_LAYER (46) change what a chat may send; the
-# older ones are listed so that the table is complete (a test checks it against
-# the schema). Where the first layer is uncertain the later candidate is
-# written, so the gate can only refuse too much, never send too new.
+# constants and Telegram-iOS's per-layer encoders (SecretApiLayer46/73/101/144),
+# which send nothing newer than the chat's layer). Only the figures above
+# MIN_LAYER (46) change what a chat may send; the older ones are listed so that
+# the table is complete (a test checks it against the schema). Where the first
+# layer is uncertain the later candidate is written, so the gate can only refuse
+# too much, never send too new.
 _FIRST_LAYER: dict[int, Sequence[str]] = {
     8: (
         "decryptedMessage8 decryptedMessageService8 decryptedMessageMediaEmpty "

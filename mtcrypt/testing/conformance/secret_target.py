@@ -18,6 +18,7 @@ not in :attr:`Reply.delivered`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -126,11 +127,7 @@ class MtcryptSecretTarget:
         return DhConfig.validate(dh.g, dh.p, version=dh.version, random=dh.random)
 
     def _policy(self, layer: int) -> ChatPolicy:
-        return ChatPolicy(
-            layer=layer,
-            auto_rekey=self.policy.auto_rekey,
-            accept_mtproto1=self.policy.accept_mtproto1,
-        )
+        return dataclasses.replace(self.policy, layer=layer)
 
     def create(self, dh: DhParams, layer: int) -> bytes:
         self._pending = PendingSecretChat(self._config(dh))
