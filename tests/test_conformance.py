@@ -412,3 +412,35 @@ def test_a_plan_that_cannot_be_played_is_an_error_not_a_pass() -> None:
     evidence = Evidence(played=True, notes=["plan: padding 2056 does not align"])
     report = ClientReport(handshake=True, pongs={1: True, 2: False, 3: False, 4: True})
     assert judge_client(scenario, MessagePlan(), evidence, report, None)[0] == "error"
+
+
+def test_deprecated_only_warns_on_acceptance() -> None:
+    from mtcrypt.testing.conformance.runner import scenario_status
+
+    assert scenario_status("deprecated", "accepted") == "WARN"
+    assert scenario_status("deprecated", "rejected") == "pass"
+    assert scenario_status("deprecated", "late") == "late"
+    assert scenario_status("deprecated", "wrong-key") == "FAIL"
+
+
+def test_a_client_that_never_connects_is_an_error(server_key: RsaPrivateKey) -> None:
+    adapter = CommandAdapter([sys.executable, "-c", "raise SystemExit(3)"])
+    chosen = [s for s in default_scenarios("client") if s.id in ("H2-resPQ-nonce", "H-honest")]
+    report = run_client_suite_sync(adapter, chosen, rsa_key=server_key, timeout=2.0)
+    assert {r.status for r in report.results} == {"error"}, report.to_table()
+    from mtcrypt.testing.conformance import make_adapter
+
+    with pytest.raises(ValueError, match="cannot find"):
+        make_adapter("command:/nonexistent/client")
+
+
+def test_junit_counts_pairs_and_survives_control_characters() -> None:
+    import xml.etree.ElementTree as ET
+
+    from mtcrypt.testing.conformance import PairResult, Report, ScenarioResult
+
+    result = ScenarioResult("C1-x", "C1", "d", "reject", "rejected", "pass", "ERROR \x1b[31mred")
+    report = Report("t", "client", [result], [PairResult("a", "b", False, "texts differ")])
+    suite = ET.fromstring(report.to_junit())
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert suite.find("testcase/failure").get("type") == "C4"

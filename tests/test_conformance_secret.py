@@ -542,3 +542,35 @@ def test_the_command_line(tmp_path: Any) -> None:
     assert main(["--target", "secret:mtcrypt", "--layer", "45"]) == 2
     assert main(["--target", "secret:mtcrypt", "--only", "nothing-matches"]) == 2
     assert main(["--target", "mtcrypt", "--layer", "46"]) == 2
+
+
+_MISSPELLED = """
+import json, sys
+from mtcrypt.testing.conformance.example_secret_peer import handle
+from mtcrypt.testing.conformance.secret_target import MtcryptSecretTarget
+target = MtcryptSecretTarget()
+for line in sys.stdin:
+    request = json.loads(line)
+    try:
+        answer = {"ok": True, **handle(target, request)}
+    except Exception as exc:
+        answer = {"ok": False, "error": str(exc)}
+    if "g_a" in answer:
+        answer["ga"] = answer.pop("g_a")  # a typo in the program
+    if request["op"] == "reset":
+        print("debug: a stray line on stdout", flush=True)
+    print(json.dumps(answer), flush=True)
+"""
+
+
+def test_a_program_off_the_protocol_fails_instead_of_passing(tmp_path: Any) -> None:
+    script = tmp_path / "misspelled.py"
+    script.write_text(_MISSPELLED)
+    chosen = [s for s in secret_scenarios() if s.id in ("e2e-dh-prime-short", "e2e-replay")]
+    with SecretCommandTarget([sys.executable, str(script)], timeout=5.0) as target:
+        report = run_secret_suite(target, chosen)
+    assert report.results, report.to_table()
+    for result in report.results:
+        # The stray line or the misspelled field: never a pass.
+        assert result.status == "FAIL", result
+        assert "not an answer" in result.detail or "malformed" in result.detail, result

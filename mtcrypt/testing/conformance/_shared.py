@@ -252,3 +252,17 @@ def power_below(g: int, p: int, bits: int, rng: Rng) -> tuple[int, int]:
         x += 1
         y = y * g % p
     return x, y
+
+
+def first_draw(value: bytes, rng: Rng) -> Rng:
+    """``rng``, except that the first draw of ``len(value)`` bytes returns
+    ``value``: how the kit forces a client's first obfuscation header
+    candidate or its DH exponent while everything else stays random."""
+    pending = [value]
+
+    def draw(n: int) -> bytes:
+        if pending and n == len(pending[0]):
+            return pending.pop()
+        return rng(n)
+
+    return draw

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import struct
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from unittest import mock
 from ... import tl
 from ..._validation import Rng
 from ...handshake.rsa import RsaPublicKey
+from ._shared import first_draw
 from .adversary import PING_AFTER, PING_MUTATED, PING_SENTINEL, PING_WARMUP, RpcHandler
 
 __all__ = [
@@ -254,14 +256,7 @@ class _FirstDraw:
     returns ``candidate``; everything else is the real ``os``."""
 
     def __init__(self, candidate: bytes) -> None:
-        self.candidate = candidate
-        self.used = False
-
-    def urandom(self, n: int) -> bytes:
-        if n == len(self.candidate) and not self.used:
-            self.used = True
-            return self.candidate
-        return os.urandom(n)
+        self.urandom = first_draw(candidate, os.urandom)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
@@ -308,16 +303,7 @@ class MtcryptAdapter(InProcessAdapter):
         from ..._random import random_bytes
 
         candidate = endpoint.header_candidate
-        if candidate is None:
-            return random_bytes
-        pending = [candidate]  # the first 64-byte draw is the obfuscation header
-
-        def rng(n: int) -> bytes:
-            if pending and n == len(pending[0]):
-                return pending.pop()
-            return random_bytes(n)
-
-        return rng
+        return random_bytes if candidate is None else first_draw(candidate, random_bytes)
 
     async def _connect(self, endpoint: Endpoint, auth_key: bytes | None) -> Any:
         from ...aio import Client
@@ -841,5 +827,9 @@ def make_adapter(target: str) -> ClientAdapter:
     if target == "pyrogram":
         return PyrogramAdapter()
     if target.startswith("command:"):
-        return CommandAdapter(target.removeprefix("command:"))
+        adapter = CommandAdapter(target.removeprefix("command:"))
+        program = adapter.argv[0]
+        if shutil.which(program) is None and not os.access(program, os.X_OK):
+            raise ValueError(f"cannot find the program {program!r}")
+        return adapter
     raise ValueError(f"unknown client target {target!r}")

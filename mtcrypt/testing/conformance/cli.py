@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import fnmatch
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,10 +108,10 @@ def _select(args: argparse.Namespace, role: str | None) -> list[Scenario]:
     if role is not None:
         chosen = [s for s in chosen if s.role == role]
     if args.only:
-        patterns = [p.strip() for p in args.only.split(",") if p.strip()]
+        patterns = _patterns(args.only)
         chosen = [s for s in chosen if any(fnmatch.fnmatchcase(s.id, p) for p in patterns)]
     if args.skip:
-        patterns = [p.strip() for p in args.skip.split(",") if p.strip()]
+        patterns = _patterns(args.skip)
         chosen = [s for s in chosen if not any(fnmatch.fnmatchcase(s.id, p) for p in patterns)]
     return chosen
 
@@ -228,10 +229,25 @@ def _usage_error(problem: object) -> int:
     return 2
 
 
+def _check_outputs(args: argparse.Namespace) -> str | None:
+    """A report file that cannot be written, found before the run (not after it)."""
+    for path in (args.json, args.junit):
+        if path is None:
+            continue
+        target = Path(path)
+        folder = target.parent if str(target.parent) else Path(".")
+        if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            return f"cannot write the report to {path}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``conformance`` subcommand; returns the exit status."""
     from ...errors import MtcryptError
 
+    problem = None if args.list else _check_outputs(args)
+    if problem is not None:
+        return _usage_error(problem)
     if args.target.startswith("secret:"):
         return _run_secret(args)
     if args.layer is not None:

@@ -30,6 +30,7 @@ from ..._random import random_bytes
 from ..._validation import Rng
 from ...aio import Client
 from ...handshake.rsa import load_public_key
+from ._shared import first_draw
 from .adapters import ENV_PREFIX, ClientReport, SessionProbe, describe, probe_script
 
 
@@ -57,16 +58,11 @@ class _Printing(SessionProbe):
 
 
 def _rng(candidate_hex: str) -> Rng:
-    """OS randomness, except that the first draw of the header's size (64
-    bytes) returns the forced candidate."""
-    pending = [bytes.fromhex(candidate_hex)] if candidate_hex else []
-
-    def rng(n: int) -> bytes:
-        if pending and n == len(pending[0]):
-            return pending.pop()
-        return random_bytes(n)
-
-    return rng
+    """OS randomness; with a candidate, the first draw of the header's size
+    (64 bytes) returns it."""
+    if not candidate_hex:
+        return random_bytes
+    return first_draw(bytes.fromhex(candidate_hex), random_bytes)
 
 
 async def main() -> int:

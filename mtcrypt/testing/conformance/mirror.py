@@ -73,6 +73,7 @@ from ._shared import (
     Raw,
     SessionContext,
     contents,
+    first_draw,
     length_attack,
     nonce_mutator,
     plain_object,
@@ -206,14 +207,7 @@ class _MirrorHandshake(ClientHandshake):
         inner = found[0]
         g, p = int(inner.g), int.from_bytes(inner.dh_prime, "big")
         b = power_below(g, p, plan.g_b_below, rng)[0].to_bytes(256, "big")
-        pending = [b]
-
-        def forced(n: int) -> bytes:
-            if pending and n == 256:
-                return pending.pop()
-            return rng(n)
-
-        return forced
+        return first_draw(b, rng)
 
     def __req_dh_params(self, request: tl.TLObject, pq: bytes, rng: Rng) -> tl.TLObject:
         plan = self.__plan

@@ -65,6 +65,8 @@ Status = Literal["pass", "FAIL", "late", "error", "skip", "WARN"]
 FailOn = Literal["fail", "warn"]
 
 _log = logging.getLogger("mtcrypt.conformance")
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Characters XML 1.0 cannot carry (a client's ERROR line may hold colour codes)."""
 
 
 @dataclass
@@ -143,13 +145,13 @@ class Report:
         what fails at ``fail_on`` is a ``failure`` (``error`` for scenarios
         that could not be played), skips are ``skipped``, and a ``WARN`` below
         the threshold is a passing case with the warning in ``system-out``."""
+        failing = [r for r in self.results if self.failing(r, fail_on) and r.status != "error"]
+        different = [p for p in self.pairs if p.uniform is False]
         suite = ET.Element(
             "testsuite",
             name=f"mtcrypt conformance: {self.target} ({self.role})",
-            tests=str(len(self.results)),
-            failures=str(
-                sum(self.failing(r, fail_on) and r.status != "error" for r in self.results)
-            ),
+            tests=str(len(self.results) + len(self.pairs)),
+            failures=str(len(failing) + len(different)),
             errors=str(sum(r.status == "error" for r in self.results)),
             skipped=str(sum(r.status == "skip" for r in self.results)),
             time=f"{self.seconds:.3f}",
@@ -174,9 +176,21 @@ class Report:
             ).text = (
                 f"[{r.checklist}] {r.description}: {r.status} ({r.observed}) {r.detail}".rstrip()
             )
-        text = ET.tostring(suite, encoding="unicode")
+        for pair in self.pairs:  # C4: two rejections that must look the same
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"conformance.{self.role}",
+                name=f"uniform {pair.first} vs {pair.second}",
+            )
+            if pair.uniform is False:
+                ET.SubElement(case, "failure", message="DIFFERENT", type="C4").text = pair.detail
+            ET.SubElement(case, "system-out").text = pair.detail
+        text = _XML_UNSAFE.sub("?", ET.tostring(suite, encoding="unicode"))
         if path is not None:
-            Path(path).write_text('<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n")
+            Path(path).write_text(
+                '<?xml version="1.0" encoding="utf-8"?>\n' + text + "\n", encoding="utf-8"
+            )
         return text
 
     def counts(self) -> dict[str, int]:
@@ -238,10 +252,10 @@ def scenario_status(expect: str, observed: Observed) -> Status:
         return "error"
     if observed == "broken":
         return "FAIL"
-    if expect == "reject":
-        return {"rejected": "pass", "late": "late"}.get(observed, "FAIL")  # type: ignore[return-value]
-    if expect == "deprecated":
+    if expect == "deprecated" and observed in ("accepted", "rejected"):
         return "WARN" if observed == "accepted" else "pass"
+    if expect in ("reject", "deprecated"):
+        return {"rejected": "pass", "late": "late"}.get(observed, "FAIL")  # type: ignore[return-value]
     return "pass" if observed == "accepted" else "FAIL"
 
 
@@ -311,6 +325,10 @@ def _judge_temp_key(server: adversary.AdversarialServer) -> tuple[Observed, str]
 def _judge_handshake(
     plan: adversary.HandshakePlan, evidence: adversary.Evidence, report: ClientReport
 ) -> tuple[Observed, str]:
+    if not evidence.connections:
+        # Nothing to judge: the client never reached the server (it did not
+        # start, or connected elsewhere); a refusal needs a handshake.
+        return "error", f"the client never connected: {report.error or 'no error reported'}"
     final = evidence.keys[-1] if evidence.keys else None
     completed = bool(report.handshake)
     if report.handshake is None:  # no word from the client: use the wire

@@ -32,17 +32,22 @@ example around :mod:`mtcrypt.e2e`; port it to the implementation you test.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
 import shlex
+import signal
 import subprocess
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from .secret_target import DhParams, Reply, TargetDied
 
 __all__ = ["SecretCommandTarget"]
+
+T = TypeVar("T")
 
 
 class SecretCommandTarget:
@@ -79,7 +84,9 @@ class SecretCommandTarget:
                 stderr=subprocess.DEVNULL,
                 text=True,
                 encoding="utf-8",
+                errors="replace",  # a stray byte must not kill the reader thread
                 bufsize=1,
+                start_new_session=True,  # close() ends a wrapper's children too
             )
         except OSError as exc:
             raise TargetDied(f"cannot start {self.argv[0]}: {exc.strerror}") from None
@@ -106,11 +113,17 @@ class SecretCommandTarget:
         lines.put(None)
 
     def close(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._proc = None
+        """End the program and everything it started (its process group)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
     def __enter__(self) -> SecretCommandTarget:
         return self
@@ -140,12 +153,25 @@ class SecretCommandTarget:
         try:
             answer = json.loads(line)
         except ValueError:
-            raise TargetDied(f"not a JSON line: {line[:80]!r}") from None
+            answer = None
         if not isinstance(answer, dict) or "ok" not in answer:
-            raise TargetDied(f"an answer without 'ok': {line[:80]!r}")
+            # Off the protocol: later answers would be out of step, so the
+            # program is ended (the next scenario starts it again).
+            self.close()
+            raise TargetDied(f"not an answer: {line[:80]!r}")
         if not answer["ok"]:
             raise RuntimeError(str(answer.get("error") or "refused"))
         return answer
+
+    def _fields(self, request: dict[str, Any], decode: Callable[[dict[str, Any]], T]) -> T:
+        """An ``ok`` answer's fields decoded; a missing or malformed field is the
+        program failing the protocol, never a refusal."""
+        answer = self._call(request)
+        try:
+            return decode(answer)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            self.close()
+            raise TargetDied(f"a malformed answer to {request['op']}: {exc!r}") from None
 
     # -- the target interface ------------------------------------------------------------
 
@@ -160,11 +186,14 @@ class SecretCommandTarget:
         return {"g": dh.g, "p": dh.p.hex(), "random": dh.random.hex(), "version": dh.version}
 
     def create(self, dh: DhParams, layer: int) -> bytes:
-        return bytes.fromhex(self._call({"op": "create", **self._dh(dh), "layer": layer})["g_a"])
+        request = {"op": "create", **self._dh(dh), "layer": layer}
+        return self._fields(request, lambda a: bytes.fromhex(a["g_a"]))
 
     def accept(self, dh: DhParams, g_a: bytes, layer: int) -> tuple[bytes, int]:
-        answer = self._call({"op": "accept", **self._dh(dh), "g_a": g_a.hex(), "layer": layer})
-        return bytes.fromhex(answer["g_b"]), int(answer["key_fingerprint"])
+        request = {"op": "accept", **self._dh(dh), "g_a": g_a.hex(), "layer": layer}
+        return self._fields(
+            request, lambda a: (bytes.fromhex(a["g_b"]), _int64(a["key_fingerprint"]))
+        )
 
     def complete(self, g_b: bytes, key_fingerprint: int) -> None:
         self._call({"op": "complete", "g_b": g_b.hex(), "key_fingerprint": key_fingerprint})
@@ -178,13 +207,13 @@ class SecretCommandTarget:
         )
 
     def receive(self, packet: bytes) -> Reply:
-        return self._reply(self._call({"op": "receive", "packet": packet.hex()}))
+        return self._fields({"op": "receive", "packet": packet.hex()}, self._reply)
 
     def send_text(self, text: str) -> Reply:
-        return self._reply(self._call({"op": "send_text", "text": text}))
+        return self._fields({"op": "send_text", "text": text}, self._reply)
 
     def request_rekey(self) -> Reply:
-        return self._reply(self._call({"op": "request_rekey"}))
+        return self._fields({"op": "request_rekey"}, self._reply)
 
     def decrypt_file(
         self, data: bytes, key: bytes, iv: bytes, fingerprint: int, size: int
@@ -197,4 +226,11 @@ class SecretCommandTarget:
             "fingerprint": fingerprint,
             "size": size,
         }
-        return bytes.fromhex(self._call(request)["data"])
+        return self._fields(request, lambda a: bytes.fromhex(a["data"]))
+
+
+def _int64(value: object) -> int:
+    """A signed 64-bit integer from JSON (not a bool, a float or a string)."""
+    if type(value) is not int or not -(2**63) <= value < 2**63:
+        raise ValueError(f"not a signed 64-bit integer: {value!r}")
+    return value
