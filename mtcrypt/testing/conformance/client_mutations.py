@@ -303,7 +303,9 @@ class _ContainerAbove(MessagePlan):
         container = ctx.message(b"", content_related=False)  # numbered first: the lower id
         inner = ctx.answer(probe)
         head = struct.pack("<Iiqii", _CONTAINER_ID, 1, inner.msg_id, inner.seq_no, len(inner.body))
-        return ctx.seal(replace(container, body=head + inner.body))
+        # Only the msg_id is out of order: the seq_no is the one a container
+        # numbered after its message has (the next even number).
+        return ctx.seal(replace(container, body=head + inner.body, seq_no=inner.seq_no + 1))
 
 
 _CONTAINER_ID = tl.default_schema()["msg_container"].id
