@@ -55,6 +55,7 @@ TELETHON = {
     "R-H3-g_a-255-bytes": ("accepted", "pass"),
     "C6-reflected": ("rejected", "pass"),
     "C8-container-inner-id": ("accepted", "FAIL"),  # inner msg_ids never compared
+    "T2-oversized": ("broken", "FAIL"),  # waits for 16 MiB; the answers behind it are lost
 }
 
 PYROGRAM = {
@@ -86,6 +87,7 @@ PYROGRAM = {
     "R-C7-age-295": ("rejected", "FAIL"),
     "R-C7-ahead-35": ("rejected", "pass"),
     "C8-container-inner-id": ("accepted", "FAIL"),  # inner msg_ids never compared
+    "T2-oversized": ("broken", "FAIL"),  # waits for 16 MiB; the answers behind it are lost
 }
 
 

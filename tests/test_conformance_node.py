@@ -48,6 +48,7 @@ FAMILIES = {
     "C9-salt-solicited",
     "T1-header-HEAD",
     "T2-full-bad-crc",
+    "T2-oversized",
     "T3-fake-tls-bad-hmac",
 }
 

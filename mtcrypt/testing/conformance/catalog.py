@@ -364,6 +364,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "full transport, seqno skipped (CRC valid)",
         framing="full",
     ),
+    _s(
+        "T2-oversized",
+        "oversized_frame",
+        "reject",
+        "T2",
+        "a frame header claiming 16 MiB + 4 bytes",
+    ),
     *[
         _s(
             f"T1-header-{name}",

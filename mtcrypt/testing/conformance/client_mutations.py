@@ -473,6 +473,14 @@ def _bad_seqno() -> MessagePlan:
     return _Answer(build)
 
 
+@_client("oversized_frame", "message")
+def _oversized_frame() -> MessagePlan:
+    """Instead of the answer, a frame header claiming over 16 MiB: the client must refuse it
+    at once (close), not wait for the data while the honest answers behind it are swallowed
+    (T2)."""
+    return _Answer(lambda ctx, p: Raw(mutators.oversized_length(ctx.framing)))
+
+
 # ---- transport -------------------------------------------------------------------------
 
 
