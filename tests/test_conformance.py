@@ -444,3 +444,17 @@ def test_junit_counts_pairs_and_survives_control_characters() -> None:
     suite = ET.fromstring(report.to_junit())
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
     assert suite.find("testcase/failure").get("type") == "C4"
+
+
+def test_client_msg_ids_must_increase() -> None:
+    from mtcrypt.testing.conformance import ClientReport, Evidence
+    from mtcrypt.testing.conformance.runner import judge_client
+
+    scenario = Scenario("S2-x", "x", "client_msg_ids", "accept", "S2")
+    plan = scenario.plan()
+    report = ClientReport(handshake=True, pongs={1: True, 2: True, 3: True, 4: True})
+    good = Evidence(played=True, client_msg_ids={7: [8, 12, 16]})
+    assert judge_client(scenario, plan, good, report, None)[0] == "accepted"
+    for ids in ([8, 12, 12], [8, 4], [8, 13]):
+        bad = Evidence(played=True, client_msg_ids={7: ids})
+        assert judge_client(scenario, plan, bad, report, None)[0] == "rejected", ids

@@ -201,11 +201,12 @@ class MessagePlan:
 
     Subclasses override :meth:`respond`; the default answers both honestly.
     ``observe`` is ``"delivery"`` (was the mutated pong delivered to the
-    application?) or ``"salt"`` (did the client's last ping carry
-    :attr:`salt`?).
+    application?), ``"salt"`` (did the client's last ping carry
+    :attr:`salt`?) or ``"msg_ids"`` (did every msg_id the client sent in a
+    session increase, as a client's must: 0 mod 4, above the one before?).
     """
 
-    observe: Literal["delivery", "salt"] = "delivery"
+    observe: Literal["delivery", "salt", "msg_ids"] = "delivery"
     salt: int | None = None
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
@@ -257,6 +258,8 @@ class Evidence:
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
     key_ids_used: list[int] = field(default_factory=list)
+    client_msg_ids: dict[int, list[int]] = field(default_factory=dict)
+    """session_id -> the msg_ids of the client's packets (top-level), in arrival order."""
     """Key ids of the encrypted packets that decrypted (one entry per packet)."""
     salts: dict[int, int] = field(default_factory=dict)
     """ping_id -> salt of the packet that carried it (the last one, if re-sent)."""
@@ -544,6 +547,9 @@ class _Hooks(ConnectionHooks):
     def received(self, key_id: int, message: InnerMessage) -> None:
         peer = self._peer
         peer.server.evidence.key_ids_used.append(key_id)
+        peer.server.evidence.client_msg_ids.setdefault(message.session_id, []).append(
+            message.msg_id
+        )
         peer.last_salt = message.salt
         for msg_id, body in contents(message):
             peer.salts[msg_id] = message.salt

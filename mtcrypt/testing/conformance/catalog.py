@@ -332,6 +332,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"seconds": 60},
     ),
     _s(
+        "S2-client-msg-ids",
+        "client_msg_ids",
+        "accept",
+        "S2",
+        "the client's msg_ids in the session: 0 mod 4, each above the one before",
+    ),
+    _s(
         "C7-reordered",
         "reordered",
         "accept",

@@ -179,6 +179,17 @@ def _message_honest() -> MessagePlan:
     return MessagePlan()
 
 
+class _IdsObserved(MessagePlan):
+    observe = "msg_ids"
+
+
+@_client("client_msg_ids", "message")
+def _client_msg_ids() -> MessagePlan:
+    """Every ping answered honestly; judged: each msg_id the client sends in the session is
+    0 mod 4 and above the one before (C7, S2)."""
+    return _IdsObserved()
+
+
 @_client("flip_msg_key", "message")
 def _flip_msg_key(bit: int = 0) -> MessagePlan:
     """The answer with a bit of its msg_key flipped (C1)."""

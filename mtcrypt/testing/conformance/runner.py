@@ -366,6 +366,8 @@ def _judge_message(
     sentinel = (
         "sentinel delivered" if report.pongs.get(adversary.PING_SENTINEL) else "sentinel lost"
     )
+    if plan.observe == "msg_ids":
+        return _judge_msg_ids(evidence)
     if plan.observe == "salt":
         salt = evidence.salts.get(adversary.PING_AFTER)
         if salt is None:
@@ -390,6 +392,19 @@ def _judge_message(
     # Dropping the packet, or failing fast with an error (closing the
     # connection, as the spec recommends and mtcrypt does), is a rejection.
     return "rejected", sentinel + (f"; {report.errors[0]}" if report.errors else "")
+
+
+def _judge_msg_ids(evidence: adversary.Evidence) -> tuple[Observed, str]:
+    """Every client msg_id of a session: 0 mod 4 and above the one before."""
+    count = 0
+    for ids in evidence.client_msg_ids.values():
+        for before, after in zip([0, *ids], ids, strict=False):
+            if after % 4 or after <= before:
+                return "rejected", f"sent msg_id {after:#x} after {before:#x}"
+        count += len(ids)
+    if not count:
+        return "error", "no encrypted packet arrived"
+    return "accepted", f"{count} msg_ids, each 0 mod 4 and above the one before"
 
 
 def _needs(scenario: Scenario, plan: Any) -> set[str]:
