@@ -436,6 +436,8 @@ class TelethonAdapter(_LibraryAdapter):
             raise NotImplementedError("this adapter does not drive Telethon through MTProxy")
         if endpoint.obfuscated:
             cls = c.ConnectionTcpObfuscated
+        elif endpoint.framing == "padded_intermediate":
+            cls = _telethon_padded_connection()
         else:
             cls = {
                 "intermediate": c.ConnectionTcpIntermediate,
@@ -526,6 +528,21 @@ class _PyrogramSession(SessionProbe):
             await self.session.stop()
         finally:
             await self.client.storage.close()
+
+
+def _telethon_padded_connection() -> Any:
+    """Telethon's padded intermediate framing, which it ships only inside its
+    MTProxy connection: its own codec with the plain ``dddddddd`` tag."""
+    from telethon.network import connection as c
+    from telethon.network.connection.tcpmtproxy import RandomizedIntermediatePacketCodec
+
+    class PaddedCodec(RandomizedIntermediatePacketCodec):  # type: ignore[misc]
+        tag = b"\xdd" * 4
+
+    class ConnectionTcpPadded(c.ConnectionTcpIntermediate):  # type: ignore[misc]
+        packet_codec = PaddedCodec
+
+    return ConnectionTcpPadded
 
 
 class PyrogramAdapter(_LibraryAdapter):
