@@ -57,6 +57,7 @@ TELETHON = {
     "C8-container-inner-id": ("accepted", "FAIL"),  # inner msg_ids never compared
     "T2-oversized": ("broken", "FAIL"),  # waits for 16 MiB; the answers behind it are lost
     "route-padded": ("accepted", "pass"),
+    "T2-transport-error-404": ("rejected", "pass"),  # AuthKeyNotFound raised to the caller
 }
 
 PYROGRAM = {
@@ -89,6 +90,9 @@ PYROGRAM = {
     "R-C7-ahead-35": ("rejected", "pass"),
     "C8-container-inner-id": ("accepted", "FAIL"),  # inner msg_ids never compared
     "T2-oversized": ("broken", "FAIL"),  # waits for 16 MiB; the answers behind it are lost
+    # A transport error restarts the session; the requests in flight are lost.
+    "T2-transport-error-429": ("broken", "FAIL"),
+    "T2-transport-error-404": ("broken", "FAIL"),
 }
 
 

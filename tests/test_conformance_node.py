@@ -49,6 +49,7 @@ FAMILIES = {
     "T1-header-HEAD",
     "T2-full-bad-crc",
     "T2-oversized",
+    "T2-transport-error-404",
     "T3-fake-tls-bad-hmac",
 }
 

@@ -319,6 +319,9 @@ def _patch(monkeypatch: pytest.MonkeyPatch, flaw: str) -> None:
         monkeypatch.setattr(Rekeying, "on_request", _on_request_keeps_ours(Rekeying.on_request))
     elif flaw == "rekey-tie-accepts":
         monkeypatch.setattr(Rekeying, "on_request", _on_request_tie_accepts(Rekeying.on_request))
+    elif flaw == "rekey-overlapping":
+        monkeypatch.setattr(Rekeying, "can_request", property(lambda self: True))
+        monkeypatch.setattr(Rekeying, "_transition", lambda self, event: None)
     elif flaw == "rekey-no-switch":
         monkeypatch.setattr(Rekeying, "on_decrypted_with", lambda self, key: None)
     elif flaw == "rekey-keeps-old-key":
@@ -389,6 +392,7 @@ FLAW_FOR: dict[str, str] = {
     "e2e-rekey-race-peer-tie": "rekey-tie-accepts",
     "e2e-rekey-switch-on-new-key": "rekey-no-switch",
     "e2e-rekey-old-key-refused": "rekey-keeps-old-key",
+    "e2e-rekey-one-at-a-time": "rekey-overlapping",
     "e2e-file-ok": "file-wrong-iv",
     "e2e-file-wrong-fp": "file-unchecked",
 }

@@ -378,6 +378,22 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "T2",
         "a frame header claiming 16 MiB + 4 bytes",
     ),
+    _s(
+        "T2-transport-error-429",
+        "transport_error",
+        "reject",
+        "T2",
+        "a transport error packet (-429) instead of the answer",
+        params={"code": -429},
+    ),
+    _s(
+        "T2-transport-error-404",
+        "transport_error",
+        "reject",
+        "T2",
+        "a transport error packet (-404: key unknown) instead of the answer",
+        params={"code": -404},
+    ),
     *[
         _s(
             f"T1-header-{name}",

@@ -492,6 +492,14 @@ def _oversized_frame() -> MessagePlan:
     return _Answer(lambda ctx, p: Raw(mutators.oversized_length(ctx.framing)))
 
 
+@_client("transport_error", "message")
+def _transport_error(code: int = -429) -> MessagePlan:
+    """Instead of the answer, a transport error packet (a framed negative int32: -404 the key is
+    unknown, -429 too many requests): the client must fail or retry the request, never take it
+    for a message and never hang (T2)."""
+    return _Answer(lambda ctx, p: Raw(ctx.frame(struct.pack("<i", code))))
+
+
 # ---- transport -------------------------------------------------------------------------
 
 

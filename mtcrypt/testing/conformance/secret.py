@@ -1029,6 +1029,28 @@ def _answer(
     return new, chat.deliver(chat.peer.seal(service(action)))
 
 
+@_scenario(
+    "e2e-rekey-one-at-a-time",
+    "E1",
+    "reject",
+    "asked to re-key again while its own exchange is open",
+    ["rekey"],
+)
+def _rekey_one_at_a_time(chat: _Chat) -> None:
+    chat.open()
+    _target_request(chat)
+    try:
+        second = chat.target.request_rekey()
+    except TargetDied as exc:
+        raise _died(exc) from None
+    except Exception as exc:  # refusing the call is the right answer
+        raise _Verdict("rejected", f"refused a second exchange: {_describe(exc)}") from None
+    requests = _actions(chat.peer.read(second.sent), "decryptedMessageActionRequestKey")
+    if requests:
+        raise _Verdict("accepted", "started a second exchange while the first was open")
+    raise _Verdict("rejected", "sent no second requestKey")
+
+
 @_scenario("e2e-rekey-target-initiates", "E1", "accept", "the target re-keys; we accept", ["rekey"])
 def _target_rekey(chat: _Chat) -> None:
     chat.open()
