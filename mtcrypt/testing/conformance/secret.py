@@ -96,7 +96,6 @@ class SecretPeer:
         """Messages we sent that the target should have processed (raw count)."""
         self.seen = 0
         """The target's messages we read (raw count: its next out_seq_no // 2)."""
-        self.read_log: list[DecodedLayer] = []
         self.layer = LAYER
         """The layer our messages carry unless told otherwise."""
 
@@ -171,7 +170,6 @@ class SecretPeer:
             except MtcryptError as exc:
                 raise _Verdict("error", f"cannot read the target's packet: {exc}") from None
             self.seen = max(self.seen, layer.out_seq_no // 2 + 1)
-            self.read_log.append(layer)
             out.append(layer)
         return out
 

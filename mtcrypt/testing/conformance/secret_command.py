@@ -43,6 +43,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..._validation import check_int
 from .secret_target import DhParams, Reply, TargetDied
 
 __all__ = ["SecretCommandTarget"]
@@ -192,7 +193,11 @@ class SecretCommandTarget:
     def accept(self, dh: DhParams, g_a: bytes, layer: int) -> tuple[bytes, int]:
         request = {"op": "accept", **self._dh(dh), "g_a": g_a.hex(), "layer": layer}
         return self._fields(
-            request, lambda a: (bytes.fromhex(a["g_b"]), _int64(a["key_fingerprint"]))
+            request,
+            lambda a: (
+                bytes.fromhex(a["g_b"]),
+                check_int(a["key_fingerprint"], "key_fingerprint", -(2**63), 2**63 - 1),
+            ),
         )
 
     def complete(self, g_b: bytes, key_fingerprint: int) -> None:
@@ -227,10 +232,3 @@ class SecretCommandTarget:
             "size": size,
         }
         return self._fields(request, lambda a: bytes.fromhex(a["data"]))
-
-
-def _int64(value: object) -> int:
-    """A signed 64-bit integer from JSON (not a bool, a float or a string)."""
-    if type(value) is not int or not -(2**63) <= value < 2**63:
-        raise ValueError(f"not a signed 64-bit integer: {value!r}")
-    return value
