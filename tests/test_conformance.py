@@ -5,6 +5,7 @@ mtcrypt's own server, the command adapter, the report and the command line."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import sys
 import time
@@ -19,7 +20,7 @@ from mtcrypt.errors import InvalidArgument
 from mtcrypt.handshake import HandshakeResult, ServerHandshake
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.mtproto import InnerMessage, decrypt_message, encrypt_message, next_msg_id
-from mtcrypt.testing import ReferenceServer
+from mtcrypt.testing import ReferenceServer, mutators
 from mtcrypt.testing.conformance import (
     MUTATIONS,
     CommandAdapter,
@@ -36,7 +37,7 @@ from mtcrypt.testing.conformance import (
     run_client_suite_sync,
     run_server_suite,
 )
-from mtcrypt.testing.conformance._shared import contents
+from mtcrypt.testing.conformance._shared import read_prefix
 from mtcrypt.testing.conformance.adversary import Out
 from mtcrypt.testing.conformance.cli import main as conformance_main
 from mtcrypt.transport import Frame, ServerTransport
@@ -182,6 +183,27 @@ def test_mirror_sees_a_server_that_accepts() -> None:
     assert not report.passed
 
 
+def _loose_pings(body: bytes) -> list[int]:
+    """The ping_ids in a body, read as a careless server would: containers and
+    gzip_packed unwrapped with no checks or limits, each inner message read from
+    where it starts whatever its ``bytes`` field says."""
+    schema = tl.default_schema()
+    constructor = int.from_bytes(body[:4], "little")
+    if constructor == schema["ping"].id and len(body) >= 12:
+        return [int.from_bytes(body[4:12], "little", signed=True)]
+    if constructor == schema["gzip_packed"].id:
+        found = read_prefix(body)
+        return _loose_pings(gzip.decompress(found[0].packed_data)) if found else []
+    found: list[int] = []
+    if constructor == schema["msg_container"].id:
+        pos = 8
+        for _ in range(int.from_bytes(body[4:8], "little")):
+            length = int.from_bytes(body[pos + 12 : pos + 16], "little", signed=True)
+            found += _loose_pings(body[pos + 16 :])
+            pos += 16 + length
+    return found
+
+
 async def _sloppy_server(key: RsaPrivateKey, keys: dict[bytes, HandshakeResult]) -> asyncio.Server:
     """A server with the real transport and handshake that then answers every
     ping in any packet that decrypts: no msg_id, salt or container checks."""
@@ -200,15 +222,14 @@ async def _sloppy_server(key: RsaPrivateKey, keys: dict[bytes, HandshakeResult])
                 result = keys[frame.payload[:8]]
                 plain = decrypt_message(result.auth_key, frame.payload, from_server=False)
                 message = InnerMessage.parse(plain)
-                for _, body in contents(message):
-                    if isinstance(body, tl.TLObject) and body.name == "ping":
-                        last = next_msg_id(time.time(), last, 1)
-                        pong = tl.make("pong", msg_id=message.msg_id, ping_id=body.ping_id)
-                        answer = InnerMessage(
-                            result.server_salt, message.session_id, last, 1, tl.serialize(pong)
-                        )
-                        sealed = encrypt_message(result.auth_key, answer.pack(), from_server=True)
-                        writer.write(transport.send(sealed))
+                for ping_id in _loose_pings(message.body):
+                    last = next_msg_id(time.time(), last, 1)
+                    pong = tl.make("pong", msg_id=message.msg_id, ping_id=ping_id)
+                    answer = InnerMessage(
+                        result.server_salt, message.session_id, last, 1, tl.serialize(pong)
+                    )
+                    sealed = encrypt_message(result.auth_key, answer.pack(), from_server=True)
+                    writer.write(transport.send(sealed))
         writer.close()
 
     return await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -219,7 +240,11 @@ def test_mirror_sees_a_server_that_skips_the_session_checks(server_key: RsaPriva
     is wrong reaches the mirror even when its session could not match it."""
     wanted = {f"srv-{n}" for n in ("C-honest", "C7-msg-id-odd", "C7-duplicate", "C7-too-old")}
     wanted |= {"srv-C7-too-new", "srv-C8-container-inner-id", "srv-C9-wrong-salt"}
-    chosen = [s for s in default_scenarios("server") if s.id in wanted]
+    wanted |= {f"srv-C8-container-{k.replace('_', '-')}" for k in mutators.CONTAINER_ATTACKS}
+    wanted.add("srv-C7-below-window")
+    numbering = {"srv-S2-server-msg-ids", "srv-S3-server-seq-no"}
+    codes = {f"srv-D8.1-code-{c}" for c in (16, 17, 18, 34, 64)}
+    chosen = [s for s in default_scenarios("server") if s.id in wanted | numbering | codes]
 
     async def run() -> Report:
         server = await _sloppy_server(server_key, {})
@@ -232,6 +257,13 @@ def test_mirror_sees_a_server_that_skips_the_session_checks(server_key: RsaPriva
     assert report.result("srv-C-honest").status == "pass", report.to_table()
     findings = {r.id for r in report.results if (r.observed, r.status) == ("accepted", "FAIL")}
     assert findings == wanted - {"srv-C-honest"}, report.to_table()
+    # It numbers every pong seq_no 1: the seq_no judge sees it, the msg_id one has no complaint.
+    assert report.result("srv-S2-server-msg-ids").status == "pass", report.to_table()
+    seq_no = report.result("srv-S3-server-seq-no")
+    assert (seq_no.observed, seq_no.status) == ("rejected", "FAIL"), report.to_table()
+    # It reports nothing: no bad_msg_notification code is seen.
+    for code in codes:
+        assert report.result(code).status == "FAIL", report.to_table()
 
 
 # ---- a client in another process -----------------------------------------------------------------
@@ -445,13 +477,17 @@ def test_junit_counts_pairs_and_survives_control_characters() -> None:
 
 def test_client_msg_ids_must_increase() -> None:
     from mtcrypt.testing.conformance import ClientReport, Evidence
+    from mtcrypt.testing.conformance.numbering import Sent
     from mtcrypt.testing.conformance.runner import judge_client
 
     scenario = Scenario("S2-x", "x", "client_msg_ids", "accept", "S2")
     plan = scenario.plan()
     report = ClientReport(handshake=True, pongs={1: True, 2: True, 3: True, 4: True})
-    good = Evidence(played=True, client_msg_ids={7: [8, 12, 16]})
+    def sent(ids: list[int]) -> dict[int, list[Sent]]:
+        return {7: [Sent(i, 1, "ping", 0.0) for i in ids]}
+
+    good = Evidence(played=True, client_sent=sent([8, 12, 16]))
     assert judge_client(scenario, plan, good, report, None)[0] == "accepted"
     for ids in ([8, 12, 12], [8, 4], [8, 13]):
-        bad = Evidence(played=True, client_msg_ids={7: ids})
+        bad = Evidence(played=True, client_sent=sent(ids))
         assert judge_client(scenario, plan, bad, report, None)[0] == "rejected", ids

@@ -27,6 +27,7 @@ PUBLIC_SUBMODULES = (
     "mtcrypt.e2e.mutators",
     "mtcrypt.e2e.strategies",
     "mtcrypt.testing.conformance",
+    "mtcrypt.testing.conformance.numbering",
     "mtcrypt.testing.mutators",
     "mtcrypt.testing.strategies",
 )

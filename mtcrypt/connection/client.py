@@ -329,6 +329,8 @@ class ClientConnection(ConnectionBase):
                 self._on_handshake(handshake, payload, events)
             return  # an encrypted packet before we have a key: ignored
         if plain or self._session is None:
+            if plain and self._hooks is not None:
+                self._hooks.received_plain(payload)
             return  # no plain messages once encrypted (tdlib ignores them too)
         self._on_encrypted(self._session, payload, events)
 

@@ -47,6 +47,11 @@ class ConnectionHooks:
         once more to show it here.)"""
         del key_id, message
 
+    def received_plain(self, packet: bytes) -> None:
+        """Observe an unencrypted packet that arrives at a client once its
+        connection is encrypted (the connection ignores such packets)."""
+        del packet
+
     @property
     def rewrites_messages(self) -> bool:
         return type(self).message is not ConnectionHooks.message

@@ -39,6 +39,8 @@ Transport (T1-T3): :func:`bad_crc`, :func:`with_seqno`,
 
 from __future__ import annotations
 
+import functools
+import gzip
 import struct
 from collections.abc import Sequence
 from dataclasses import replace
@@ -59,7 +61,9 @@ from ..transport.framing import DEFAULT_MAX_FRAME
 from ..transport.obfuscation import HEADER_SIZE as OBFUSCATION_HEADER_SIZE
 
 __all__ = [
+    "CONTAINER_ATTACKS",
     "FORBIDDEN_PREFIXES",
+    "GZIP_BOMB_SIZE",
     "NON_SAFE_PRIME",
     "SHORT_SAFE_PRIME",
     "bad_crc",
@@ -67,6 +71,7 @@ __all__ = [
     "bad_new_nonce_hash",
     "bad_sha1",
     "below_window_msg_id",
+    "check_container_attack",
     "dh_gen_answer",
     "dh_params_fail",
     "dh_value_out_of_range",
@@ -80,6 +85,7 @@ __all__ = [
     "length_negative",
     "length_not_multiple_of_4",
     "length_short_of_body",
+    "malformed_container",
     "msg_key_for",
     "non_residue_generator",
     "open_answer",
@@ -383,6 +389,87 @@ def below_window_msg_id(stored: Sequence[int]) -> int:
     is full (C7)."""
     lowest = min(stored)
     return lowest - 4
+
+
+CONTAINER_ATTACKS: Final = (
+    "inner_parity",
+    "duplicate_inner",
+    "bytes_over",
+    "bytes_under",
+    "nested",
+    "too_many",
+    "gzip_bomb",
+)
+"""The kinds of :func:`malformed_container`."""
+
+GZIP_BOMB_SIZE: Final = 32 * 1024 * 1024
+"""What the ``gzip_bomb`` container inflates to: 32 MiB, from about 32 kB.  No
+message of the API comes near it (file parts are at most 512 kB), so a
+receiver that caps decompression anywhere below it refuses the packet."""
+
+
+_CONTAINER: Final = tl.default_schema()["msg_container"].id
+_VECTOR: Final = 0x1CB5C415
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    count = (GZIP_BOMB_SIZE - 12) // 8  # msgs_ack, a vector of that many zero ids
+    acks = struct.pack("<IIi", tl.default_schema()["msgs_ack"].id, _VECTOR, count)
+    packed = gzip.compress(acks + bytes(8 * count), compresslevel=9, mtime=0)
+    return tl.serialize(tl.make("gzip_packed", packed_data=packed))
+
+
+def _entry(msg_id: int, seq_no: int, body: bytes, length: int | None = None) -> bytes:
+    return struct.pack("<qii", msg_id, seq_no, len(body) if length is None else length) + body
+
+
+def check_container_attack(kind: str) -> str:
+    """``kind`` if it names one of :data:`CONTAINER_ATTACKS`, else :class:`InvalidArgument`."""
+    if kind not in CONTAINER_ATTACKS:
+        raise InvalidArgument(f"kind must be one of {CONTAINER_ATTACKS}")
+    return kind
+
+
+def malformed_container(
+    kind: str, message: InnerMessage, *, middle_msg_id: int, from_server: bool
+) -> bytes:
+    """A ``msg_container`` body that carries ``message`` in a way the receiver
+    must refuse (C8): ``message`` must not be delivered.
+
+    ``kind`` (:data:`CONTAINER_ATTACKS`): ``inner_parity`` (its msg_id with the
+    other side's low bits), ``duplicate_inner`` (after an ack with the same
+    msg_id), ``bytes_over``/``bytes_under`` (its ``bytes`` field 4 more or 4
+    less than its body), ``nested`` (in a container in the container),
+    ``too_many`` (after 1024 empty acks: 1025 messages), ``gzip_bomb`` (after a
+    ``gzip_packed`` ack that inflates to :data:`GZIP_BOMB_SIZE`).
+
+    ``middle_msg_id`` is an id between ``message``'s and the container's (the
+    nested container's); the other ids the attacks need are just below
+    ``message``'s, fresh and of the sender's parity.
+    """
+    check_container_attack(kind)
+    msg_id, seq_no, body = message.msg_id, message.seq_no, message.body
+    if not msg_id < middle_msg_id:
+        raise InvalidArgument("middle_msg_id must be above the message's")
+    not_related = seq_no & ~1
+    ack = tl.serialize(tl.make("msgs_ack", msg_ids=[]))
+    entries = [_entry(msg_id, seq_no, body)]
+    if kind == "inner_parity":
+        entries = [_entry(wrong_parity_msg_id(msg_id, from_server=from_server), seq_no, body)]
+    elif kind == "duplicate_inner":
+        entries = [_entry(msg_id, not_related, ack), *entries]
+    elif kind in ("bytes_over", "bytes_under"):
+        entries = [_entry(msg_id, seq_no, body, len(body) + (4 if kind == "bytes_over" else -4))]
+    elif kind == "nested":
+        inner = struct.pack("<Ii", _CONTAINER, 1) + entries[0]
+        entries = [_entry(middle_msg_id, not_related, inner)]
+    elif kind == "too_many":
+        fillers = [_entry(msg_id - 4 * (1024 - i), not_related, ack) for i in range(1024)]
+        entries = [*fillers, *entries]
+    else:  # gzip_bomb
+        entries = [_entry(msg_id - 4, not_related, _gzip_bomb()), *entries]
+    return struct.pack("<Ii", _CONTAINER, len(entries)) + b"".join(entries)
 
 
 def unsolicited_bad_server_salt(bad_msg_id: int, new_salt: int) -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ... import tl
 from ..._validation import Clock, Rng
@@ -207,6 +207,18 @@ class SessionContext:
     def full_seq(self) -> int:
         """The full transport's next send seqno."""
         return int(getattr(self.transport.codec, "send_seq", 0))
+
+
+def container_attack(ctx: SessionContext, kind: str, message: InnerMessage) -> bytes:
+    """``message`` (numbered by the session) sealed in a container the
+    receiver must refuse: :func:`~mtcrypt.testing.mutators.malformed_container`
+    of ``kind``, the container numbered after it (C8)."""
+    middle = ctx.numbered(content_related=False).msg_id
+    container = ctx.numbered(content_related=False)
+    body = mutators.malformed_container(
+        kind, message, middle_msg_id=middle, from_server=ctx.from_server
+    )
+    return ctx.seal(replace(container, body=body))
 
 
 _LENGTH_FIELD_ATTACKS = {

@@ -82,6 +82,7 @@ from ._shared import (
     power_below,
     read_prefix,
 )
+from .numbering import Sent, sent_messages
 
 __all__ = [
     "PING_AFTER",
@@ -184,6 +185,12 @@ class HandshakePlan:
         return None
 
 
+Observation = Literal[
+    "delivery", "salt", "msg_ids", "msg_id_time", "seq_no", "resend", "clock", "first_salt"
+]
+"""What the runner judges of a :class:`MessagePlan` (see its ``observe``)."""
+
+
 @dataclass(frozen=True)
 class Probe:
     """A ping the client sent."""
@@ -202,12 +209,22 @@ class MessagePlan:
     Subclasses override :meth:`respond`; the default answers both honestly.
     ``observe`` is ``"delivery"`` (was the mutated pong delivered to the
     application?), ``"salt"`` (did the client's last ping carry
-    :attr:`salt`?) or ``"msg_ids"`` (did every msg_id the client sent in a
-    session increase, as a client's must: 0 mod 4, above the one before?).
+    :attr:`salt`?), or how the client numbered every message it sent in the
+    session (:mod:`~mtcrypt.testing.conformance.numbering`): ``"msg_ids"``
+    (0 mod 4, each above the one before), ``"msg_id_time"`` (the time of
+    sending, sub-second part included) or ``"seq_no"``; ``"resend"`` (did the
+    mutated ping come again under a new msg_id from a clock moved by
+    :attr:`offset`?) or ``"clock"`` (did the last ping's msg_id move by
+    :attr:`offset`?); ``"first_salt"`` (was the salt of the first message
+    under each new key the one the handshake gave?).
     """
 
-    observe: Literal["delivery", "salt", "msg_ids"] = "delivery"
+    observe: Observation = "delivery"
     salt: int | None = None
+    offset: float = 0.0
+    """``resend``/``clock``: the server time the plan claimed, minus the real one."""
+    fresh_key: bool = False
+    """The client must make its key in this run (not reuse one made before)."""
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
         out: list[Out] = [self.mutate(ctx, mutated)]
@@ -258,11 +275,18 @@ class Evidence:
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
     key_ids_used: list[int] = field(default_factory=list)
-    client_msg_ids: dict[int, list[int]] = field(default_factory=dict)
-    """session_id -> the msg_ids of the client's packets (top-level), in arrival order."""
     """Key ids of the encrypted packets that decrypted (one entry per packet)."""
+    client_sent: dict[int, list[Sent]] = field(default_factory=dict)
+    """session_id -> every message the client sent in it (a container's messages, then the
+    container), in arrival order."""
     salts: dict[int, int] = field(default_factory=dict)
     """ping_id -> salt of the packet that carried it (the last one, if re-sent)."""
+    initial_salts: dict[int, int] = field(default_factory=dict)
+    """key_id -> new_nonce[0:8] XOR server_nonce[0:8] of the handshake that made the key."""
+    first_salts: dict[int, int] = field(default_factory=dict)
+    """key_id -> the salt of the client's first encrypted message under the key."""
+    ping_msg_ids: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    """ping_id -> (msg_id, arrival time) of each copy of the ping, in arrival order."""
     pings: list[int] = field(default_factory=list)
     detected: list[object] = field(default_factory=list)
     hello_sent: bool = False
@@ -364,6 +388,9 @@ class AdversarialHandshake:
             answer = self._honest.receive_with(packet, rng, now)
             if request is not None and request.name == "req_DH_params":
                 answer = self._rewrite_answer(request, answer, rng)
+        if self.done:
+            result = self.result
+            self._evidence.initial_salts.setdefault(result.auth_key.key_id, result.server_salt)
         msg_id, body = unpack_plain(answer)
         obj = tl.deserialize(body)
         mutate = self._plan.mutation_for(obj.name)
@@ -547,8 +574,9 @@ class _Hooks(ConnectionHooks):
     def received(self, key_id: int, message: InnerMessage) -> None:
         peer = self._peer
         peer.server.evidence.key_ids_used.append(key_id)
-        peer.server.evidence.client_msg_ids.setdefault(message.session_id, []).append(
-            message.msg_id
+        peer.server.evidence.first_salts.setdefault(key_id, message.salt)
+        peer.server.evidence.client_sent.setdefault(message.session_id, []).extend(
+            sent_messages(message, peer.server.clock())
         )
         peer.last_salt = message.salt
         for msg_id, body in contents(message):
@@ -684,6 +712,8 @@ class _Peer(Pump):
         evidence = self.server.evidence
         evidence.pings.append(probe.ping_id)
         evidence.salts[probe.ping_id] = probe.salt
+        copies = evidence.ping_msg_ids.setdefault(probe.ping_id, [])
+        copies.append((probe.msg_id, self.server.clock()))
         plan = self.server.message_plan
         if plan is None or probe.ping_id in (PING_WARMUP, PING_AFTER):
             return True

@@ -17,9 +17,16 @@ from typing import Literal
 from ... import tl
 from ...errors import InvalidArgument
 from ...handshake.dh import TELEGRAM_DH_PRIME
-from ...mtproto import HEADER_SIZE, MIN_PADDING, InnerMessage, Role, encrypt_message
+from ...mtproto import (
+    HEADER_SIZE,
+    MIN_PADDING,
+    InnerMessage,
+    Role,
+    encrypt_message,
+    pack_plain,
+)
 from .. import mutators
-from ._shared import length_attack, nonce_mutator
+from ._shared import container_attack, length_attack, nonce_mutator
 from .adversary import (
     FakeTlsPlan,
     HandshakePlan,
@@ -179,15 +186,42 @@ def _message_honest() -> MessagePlan:
     return MessagePlan()
 
 
-class _IdsObserved(MessagePlan):
-    observe = "msg_ids"
+class _NumberingObserved(MessagePlan):
+    """Every ping answered honestly; judged: how the client numbers what it sends."""
+
+    def __init__(self, observe: Literal["msg_ids", "msg_id_time", "seq_no", "first_salt"]) -> None:
+        self.observe = observe
 
 
 @_client("client_msg_ids", "message")
 def _client_msg_ids() -> MessagePlan:
     """Every ping answered honestly; judged: each msg_id the client sends in the session is
     0 mod 4 and above the one before (C7, S2)."""
-    return _IdsObserved()
+    return _NumberingObserved("msg_ids")
+
+
+@_client("client_msg_id_time", "message")
+def _client_msg_id_time() -> MessagePlan:
+    """Every ping answered honestly; judged: the low 32 bits of each msg_id the client sends are
+    the fraction of the time of sending, not a counter (S2)."""
+    return _NumberingObserved("msg_id_time")
+
+
+@_client("client_first_salt", "message")
+def _client_first_salt() -> MessagePlan:
+    """Every ping answered honestly; judged: the client's first encrypted message under a new key
+    carries the salt the handshake gave, new_nonce[0:8] XOR server_nonce[0:8] (C9)."""
+    plan = _NumberingObserved("first_salt")
+    plan.fresh_key = True
+    return plan
+
+
+@_client("client_seq_no", "message")
+def _client_seq_no() -> MessagePlan:
+    """Every ping answered honestly; judged: each seq_no the client sends is twice the
+    content-related messages before it, plus one if content-related; acks and containers
+    never, queries always content-related (S3)."""
+    return _NumberingObserved("seq_no")
 
 
 @_client("flip_msg_key", "message")
@@ -328,6 +362,22 @@ def _container_inner_id() -> MessagePlan:
     return _ContainerAbove()
 
 
+@_client("container_malformed", "message")
+def _container_malformed(kind: str = "nested") -> MessagePlan:
+    """The answer in a container the client must refuse: ``kind`` is inner_parity,
+    duplicate_inner, bytes_over, bytes_under, nested, too_many or gzip_bomb
+    (:func:`~mtcrypt.testing.mutators.malformed_container`) (C8)."""
+    mutators.check_container_attack(kind)
+    return _Answer(lambda ctx, p: container_attack(ctx, kind, ctx.answer(p)))
+
+
+@_client("plain_answer", "message")
+def _plain_answer() -> MessagePlan:
+    """The answer sent unencrypted (auth_key_id 0) on the encrypted connection: only the
+    handshake may be unencrypted (D3)."""
+    return _Answer(lambda ctx, p: pack_plain(ctx.next_msg_id(), ctx.pong_body(p)))
+
+
 @_client("wrong_session_id", "message")
 def _wrong_session() -> MessagePlan:
     """Authentic answer carrying another session_id (C7)."""
@@ -433,22 +483,21 @@ _NEW_SALT = 0x0123456789ABCDEF
 
 
 class _BadServerSalt(MessagePlan):
-    observe = "salt"
-
-    def __init__(self, solicited: bool) -> None:
+    def __init__(self, solicited: bool, age: float, observe: Literal["salt", "resend"]) -> None:
         self.solicited = solicited
+        self.age = age
         self.salt = _NEW_SALT
+        self.observe = observe
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
         assert self.salt is not None
-        if self.solicited:
-            bad_msg_id = mutated.msg_id
-            out: list[Out] = []
-        else:
-            bad_msg_id = (mutated.msg_id & ~3) - 4096  # never sent
-            out = []
+        # Unsolicited: an id the client never sent.
+        bad_msg_id = mutated.msg_id if self.solicited else (mutated.msg_id & ~3) - 4096
         notice = mutators.unsolicited_bad_server_salt(bad_msg_id, self.salt)
-        out.append(ctx.seal(ctx.message(notice)))
+        msg_id = None
+        if self.age:  # outside the client's time window: exempt only if it names its message
+            msg_id = mutators.too_old_msg_id(ctx.now(), from_server=True, seconds=self.age)
+        out: list[Out] = [ctx.seal(ctx.message(notice, msg_id=msg_id))]
         if not self.solicited:
             out.append(ctx.honest(mutated))
         if sentinel is not None:
@@ -460,10 +509,84 @@ class _BadServerSalt(MessagePlan):
 
 
 @_client("bad_server_salt", "message")
-def _bad_server_salt(solicited: bool = False) -> MessagePlan:
+def _bad_server_salt(
+    solicited: bool = False, age: float = 0.0, observe: Literal["salt", "resend"] = "salt"
+) -> MessagePlan:
     """bad_server_salt with a new salt, naming a message the client never sent (or, ``solicited``,
-    its own ping); observed: the salt of its next message (C9)."""
-    return _BadServerSalt(solicited)
+    its own ping), under a fresh msg_id or one ``age`` s old (outside the time window, from
+    which the spec exempts only a notice about the client's own message); observed: the salt of
+    its next message (C9, C7), or (``observe="resend"``) that the named ping came again under a
+    new msg_id (S4)."""
+    if observe not in ("salt", "resend"):
+        raise InvalidArgument("observe must be 'salt' or 'resend'")
+    return _BadServerSalt(solicited, age, observe)
+
+
+class _FutureSalts(MessagePlan):
+    observe = "salt"
+
+    def __init__(self) -> None:
+        self.salt = _NEW_SALT
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        now = int(ctx.now())
+        salt = tl.make("future_salt", valid_since=now - 60, valid_until=now + 3600, salt=self.salt)
+        answer = tl.make(
+            "future_salts",
+            req_msg_id=(mutated.msg_id & ~3) - 4096,  # no get_future_salts of the client's
+            now=now,
+            salts=[salt],
+        )
+        out: list[Out] = [ctx.seal(ctx.message(tl.serialize(answer))), ctx.honest(mutated)]
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+
+@_client("future_salts_unsolicited", "message")
+def _future_salts_unsolicited() -> MessagePlan:
+    """future_salts, valid now, answering no get_future_salts of the client's; observed: the salt
+    of its next message, which must not be the new one (C9)."""
+    return _FutureSalts()
+
+
+class _TimeNotice(MessagePlan):
+    """bad_msg_notification 16 or 17 under a msg_id that claims the server's
+    clock is ``offset`` s off, naming the client's mutated ping (``solicited``)
+    or a message it never sent."""
+
+    def __init__(self, code: int, solicited: bool) -> None:
+        self.code = code
+        self.solicited = solicited
+        self.offset = 20.0 if code == 16 else -20.0
+        self.observe = "resend" if solicited else "clock"
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        bad_msg_id = mutated.msg_id if self.solicited else (mutated.msg_id & ~3) - 4096
+        notice = tl.make(
+            "bad_msg_notification", bad_msg_id=bad_msg_id, bad_msg_seqno=1, error_code=self.code
+        )
+        claimed = mutators.too_new_msg_id(ctx.now(), from_server=True, seconds=self.offset)
+        out: list[Out] = [ctx.seal(ctx.message(tl.serialize(notice), msg_id=claimed))]
+        if not self.solicited:
+            out.append(ctx.honest(mutated))
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
+        return [ctx.honest(probe)]
+
+
+@_client("time_notification", "message")
+def _time_notification(code: int = 16, solicited: bool = True) -> MessagePlan:
+    """bad_msg_notification ``code`` 16 (msg_id too low; the notice's own msg_id 20 s ahead)
+    or 17 (too high; 20 s behind).  ``solicited``: it names the client's ping, which must come
+    again under a new msg_id from the corrected clock (S2, S4); otherwise it names a message
+    never sent, and the client's clock must not move (C7)."""
+    if code not in (16, 17):
+        raise InvalidArgument("code must be 16 or 17")
+    return _TimeNotice(code, solicited)
 
 
 @_client("bad_crc", "message")

@@ -68,10 +68,12 @@ from ...mtproto import (
 )
 from ...transport import ClientTransport
 from .. import mutators
+from . import numbering
 from ._shared import (
     Pump,
     Raw,
     SessionContext,
+    container_attack,
     contents,
     first_draw,
     length_attack,
@@ -80,6 +82,7 @@ from ._shared import (
     power_below,
     read_prefix,
 )
+from .numbering import Sent, sent_messages
 from .runner import TEMP_KEY_EXPIRES_IN, Observed, Report, ScenarioResult, _scenario_result
 from .scenarios import Scenario, _registrar
 
@@ -134,9 +137,15 @@ class ClientHandshakePlan:
 
 class RequestPlan:
     """The mutated request carrying ping ``ping_id``; ``observe`` is
-    ``answer`` (was it answered?) or ``closed`` (did the server hang up?)."""
+    ``answer`` (was it answered?), ``closed`` (did the server hang up?), or
+    how the server numbered every message it sent in the session
+    (:mod:`~mtcrypt.testing.conformance.numbering`): ``msg_ids`` (each above
+    the one before, 1 mod 4 for a response, 3 mod 4 otherwise) or ``seq_no``;
+    or ``code`` (did a bad_msg_notification with :attr:`code` come back?)."""
 
-    observe: Literal["answer", "closed"] = "answer"
+    observe: Literal["answer", "closed", "msg_ids", "seq_no", "code"] = "answer"
+    code: int | None = None
+    """``observe="code"``: the bad_msg_notification code the server must send."""
 
     def build(self, ctx: ClientContext, ping_id: int) -> list[bytes | Raw]:
         return [ctx.seal(ctx.ping(ping_id))]
@@ -283,6 +292,7 @@ class _Hooks(ConnectionHooks):
 
     def received(self, key_id: int, message: InnerMessage) -> None:
         link = self._link
+        link.server_sent.extend(sent_messages(message, time.time()))
         for _, body in contents(message):
             if isinstance(body, tl.TLObject) and body.name == "rpc_result":
                 body = body.result
@@ -294,6 +304,14 @@ class _Hooks(ConnectionHooks):
                 link.notes.append(f"bad_msg_notification {body.error_code}")
             elif body.name == "bad_server_salt":
                 link.notes.append("bad_server_salt")
+
+    def received_plain(self, packet: bytes) -> None:
+        answer = plain_object(packet)
+        if answer is not None and answer.name == "rpc_result":
+            answer = answer.result if isinstance(answer.result, tl.TLObject) else None
+        if answer is not None and answer.name == "pong":
+            self._link.pongs.add(answer.ping_id)
+            self._link.notes.append("answered unencrypted")
 
     def wire(self, data: bytes) -> bytes:
         if self._bad_hello:  # the first bytes of an ee connection: its ClientHello
@@ -338,6 +356,8 @@ class _Link(Pump):
         self.answered: set[int] = set()  # request ids of our own pings
         self.pongs: set[int] = set()  # ping_ids of every pong the server sent
         self.notes: list[str] = []
+        self.server_sent: list[Sent] = []
+        """Every message the server sent (a container's messages, then the container)."""
         self._changed = asyncio.Event()
 
     @classmethod
@@ -483,6 +503,15 @@ async def _play(
         answered = await link.until(lambda: sentinel in link.answered, timeout)
         tail = "closed" if link.closed else ("sentinel answered" if answered else "silent")
         detail = f"{tail} {' '.join(link.notes)}".strip()
+        if plan.observe == "code":
+            wanted = f"bad_msg_notification {plan.code}"
+            if wanted in link.notes:
+                return "accepted", detail
+            return "rejected", f"no {wanted}: {detail}"
+        if plan.observe in ("msg_ids", "seq_no"):
+            if not answered:
+                return "error", f"the pings were not answered: {detail}"
+            return _judge_numbering(plan.observe, link.server_sent)
         if 2 in link.pongs:
             return "accepted", detail
         if not answered and not link.closed:
@@ -492,6 +521,18 @@ async def _play(
         return "rejected", detail
     finally:
         link.close()
+
+
+def _judge_numbering(observe: str, sent: Sequence[Sent]) -> tuple[Observed, str]:
+    if observe == "msg_ids":
+        problem = numbering.msg_id_problem(sent, from_server=True)
+        rule = "each msg_id above the one before, 1 mod 4 for a response, 3 mod 4 otherwise"
+    else:
+        problem = numbering.seq_no_problem(sent)
+        rule = "each seq_no counting the content-related messages before it"
+    if problem is not None:
+        return "rejected", problem
+    return "accepted", f"{len(sent)} messages, {rule}"
 
 
 async def _play_fake_tls(
@@ -630,10 +671,14 @@ def _srv_retry_id(retry_id: int = 1) -> ClientHandshakePlan:
 
 class _Build(RequestPlan):
     def __init__(
-        self, build: Callable[[ClientContext, int], list[bytes | Raw]], observe: str = "answer"
+        self,
+        build: Callable[[ClientContext, int], list[bytes | Raw]],
+        observe: Literal["answer", "closed", "msg_ids", "seq_no", "code"] = "answer",
+        code: int | None = None,
     ) -> None:
         self._build = build
-        self.observe = "closed" if observe == "closed" else "answer"
+        self.observe = observe
+        self.code = code
 
     def build(self, ctx: ClientContext, ping_id: int) -> list[bytes | Raw]:
         return self._build(ctx, ping_id)
@@ -643,6 +688,67 @@ class _Build(RequestPlan):
 def _srv_message_honest() -> RequestPlan:
     """An honest ping (the control: it must be answered)."""
     return RequestPlan()
+
+
+@_server("srv_numbering", "message")
+def _srv_numbering(observe: Literal["msg_ids", "seq_no"] = "msg_ids") -> RequestPlan:
+    """Honest pings; judged: how the server numbers every message it sends in the session,
+    ``observe`` ``msg_ids`` (each above the one before, 1 mod 4 for a response, 3 mod 4
+    otherwise) or ``seq_no`` (S2, S3)."""
+    if observe not in ("msg_ids", "seq_no"):
+        raise InvalidArgument("observe must be 'msg_ids' or 'seq_no'")
+    return _Build(lambda ctx, n: [ctx.seal(ctx.ping(n))], observe)
+
+
+@_server("srv_plain_request", "message")
+def _srv_plain_request() -> RequestPlan:
+    """The ping sent unencrypted (auth_key_id 0) on the encrypted connection: only the
+    handshake may be unencrypted (D3)."""
+    return _Build(
+        lambda ctx, n: [pack_plain(ctx.next_msg_id(), tl.serialize(tl.make("ping", ping_id=n)))]
+    )
+
+
+@_server("srv_below_window", "message")
+def _srv_below_window(fill: int = 1020) -> RequestPlan:
+    """A container of ``fill`` acks with ids 100 s old fills the replay window, then the ping
+    with an id below all of them, fresh enough for the time window (C7)."""
+
+    def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
+        first = mutators.too_old_msg_id(ctx.now(), from_server=False, seconds=100.0)
+        container = ctx.message(b"", content_related=False)
+        body, ids = mutators.window_filler(
+            first, fill, container_msg_id=container.msg_id, from_server=False
+        )
+        low = mutators.below_window_msg_id(ids)
+        return [ctx.seal(replace(container, body=body)), ctx.seal(ctx.ping(n, msg_id=low))]
+
+    return _Build(build)
+
+
+_FAULT_CODES = {"too_old": 16, "too_new": 17, "odd": 18, "ack_content_related": 34, "nested": 64}
+
+
+@_server("srv_bad_msg_code", "message")
+def _srv_bad_msg_code(
+    fault: Literal["too_old", "too_new", "odd", "ack_content_related", "nested"] = "too_old",
+) -> RequestPlan:
+    """An authentic request with one fault the server must report in bad_msg_notification with
+    its code: ``too_old`` (16), ``too_new`` (17), ``odd`` msg_id (18), ``ack_content_related``
+    (a msgs_ack with an odd seq_no, 34) or a ``nested`` container (64) (D8.1)."""
+    if fault not in _FAULT_CODES:
+        raise InvalidArgument(f"fault must be one of {sorted(_FAULT_CODES)}")
+
+    def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
+        if fault == "nested":
+            return [container_attack(ctx, "nested", ctx.ping(n))]
+        if fault == "ack_content_related":
+            ack = tl.serialize(tl.make("msgs_ack", msg_ids=[]))
+            return [ctx.seal(ctx.message(ack, content_related=True))]
+        plan: RequestPlan = _srv_msg_id(fault)
+        return plan.build(ctx, n)
+
+    return _Build(build, "code", _FAULT_CODES[fault])
 
 
 @_server("srv_flip", "message")
@@ -777,6 +883,14 @@ def _srv_container() -> RequestPlan:
         return [ctx.seal(replace(container, body=body + ping.body))]
 
     return _Build(build)
+
+
+@_server("srv_container_malformed", "message")
+def _srv_container_malformed(kind: str = "nested") -> RequestPlan:
+    """The ping in a container the server must refuse: ``kind`` as for the client side's
+    ``container_malformed`` (:func:`~mtcrypt.testing.mutators.malformed_container`) (C8)."""
+    mutators.check_container_attack(kind)
+    return _Build(lambda ctx, n: [container_attack(ctx, kind, ctx.ping(n))])
 
 
 @_server("srv_wrong_salt", "message")

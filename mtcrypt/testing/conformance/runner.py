@@ -46,7 +46,7 @@ from ...connection import MemoryKeyStore, StoredKey
 from ...handshake.rsa import RsaPrivateKey, generate_private_key
 from ...mtproto import AuthKey
 from .. import mutators
-from . import adversary
+from . import adversary, numbering
 from .adapters import ClientAdapter, ClientReport, Endpoint, Mode
 from .scenarios import Scenario
 
@@ -366,8 +366,12 @@ def _judge_message(
     sentinel = (
         "sentinel delivered" if report.pongs.get(adversary.PING_SENTINEL) else "sentinel lost"
     )
-    if plan.observe == "msg_ids":
-        return _judge_msg_ids(evidence)
+    if plan.observe in ("msg_ids", "msg_id_time", "seq_no"):
+        return _judge_numbering(plan.observe, evidence)
+    if plan.observe in ("resend", "clock"):
+        return _judge_clock(plan, evidence)
+    if plan.observe == "first_salt":
+        return _judge_first_salt(evidence)
     if plan.observe == "salt":
         salt = evidence.salts.get(adversary.PING_AFTER)
         if salt is None:
@@ -394,17 +398,72 @@ def _judge_message(
     return "rejected", sentinel + (f"; {report.errors[0]}" if report.errors else "")
 
 
-def _judge_msg_ids(evidence: adversary.Evidence) -> tuple[Observed, str]:
-    """Every client msg_id of a session: 0 mod 4 and above the one before."""
+def _judge_numbering(observe: str, evidence: adversary.Evidence) -> tuple[Observed, str]:
+    """How the client numbered every message it sent, by session (see
+    :mod:`~mtcrypt.testing.conformance.numbering`)."""
     count = 0
-    for ids in evidence.client_msg_ids.values():
-        for before, after in zip([0, *ids], ids, strict=False):
-            if after % 4 or after <= before:
-                return "rejected", f"sent msg_id {after:#x} after {before:#x}"
-        count += len(ids)
+    for sent in evidence.client_sent.values():
+        if observe == "msg_ids":
+            problem = numbering.msg_id_problem(sent, from_server=False)
+        elif observe == "msg_id_time":
+            problem = numbering.msg_id_time_problem(sent)
+        else:
+            problem = numbering.seq_no_problem(sent)
+        if problem is not None:
+            return "rejected", problem
+        count += len(sent)
     if not count:
         return "error", "no encrypted packet arrived"
-    return "accepted", f"{count} msg_ids, each 0 mod 4 and above the one before"
+    rule = {
+        "msg_ids": "each msg_id 0 mod 4 and above the one before",
+        "msg_id_time": "each msg_id the time of sending",
+        "seq_no": "each seq_no counting the content-related messages before it",
+    }[observe]
+    return "accepted", f"{count} messages, {rule}"
+
+
+def _judge_first_salt(evidence: adversary.Evidence) -> tuple[Observed, str]:
+    """The first message under each key the handshake made carries the salt
+    that handshake gave: new_nonce[0:8] XOR server_nonce[0:8]."""
+    judged = 0
+    for key_id, initial in evidence.initial_salts.items():
+        first = evidence.first_salts.get(key_id)
+        if first is None:
+            continue
+        if first != initial:
+            return "rejected", (
+                f"its first message carried salt {first & 0xFFFFFFFFFFFFFFFF:#018x}, "
+                f"not new_nonce[0:8] XOR server_nonce[0:8] = {initial & 0xFFFFFFFFFFFFFFFF:#018x}"
+            )
+        judged += 1
+    if not judged:
+        return "error", "no message arrived under a key made here"
+    return "accepted", "its first message carried the salt the handshake gave"
+
+
+CLOCK_TOLERANCE = 5.0
+"""Seconds a msg_id may stray from the clock it should come from (the claimed
+offsets are 20 s)."""
+
+
+def _judge_clock(plan: adversary.MessagePlan, evidence: adversary.Evidence) -> tuple[Observed, str]:
+    """``resend``: the mutated ping came again, under a new msg_id taken from
+    a clock moved by ``plan.offset``; ``clock``: the last ping's msg_id comes
+    from a clock moved by ``plan.offset``."""
+    ping = adversary.PING_MUTATED if plan.observe == "resend" else adversary.PING_AFTER
+    copies = evidence.ping_msg_ids.get(ping, [])
+    if plan.observe == "resend":
+        if len(copies) < 2:
+            return "rejected", "never re-sent the ping the notification named"
+        if copies[-1][0] == copies[0][0]:
+            return "rejected", f"re-sent the ping under the same msg_id {copies[0][0]:#x}"
+    elif not copies:
+        return "error", "the last ping never arrived"
+    msg_id, arrived = copies[-1]
+    moved = msg_id / 2**32 - arrived
+    if abs(moved - plan.offset) <= CLOCK_TOLERANCE:
+        return "accepted", f"its msg_id moved {moved:+.1f} s"
+    return "rejected", f"its msg_id moved {moved:+.1f} s, not {plan.offset:+.0f} s"
 
 
 def _needs(scenario: Scenario, plan: Any) -> set[str]:
@@ -513,7 +572,7 @@ async def _play_client(
     elif isinstance(plan, adversary.MessagePlan):
         kwargs["message_plan"] = plan
         mode = "session"
-        if adapter.reuses_keys and not scenario.proxy:
+        if adapter.reuses_keys and not scenario.proxy and not plan.fresh_key:
             auth_key = await _shared_key(adapter, rsa_key, shared, timeout)
             if auth_key is None:
                 detail = "could not create a key with an honest handshake"
