@@ -491,3 +491,17 @@ def test_client_msg_ids_must_increase() -> None:
     for ids in ([8, 12, 12], [8, 4], [8, 13]):
         bad = Evidence(played=True, client_sent=sent(ids))
         assert judge_client(scenario, plan, bad, report, None)[0] == "rejected", ids
+
+
+def test_a_client_that_retries_after_a_bad_retry_is_late() -> None:
+    from mtcrypt.testing.conformance import ClientReport, Evidence
+    from mtcrypt.testing.conformance.runner import judge_client
+
+    params = {"answer": "retry", "field": "nonce"}
+    scenario = Scenario("H4-x", "x", "dh_gen", "reject", "H4", params)
+    report = ClientReport(handshake=False, error="gave up")
+    steps = ["req_pq_multi", "req_DH_params", "set_client_DH_params"]
+    refused = Evidence(connections=1, handshake_steps=steps)
+    assert judge_client(scenario, scenario.plan(), refused, report, None)[0] == "rejected"
+    retried = Evidence(connections=1, handshake_steps=[*steps, steps[-1]], retries=1)
+    assert judge_client(scenario, scenario.plan(), retried, report, None)[0] == "late"

@@ -92,6 +92,8 @@ PYROGRAM = {
     # bad_msg_notification 16 is raised to the caller: the request is never re-sent.
     "S4-resend-after-16": ("rejected", "FAIL"),
     "C9-first-salt": ("rejected", "FAIL"),  # salt 0 until bad_server_salt corrects it
+    "S2-server-time": ("rejected", "FAIL"),  # msg_ids from the local clock, not the server's
+    "H4-ok-retry-hash": ("accepted", "FAIL"),  # new_nonce_hash1 is never checked
 }
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "CONTAINER_ATTACKS",
     "FORBIDDEN_PREFIXES",
     "GZIP_BOMB_SIZE",
+    "LONG_PQ",
     "NON_SAFE_PRIME",
     "SHORT_SAFE_PRIME",
     "bad_crc",
@@ -85,6 +86,7 @@ __all__ = [
     "length_negative",
     "length_not_multiple_of_4",
     "length_short_of_body",
+    "long_pq",
     "malformed_container",
     "msg_key_for",
     "non_residue_generator",
@@ -516,6 +518,18 @@ def unknown_fingerprints(
     """``resPQ`` offering only keys the client does not hold: it must abort
     rather than encrypt to a key it does not trust (H2)."""
     return tl_replace(res_pq, server_public_key_fingerprints=list(fingerprints))
+
+
+LONG_PQ: Final = 3 * (2**254 + 79)
+"""A pq of 32 bytes that factors at once (3 times the first prime above
+2^254): its p_q_inner_data is 148 bytes or more, over the 144 that RSA_PAD
+can carry."""
+
+
+def long_pq(res_pq: tl.TLObject) -> tl.TLObject:
+    """``resPQ`` whose pq is :data:`LONG_PQ`: a client must stop before
+    req_DH_params rather than send data RSA_PAD cannot carry (H1)."""
+    return tl_replace(res_pq, pq=LONG_PQ.to_bytes(32, "big"))
 
 
 def bad_sha1(data: bytes) -> bytes:

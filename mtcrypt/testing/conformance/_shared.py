@@ -5,8 +5,10 @@ numbers the messages a plan sends, and reading what arrived."""
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from ... import tl
 from ..._validation import Clock, Rng
@@ -14,7 +16,14 @@ from ...aio import DeadlineTimer
 from ...connection import ClientConnection, ConnectionEvent, ServerConnection
 from ...errors import MtcryptError
 from ...handshake.dh import DH_SAFETY_MARGIN
-from ...mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message, unpack_plain
+from ...mtproto import (
+    MIN_PADDING,
+    AuthKey,
+    InnerMessage,
+    decrypt_message,
+    encrypt_message,
+    unpack_plain,
+)
 from ...mtproto.session import Role, Session
 from ...transport import ClientTransport, Framing, ServerTransport
 from .. import mutators
@@ -219,6 +228,32 @@ def container_attack(ctx: SessionContext, kind: str, message: InnerMessage) -> b
         kind, message, middle_msg_id=middle, from_server=ctx.from_server
     )
     return ctx.seal(replace(container, body=body))
+
+
+UNKNOWN_BODY = struct.pack("<I", 0x0BADC0DE) + bytes(16)
+"""A body whose constructor no schema has."""
+
+
+def forged(
+    ctx: SessionContext,
+    message: InnerMessage,
+    *,
+    session: Literal["same", "other"] = "same",
+    body: Literal["as_is", "unknown"] = "as_is",
+) -> bytes:
+    """``message`` (well formed, padded as a sender would) under a msg_key that
+    is not its MAC; ``session="other"`` puts another session_id inside,
+    ``body="unknown"`` an unknown constructor.  A receiver must refuse all
+    three alike, before it reads any of the plaintext (C4, C5)."""
+    if session == "other":
+        message = replace(message, session_id=mutators.other_session_id(message.session_id))
+    if body == "unknown":
+        message = replace(message, body=UNKNOWN_BODY)
+    plain = message.pack()
+    pad = -len(plain) % 16
+    if pad < MIN_PADDING:
+        pad += 16
+    return mutators.forge_msg_key(ctx.auth_key, plain + ctx.rng(pad), from_server=ctx.from_server)
 
 
 _LENGTH_FIELD_ATTACKS = {

@@ -60,7 +60,14 @@ from ...connection import (
     TransportReady,
 )
 from ...errors import HandshakeError, MtcryptError
-from ...handshake import HandshakeResult, RsaScheme, ServerHandshake, int_to_be, server_salt
+from ...handshake import (
+    HandshakeResult,
+    RsaScheme,
+    ServerHandshake,
+    int_to_be,
+    new_nonce_hash,
+    server_salt,
+)
 from ...handshake.dh import TELEGRAM_DH_G, TELEGRAM_DH_PRIME, modexp
 from ...handshake.rsa import RsaPrivateKey, rsa_legacy_decrypt, rsa_pad_decrypt
 from ...mtproto import (
@@ -150,6 +157,9 @@ class HandshakePlan:
     params_fail_mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
     dh_gen: Literal["ok", "retry", "fail"] = "ok"
     dh_gen_mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
+    hash_number: int | None = None
+    """Send the dh_gen answer with the new_nonce_hash of another answer type
+    (1 ok, 2 retry, 3 fail) in its field: the swap the distinct hashes stop."""
     retry_flow: bool = False
     """After the first ``dh_gen_retry``, expect a new ``set_client_DH_params``
     whose ``retry_id`` is the rejected key's aux hash and answer ``dh_gen_ok``
@@ -225,6 +235,9 @@ class MessagePlan:
     """``resend``/``clock``: the server time the plan claimed, minus the real one."""
     fresh_key: bool = False
     """The client must make its key in this run (not reuse one made before)."""
+    clock_offset: float = 0.0
+    """The adversarial server's clock runs this many seconds off the real one
+    (with :attr:`fresh_key`: the client learns the server's time in the handshake)."""
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
         out: list[Out] = [self.mutate(ctx, mutated)]
@@ -274,6 +287,8 @@ class Evidence:
     """Keys the server confirmed with ``dh_gen_ok`` (honest or not), in order."""
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
+    retries: int = 0
+    """set_client_DH_params the client sent again after dh_gen_retry (in one handshake)."""
     key_ids_used: list[int] = field(default_factory=list)
     """Key ids of the encrypted packets that decrypted (one entry per packet)."""
     client_sent: dict[int, list[Sent]] = field(default_factory=dict)
@@ -294,7 +309,10 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
 
     def proceeded_after(self, step: str) -> bool:
-        """Whether the client sent the handshake message that follows ``step``."""
+        """Whether the client sent the handshake message that follows ``step``
+        (after ``dh_gen``: a retry of set_client_DH_params)."""
+        if step == "dh_gen":
+            return self.retries > 0
         following = {"resPQ": "req_DH_params", "server_DH_params": "set_client_DH_params"}
         nxt = following.get(step)
         return nxt is not None and nxt in self.handshake_steps
@@ -363,6 +381,7 @@ class AdversarialHandshake:
         )
         self._group: _Group | None = None
         self._result: HandshakeResult | None = None
+        self._inner: tl.TLObject | None = None  # the client's p_q_inner_data, when needed
 
     @property
     def done(self) -> bool:
@@ -387,6 +406,8 @@ class AdversarialHandshake:
         else:
             answer = self._honest.receive_with(packet, rng, now)
             if request is not None and request.name == "req_DH_params":
+                if self._plan.hash_number is not None:
+                    self._inner = self._client_inner(request.encrypted_data)[0]
                 answer = self._rewrite_answer(request, answer, rng)
         if self.done:
             result = self.result
@@ -394,11 +415,24 @@ class AdversarialHandshake:
         msg_id, body = unpack_plain(answer)
         obj = tl.deserialize(body)
         mutate = self._plan.mutation_for(obj.name)
+        if self._plan.hash_number is not None and obj.name.startswith("dh_gen_"):
+            obj = self._swap_hash(obj, self._plan.hash_number)
+            answer = pack_plain(msg_id, tl.serialize(obj))
         return answer if mutate is None else pack_plain(msg_id, tl.serialize(mutate(obj)))
+
+    def _swap_hash(self, answer: tl.TLObject, number: int) -> tl.TLObject:
+        """``answer`` carrying new_nonce_hash``number`` of the last key offered."""
+        inner = self._inner if self._group is None else self._group.inner
+        assert inner is not None and self._evidence.keys_offered
+        key = self._evidence.keys_offered[-1]
+        name = next(f for f in answer.fields if f.startswith("new_nonce_hash"))
+        value = new_nonce_hash(inner.new_nonce, number, key.aux_hash)
+        return mutators.tl_replace(answer, **{name: value})
 
     def _decide(self, key: AuthKey, attempt: int) -> Literal["ok", "retry", "fail"]:
         plan, evidence = self._plan, self._evidence
         evidence.keys_offered.append(key)
+        evidence.retries = max(evidence.retries, attempt)
         if self._keys is not None:
             self._keys.add(StoredKey(key, 0, created_at=self._clock()))
         kind: Literal["ok", "retry", "fail"] = (

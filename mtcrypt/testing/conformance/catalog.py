@@ -43,6 +43,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "resPQ offers only unknown RSA keys",
     ),
     _s(
+        "H1-pq-long",
+        "res_pq_long_pq",
+        "reject",
+        "H1",
+        "resPQ with a 32-byte pq: p_q_inner_data over the 144 bytes RSA_PAD carries",
+    ),
+    _s(
         "H2-params-nonce",
         "dh_params_nonce",
         "reject",
@@ -164,6 +171,22 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"answer": "ok", "field": "nonce"},
     ),
     _s(
+        "H4-ok-server-nonce",
+        "dh_gen",
+        "reject",
+        "H4",
+        "dh_gen_ok with a wrong server_nonce",
+        params={"answer": "ok", "field": "server_nonce"},
+    ),
+    _s(
+        "H4-ok-retry-hash",
+        "dh_gen",
+        "reject",
+        "H4",
+        "dh_gen_ok carrying dh_gen_retry's hash (new_nonce_hash2)",
+        params={"answer": "ok", "hash_of": "retry"},
+    ),
+    _s(
         "H4-fail",
         "dh_gen",
         "reject",
@@ -186,6 +209,22 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "H4",
         "dh_gen_retry with a wrong new_nonce_hash2",
         params={"answer": "retry", "bad_hash": True},
+    ),
+    _s(
+        "H4-retry-nonce",
+        "dh_gen",
+        "reject",
+        "H4",
+        "dh_gen_retry with a wrong nonce: no retry may follow",
+        params={"answer": "retry", "field": "nonce"},
+    ),
+    _s(
+        "H4-retry-ok-hash",
+        "dh_gen",
+        "reject",
+        "H4",
+        "dh_gen_retry carrying dh_gen_ok's hash (new_nonce_hash1): no retry may follow",
+        params={"answer": "retry", "hash_of": "ok"},
     ),
     _s(
         "H5-params-fail",
@@ -574,6 +613,14 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "the client's first message under a new key carries new_nonce[0:8] XOR server_nonce[0:8]",
     ),
     _s(
+        "S2-server-time",
+        "client_server_time",
+        "accept",
+        "S2",
+        "the server's clock 10 minutes ahead: the client's msg_ids follow the server's time",
+        params={"offset": 600.0},
+    ),
+    _s(
         "S3-client-seq-no",
         "client_seq_no",
         "accept",
@@ -786,6 +833,13 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         params={"field": "nonce"},
     ),
     _s(
+        "srv-H2-client-misaligned",
+        "srv_client_dh_misaligned",
+        "reject",
+        "H2",
+        "set_client_DH_params whose encrypted_data is not whole blocks",
+    ),
+    _s(
         "srv-H3-g_b-one", "srv_g_b_out_of_range", "reject", "H3", "g_b = 1", params={"value": "one"}
     ),
     _s(
@@ -907,6 +961,24 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "reject",
         "C5",
         "well-formed request under a msg_key that is not its MAC",
+    ),
+    _s(
+        "srv-C5-forged-mac-other-session",
+        "srv_forge_msg_key",
+        "reject",
+        "C5",
+        "as srv-C5-forged-mac, with another session_id inside",
+        params={"session": "other"},
+        uniform_with="srv-C5-forged-mac",
+    ),
+    _s(
+        "srv-C5-forged-mac-unknown-body",
+        "srv_forge_msg_key",
+        "reject",
+        "C5",
+        "as srv-C5-forged-mac, with an unknown constructor as the body",
+        params={"body": "unknown"},
+        uniform_with="srv-C5-forged-mac",
     ),
     _s(
         "srv-C3-padding-over-1024",

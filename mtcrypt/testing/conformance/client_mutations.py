@@ -26,7 +26,7 @@ from ...mtproto import (
     pack_plain,
 )
 from .. import mutators
-from ._shared import container_attack, length_attack, nonce_mutator
+from ._shared import container_attack, forged, length_attack, nonce_mutator
 from .adversary import (
     FakeTlsPlan,
     HandshakePlan,
@@ -66,6 +66,13 @@ def _res_pq_nonce() -> HandshakePlan:
 def _res_pq_fingerprints() -> HandshakePlan:
     """resPQ offering only RSA keys the client does not know (H2)."""
     return HandshakePlan(step="resPQ", res_pq=mutators.unknown_fingerprints)
+
+
+@_client("res_pq_long_pq", "handshake")
+def _res_pq_long_pq() -> HandshakePlan:
+    """resPQ whose pq (32 bytes, 3 times a prime) makes p_q_inner_data longer than the 144
+    bytes RSA_PAD carries: the client must stop before req_DH_params (H1)."""
+    return HandshakePlan(step="resPQ", res_pq=mutators.long_pq)
 
 
 @_client("dh_params_nonce", "handshake")
@@ -136,24 +143,34 @@ def _g_a_leading_zero(encoding: Literal["minimal", "padded"] = "minimal") -> Han
 
 @_client("dh_gen", "handshake")
 def _dh_gen(
-    answer: Literal["ok", "retry", "fail"] = "ok", bad_hash: bool = False, field: str | None = None
+    answer: Literal["ok", "retry", "fail"] = "ok",
+    bad_hash: bool = False,
+    field: str | None = None,
+    hash_of: Literal["ok", "retry", "fail"] | None = None,
 ) -> HandshakePlan:
-    """The final answer: dh_gen_ok/retry/fail, optionally with a bad new_nonce_hash or nonce (H4).
+    """The final answer: dh_gen_ok/retry/fail, optionally with a bad new_nonce_hash, a wrong
+    nonce or server_nonce (``field``), or the hash of another answer type (``hash_of``: the
+    swap the three distinct hashes exist to stop) (H4).
 
     ``retry`` with a valid hash expects the retry flow: a second
     set_client_DH_params with retry_id = the first key's aux hash, then
-    dh_gen_ok, and the client must use the second key.
+    dh_gen_ok, and the client must use the second key.  A client that retries
+    after a retry it should have refused is ``late``.
     """
     mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
     if bad_hash:
         mutate = mutators.bad_new_nonce_hash
     elif field is not None:
         mutate = nonce_mutator(field)
+    numbers = {"ok": 1, "retry": 2, "fail": 3}
+    if hash_of is not None and hash_of not in numbers:
+        raise InvalidArgument("hash_of must be 'ok', 'retry' or 'fail'")
     return HandshakePlan(
         step="dh_gen",
         dh_gen=answer,
         dh_gen_mutate=mutate,
-        retry_flow=answer == "retry" and mutate is None,
+        hash_number=None if hash_of is None else numbers[hash_of],
+        retry_flow=answer == "retry" and mutate is None and hash_of is None,
     )
 
 
@@ -216,6 +233,16 @@ def _client_first_salt() -> MessagePlan:
     return plan
 
 
+@_client("client_server_time", "message")
+def _client_server_time(offset: float = 600.0) -> MessagePlan:
+    """The server's clock ``offset`` s off the real one; judged: from its first encrypted message
+    on, the client's msg_ids carry the server's time, learnt in the handshake (S2)."""
+    plan = _NumberingObserved("msg_id_time")
+    plan.fresh_key = True
+    plan.clock_offset = offset
+    return plan
+
+
 @_client("client_seq_no", "message")
 def _client_seq_no() -> MessagePlan:
     """Every ping answered honestly; judged: each seq_no the client sends is twice the
@@ -248,32 +275,14 @@ def _extend(count: int = 16) -> MessagePlan:
     return _Answer(lambda ctx, p: mutators.extend(ctx.honest(p), bytes(count)))
 
 
-def _padded(ctx: ServerContext, message: InnerMessage) -> bytes:
-    plain = message.pack()
-    pad = -len(plain) % 16
-    if pad < MIN_PADDING:
-        pad += 16
-    return plain + ctx.rng(pad)
-
-
-_UNKNOWN_BODY = struct.pack("<I", 0x0BADC0DE) + bytes(16)
-
-
 @_client("forge_msg_key", "message")
 def _forge_msg_key(
     session: Literal["same", "other"] = "same", body: Literal["pong", "unknown"] = "pong"
 ) -> MessagePlan:
     """A well-formed plaintext under a msg_key that is not its MAC (C1, C5); ``session=other``
     changes the session_id inside, ``body=unknown`` puts an unknown constructor in it."""
-
-    def build(ctx: ServerContext, p: Probe) -> Out:
-        sid = ctx.session_id if session == "same" else mutators.other_session_id(ctx.session_id)
-        message = ctx.answer(p, session_id=sid)
-        if body == "unknown":
-            message = replace(message, body=_UNKNOWN_BODY)
-        return mutators.forge_msg_key(ctx.auth_key, _padded(ctx, message), from_server=True)
-
-    return _Answer(build)
+    inner: Literal["as_is", "unknown"] = "unknown" if body == "unknown" else "as_is"
+    return _Answer(lambda ctx, p: forged(ctx, ctx.answer(p), session=session, body=inner))
 
 
 def _pad_short_body(ctx: ServerContext, p: Probe) -> InnerMessage:

@@ -76,6 +76,7 @@ from ._shared import (
     container_attack,
     contents,
     first_draw,
+    forged,
     length_attack,
     nonce_mutator,
     plain_object,
@@ -83,7 +84,14 @@ from ._shared import (
     read_prefix,
 )
 from .numbering import Sent, sent_messages
-from .runner import TEMP_KEY_EXPIRES_IN, Observed, Report, ScenarioResult, _scenario_result
+from .runner import (
+    TEMP_KEY_EXPIRES_IN,
+    Observed,
+    Report,
+    ScenarioResult,
+    _scenario_result,
+    uniformity,
+)
 from .scenarios import Scenario, _registrar
 
 __all__ = [
@@ -129,10 +137,16 @@ class ClientHandshakePlan:
     g_b_padded: bool = False
     """With ``g_b_below``: send g_b in 256 bytes (a leading zero byte)."""
     rsa_scheme: Literal["rsa_pad", "legacy"] = "rsa_pad"
+    misalign: bool = False
+    """set_client_DH_params whose encrypted_data is 4 bytes over whole blocks."""
 
     @property
     def rewrites_client_inner(self) -> bool:
-        return bool(self.client_inner or self.digest) or self.g_b is not None or self.g_b_padded
+        return (
+            bool(self.client_inner or self.digest or self.misalign)
+            or self.g_b is not None
+            or self.g_b_padded
+        )
 
 
 class RequestPlan:
@@ -249,6 +263,8 @@ class _MirrorHandshake(ClientHandshake):
         data = tl.serialize(inner)
         digest = plan.digest(data) if plan.digest else None
         sealed = mutators.seal_answer(data, server_nonce, self.__new_nonce, digest=digest, rng=rng)
+        if plan.misalign:
+            sealed += rng(4)
         return mutators.tl_replace(request, encrypted_data=sealed)
 
 
@@ -572,11 +588,17 @@ async def run_server_suite(
             )
         except (TimeoutError, OSError, MtcryptError) as exc:
             observed, detail = "error", f"{type(exc).__name__}: {exc}"
-        result = _scenario_result(scenario, observed, detail, seconds=time.perf_counter() - t0)
+        # What a rejection looked like from outside (closed, a transport error, silence),
+        # for the uniformity pairs (C4).
+        errors = [detail] if observed == "rejected" else []
+        result = _scenario_result(
+            scenario, observed, detail, errors=errors, seconds=time.perf_counter() - t0
+        )
         results.append(result)
         if progress is not None:
             progress(result)
-    return Report(target, "server", results, seconds=time.perf_counter() - started)
+    pairs = uniformity(results, scenarios)
+    return Report(target, "server", results, pairs, seconds=time.perf_counter() - started)
 
 
 def run_server_suite_sync(
@@ -651,6 +673,12 @@ def _srv_g_b_leading_zero(
     if encoding not in ("minimal", "padded"):
         raise ValueError("encoding must be 'minimal' or 'padded'")
     return ClientHandshakePlan(g_b_below=2040, g_b_padded=encoding == "padded")
+
+
+@_server("srv_client_dh_misaligned", "handshake")
+def _srv_client_dh_misaligned() -> ClientHandshakePlan:
+    """set_client_DH_params whose encrypted_data is not whole 16-byte blocks (H2)."""
+    return ClientHandshakePlan(step="set_client_DH_params", misalign=True)
 
 
 @_server("srv_legacy_rsa", "handshake")
@@ -799,16 +827,13 @@ def _srv_reordered() -> RequestPlan:
 
 
 @_server("srv_forge_msg_key", "message")
-def _srv_forge() -> RequestPlan:
-    """A well-formed request under a msg_key that is not its MAC (C1, C5)."""
-
-    def build(ctx: ClientContext, n: int) -> list[bytes | Raw]:
-        plain = ctx.ping(n).pack()
-        pad = -len(plain) % 16
-        padded = plain + ctx.rng(pad + 16 if pad < 12 else pad)
-        return [mutators.forge_msg_key(ctx.auth_key, padded, from_server=False)]
-
-    return _Build(build)
+def _srv_forge(
+    session: Literal["same", "other"] = "same", body: Literal["ping", "unknown"] = "ping"
+) -> RequestPlan:
+    """A well-formed request under a msg_key that is not its MAC (C1, C5); ``session=other``
+    changes the session_id inside, ``body=unknown`` puts an unknown constructor in it."""
+    inner: Literal["as_is", "unknown"] = "unknown" if body == "unknown" else "as_is"
+    return _Build(lambda ctx, n: [forged(ctx, ctx.ping(n), session=session, body=inner)])
 
 
 @_server("srv_length", "message")

@@ -150,9 +150,14 @@ def msg_id_time_problem(sent: Iterable[Sent], offset: float = 0.0) -> str | None
             return f"msg_id {message.msg_id:#x}: the low 32 bits are empty"
         error = message.msg_id / 2**32 - (message.at + offset)
         if abs(error) > TIME_TOLERANCE:
+            why = (
+                "its clock is not the server's"
+                if abs(error) >= 1.0
+                else "the low 32 bits are not the fraction of the time"
+            )
             return (
-                f"msg_id {message.msg_id:#x} ({message.name}) is {error:+.3f} s from the time it "
-                "was sent (the low 32 bits are not the fraction of the time)"
+                f"msg_id {message.msg_id:#x} ({message.name}) is {error:+.3f} s from the "
+                f"server's time when it arrived ({why})"
             )
     return None
 

@@ -572,6 +572,9 @@ async def _play_client(
     elif isinstance(plan, adversary.MessagePlan):
         kwargs["message_plan"] = plan
         mode = "session"
+        if plan.clock_offset:
+            offset = plan.clock_offset
+            kwargs["clock"] = lambda: time.time() + offset
         if adapter.reuses_keys and not scenario.proxy and not plan.fresh_key:
             auth_key = await _shared_key(adapter, rsa_key, shared, timeout)
             if auth_key is None:
