@@ -24,6 +24,7 @@ import pytest
 
 from mtcrypt.crypto import ige256_decrypt
 from mtcrypt.e2e import (
+    ChatPolicy,
     DhConfig,
     FileKey,
     SecretChat,
@@ -53,7 +54,7 @@ class BrokenTarget(MtcryptSecretTarget):
     """mtcrypt's e2e layer with one flaw."""
 
     def __init__(self, flaw: str) -> None:
-        super().__init__()
+        super().__init__(ChatPolicy(auto_rekey=False) if flaw == "never-rekeys" else None)
         self.flaw = flaw
         self.name = f"broken:{flaw}"
 
@@ -104,6 +105,12 @@ class BrokenTarget(MtcryptSecretTarget):
             raise MtcryptError("fingerprint mismatch")
         self.chat = SecretChat(key, is_creator=True, dh=config, policy=self._policy(self._layer))
         return None
+
+    def send_text(self, text: str) -> Reply:
+        reply = super().send_text(text)
+        if self.flaw == "out-seq-skips" and self.chat is not None:
+            self.chat._my_out += 1  # counts one message it never sent
+        return reply
 
     # -- messages: what an implementation that ignores a field effectively sees ---------
 
@@ -395,6 +402,8 @@ FLAW_FOR: dict[str, str] = {
     "e2e-rekey-one-at-a-time": "rekey-overlapping",
     "e2e-file-ok": "file-wrong-iv",
     "e2e-file-wrong-fp": "file-unchecked",
+    "e2e-seq-target-numbering": "out-seq-skips",
+    "e2e-rekey-schedule": "never-rekeys",
 }
 
 

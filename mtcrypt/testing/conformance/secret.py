@@ -1197,6 +1197,60 @@ for _name, _wrong, _what in (
     )(_file_case(_wrong))
 
 
+# ---- what the target sends -----------------------------------------------------------------
+
+
+@_scenario(
+    "e2e-seq-target-numbering",
+    "E1",
+    "accept",
+    "every message the target sends: out_seq_no 2·count + x, continuous; in_seq_no what it saw",
+)
+def _target_numbering(chat: _Chat) -> None:
+    peer = chat.open(announce=False)
+    # The creator sends out_seq_no 2k+1 and in_seq_no 2k; the partner 2k and 2k+1.
+    out_x = 0 if peer.creator else 1
+    seen: list[tuple[DecodedLayer, int]] = []  # what it sent, and how many of ours it had then
+
+    def delivered(packet: bytes) -> None:
+        reply = chat.deliver(packet)
+        seen.extend((layer, peer.out) for layer in peer.read(reply.sent))
+
+    delivered(peer.seal(service(make("decryptedMessageActionNotifyLayer", layer=LAYER))))
+    for i in range(3):
+        seen.extend((layer, peer.out) for layer in chat.send_text(f"from the target {i}"))
+        delivered(peer.seal(text(f"from the peer {i}")))
+    if not seen:
+        raise _Verdict("error", "the target sent nothing")
+    first = seen[0][0].out_seq_no // 2
+    for index, (layer, ours) in enumerate(seen):
+        want_out, want_in = 2 * (first + index) + out_x, 2 * ours + 1 - out_x
+        if layer.out_seq_no != want_out:
+            raise _Verdict("rejected", f"out_seq_no {layer.out_seq_no}, not {want_out}")
+        if layer.in_seq_no != want_in:
+            detail = f"in_seq_no {layer.in_seq_no} after {ours} of our messages, not {want_in}"
+            raise _Verdict("rejected", detail)
+    raise _Verdict("accepted", f"{len(seen)} messages, each numbered as the spec says")
+
+
+@_scenario(
+    "e2e-rekey-schedule",
+    "E1",
+    "accept",
+    "more than 100 messages under one key: the target starts re-keying (requestKey)",
+)
+def _rekey_schedule(chat: _Chat) -> None:
+    # The official clients count messages encrypted or decrypted with the key,
+    # once they have encrypted one themselves.
+    peer = chat.open()
+    used = 1 + len(chat.send_text("the first under this key"))
+    for i in range(110):
+        reply = chat.deliver(peer.seal(text(f"message {i}")))
+        if _actions(peer.read(reply.sent), "decryptedMessageActionRequestKey"):
+            raise _Verdict("accepted", f"sent requestKey after {used + i + 1} messages")
+    raise _Verdict("rejected", f"no requestKey after {used + 110} messages under one key")
+
+
 # ---- running ----------------------------------------------------------------------------------
 
 

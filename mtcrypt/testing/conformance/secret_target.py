@@ -115,7 +115,7 @@ class MtcryptSecretTarget:
     features = frozenset({"rekey", "files"})
 
     def __init__(self, policy: ChatPolicy | None = None) -> None:
-        self.policy = policy if policy is not None else ChatPolicy(auto_rekey=False)
+        self.policy = policy if policy is not None else ChatPolicy()
         self._pending: PendingSecretChat | None = None
         self.chat: SecretChat | None = None
 
