@@ -170,6 +170,14 @@ def test_mtcrypt_server_passes_every_mirror_scenario() -> None:
     assert len(report.results) == len(default_scenarios("server"))
 
 
+def test_header_scenarios_see_a_server_that_answers() -> None:
+    """The raw-header judge: a header with a tag the server knows (intermediate) and no
+    secret is answered, which the same scenario kind reports as accepted."""
+    known = Scenario("T1-x", "x", "srv_obfuscation_header", "reject", "T1", {"tag": "eeeeeeee"})
+    result = _mirror(True, [known]).result("T1-x")
+    assert (result.observed, result.status) == ("accepted", "FAIL"), result
+
+
 def test_mirror_sees_a_server_that_accepts() -> None:
     """Negative control: a reference server that does not enforce salts
     answers a request with a made-up salt, and the report says so."""

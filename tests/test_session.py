@@ -438,6 +438,25 @@ def test_bad_server_salt_game() -> None:
     assert res.req_msg_id == q  # the id send() returned, across the resend
 
 
+def test_msg_resend_req_sends_again_under_a_new_msg_id() -> None:
+    client, server, _clock = connected()
+    q = client.send(b"\x03\x00\x00\x00")
+    of(pump(client, server), Request)  # arrived; pretend the server lost it
+    unknown = q - 4096
+    request = ser("msg_resend_req", msg_ids=[q, unknown])
+    server.send(request, content_related=False)
+    events = pump(server, client)
+    (resent,) = of(events, Resent)
+    assert resent.req_msg_id == q and resent.new_msg_id > q
+    (service,) = of(events, ServiceMessage)
+    assert service.answered and service.message.name == "msg_resend_req"
+    (req,) = of(pump(client, server), Request)
+    assert req.msg_id == resent.new_msg_id
+    server.send_result(req.msg_id, b"\x00" * 4)
+    (res,) = of(pump(server, client), RpcResult)
+    assert res.req_msg_id == q  # the id send() returned, across the re-send
+
+
 def test_bad_server_salt_about_a_container_resends_each() -> None:
     client, _server, clock = connected()
     handles = [client.send(struct.pack("<i", i)) for i in range(3)]

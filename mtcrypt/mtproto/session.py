@@ -212,6 +212,7 @@ _BAD_SALT = _cid("bad_server_salt")
 _NEW_SESSION = _cid("new_session_created")
 _FUTURE_SALTS = _cid("future_salts")
 _GET_FUTURE_SALTS = _cid("get_future_salts")
+_RESEND_REQ = _cid("msg_resend_req")
 
 # Service objects the session parses with the codec (exact fit required).
 _SERVICE = frozenset(
@@ -1075,6 +1076,14 @@ class Session:
             assert obj is not None
             # fields[...]: reading a field as an attribute first fails the slot lookup
             self._on_acks(obj.fields["msg_ids"], events)
+        elif cid == _RESEND_REQ:
+            assert obj is not None
+            # The peer lost these: send again those still held, each under a new
+            # msg_id (never the old one on its own); unknown ids are ignored.
+            wanted: list[int] = obj.msg_ids
+            for msg_id in wanted:
+                self._resend_referenced(msg_id, events, standalone=False)
+            events.append(ServiceMessage(item.msg_id, obj, answered=True))
         elif self._client:
             self._apply_client(item, outer_msg_id, now, events)
         elif cid in (_PING, _PING_DELAY):

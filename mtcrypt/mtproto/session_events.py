@@ -159,8 +159,10 @@ class PingReceived(Event):
 @dataclass(frozen=True, slots=True)
 class ServiceMessage(Event):
     """A service message the session does not consume itself (``msgs_state_req``,
-    ``msg_resend_req``, ``destroy_session``, ``msg_detailed_info``...).
-    ``answered`` is True when the session already queued the reply."""
+    ``destroy_session``, ``msg_detailed_info``...), or one it acted on with
+    ``answered`` True: it queued the reply (``get_future_salts``) or, for
+    ``msg_resend_req``, sent again under new msg_ids the messages it still held
+    (each reported as :class:`Resent`)."""
 
     msg_id: int
     message: TLObject

@@ -50,7 +50,7 @@ from zlib import crc32
 from .. import tl
 from .._random import random_bytes
 from .._validation import Rng
-from ..crypto import ige256_decrypt, ige256_encrypt, sha1, sha256
+from ..crypto import Ctr256, ige256_decrypt, ige256_encrypt, sha1, sha256
 from ..e2e import mutators as _e2e_mutators
 from ..errors import InvalidArgument
 from ..handshake import dh_params_fail_hash, new_nonce_hash, tmp_aes_key_iv
@@ -59,6 +59,7 @@ from ..mtproto import HEADER_SIZE, MAX_PADDING, MIN_PADDING, AuthKey, InnerMessa
 from ..transport.events import Framing
 from ..transport.framing import DEFAULT_MAX_FRAME
 from ..transport.obfuscation import HEADER_SIZE as OBFUSCATION_HEADER_SIZE
+from ..transport.obfuscation import derive_keys, is_forbidden_header
 
 __all__ = [
     "CONTAINER_ATTACKS",
@@ -82,6 +83,7 @@ __all__ = [
     "flip_msg_key",
     "forbidden_header",
     "forge_msg_key",
+    "header_with_tag",
     "length_exceeds_plaintext",
     "length_negative",
     "length_not_multiple_of_4",
@@ -730,6 +732,27 @@ def forbidden_header(name: str, rng: Rng = random_bytes) -> bytes:
     if name == "zero-seq":
         body[4:8] = bytes(4)
     return bytes(body)
+
+
+def header_with_tag(
+    tag: bytes, *, secret: bytes | None = None, rng: Rng = random_bytes
+) -> tuple[bytes, Ctr256]:
+    """An obfuscated2 client header carrying any 4-byte protocol ``tag`` (for
+    example one no framing has), keyed with ``secret``: the header's wire
+    bytes and the client-to-server cipher past it.  A server must not answer
+    a connection whose tag it does not know, nor one keyed with a secret it
+    does not hold (T1)."""
+    if len(tag) != 4:
+        raise InvalidArgument("tag must be 4 bytes")
+    while True:
+        candidate = bytearray(rng(OBFUSCATION_HEADER_SIZE))
+        if not is_forbidden_header(bytes(candidate)):
+            break
+    candidate[56:60] = tag
+    plain = bytes(candidate)
+    (key, iv), _ = derive_keys(plain, secret)
+    encryptor = Ctr256(key, iv)
+    return plain[:56] + encryptor.update(plain)[56:], encryptor
 
 
 def bad_hello_hmac(hello: bytes) -> bytes:

@@ -233,6 +233,8 @@ class MessagePlan:
     salt: int | None = None
     offset: float = 0.0
     """``resend``/``clock``: the server time the plan claimed, minus the real one."""
+    must_resend: bool = True
+    """``resend``: a client that does not re-send at all fails (else: nothing to judge)."""
     fresh_key: bool = False
     """The client must make its key in this run (not reuse one made before)."""
     clock_offset: float = 0.0

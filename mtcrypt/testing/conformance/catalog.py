@@ -450,6 +450,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"code": 17, "solicited": True},
     ),
     _s(
+        "S4-resend-after-resend-req",
+        "resend_request",
+        "accept",
+        "S4",
+        "msg_resend_req for our ping: a copy, if sent, comes under a new msg_id",
+    ),
+    _s(
         "C7-time-notice-other",
         "time_notification",
         "reject",
@@ -1153,6 +1160,22 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "reject",
         "T2",
         "intermediate frame claiming 16 MiB + 4 bytes",
+    ),
+    _s(
+        "srv-T1-unknown-tag",
+        "srv_obfuscation_header",
+        "reject",
+        "T1",
+        "an obfuscated2 header whose protocol tag no framing has",
+        params={"tag": "12345678"},
+    ),
+    _s(
+        "srv-T1-unknown-secret",
+        "srv_obfuscation_header",
+        "reject",
+        "T1",
+        "an MTProxy dd header keyed with a secret the server does not hold",
+        params={"tag": "dddddddd", "secret": "unknown"},
     ),
     _s(
         "srv-T3-fake-tls-ok",

@@ -587,6 +587,28 @@ class _TimeNotice(MessagePlan):
         return [ctx.honest(probe)]
 
 
+class _ResendRequest(MessagePlan):
+    observe = "resend"
+    must_resend = False
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        request = tl.make("msg_resend_req", msg_ids=[mutated.msg_id])
+        out: list[Out] = [ctx.seal(ctx.message(tl.serialize(request)))]
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
+        return [ctx.honest(probe)]
+
+
+@_client("resend_request", "message")
+def _resend_request() -> MessagePlan:
+    """msg_resend_req naming the client's ping: a copy it sends must have a new msg_id (a client
+    that does not act on the request is not judged) (S4)."""
+    return _ResendRequest()
+
+
 @_client("time_notification", "message")
 def _time_notification(code: int = 16, solicited: bool = True) -> MessagePlan:
     """bad_msg_notification ``code`` 16 (msg_id too low; the notice's own msg_id 20 s ahead)

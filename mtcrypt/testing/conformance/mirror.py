@@ -98,6 +98,7 @@ __all__ = [
     "ClientContext",
     "ClientHandshakePlan",
     "FakeTlsRequestPlan",
+    "RawHeaderPlan",
     "RequestPlan",
     "ServerEndpoint",
     "run_server_suite",
@@ -171,6 +172,17 @@ class FakeTlsRequestPlan:
     (``bad_hmac``) or right; the server accepted if it sends a ServerHello."""
 
     bad_hmac: bool
+
+
+@dataclass
+class RawHeaderPlan:
+    """Open a connection with an obfuscated2 header the server must not take:
+    ``tag`` is its protocol tag, ``secret`` the MTProxy secret it is keyed
+    with (one the server does not hold); then a req_pq_multi.  The server
+    accepted if it sends anything back."""
+
+    tag: bytes
+    secret: bytes | None = None
 
 
 # ---- the handshake -----------------------------------------------------------------------
@@ -490,6 +502,8 @@ async def _play(
     plan = scenario.plan()
     if isinstance(plan, FakeTlsRequestPlan):
         return await _play_fake_tls(plan, endpoint, timeout, rng)
+    if isinstance(plan, RawHeaderPlan):
+        return await _play_raw_header(plan, endpoint, timeout, rng)
     transport = ClientTransport(
         scenario.framing,
         obfuscated=scenario.obfuscated,
@@ -549,6 +563,31 @@ def _judge_numbering(observe: str, sent: Sequence[Sent]) -> tuple[Observed, str]
     if problem is not None:
         return "rejected", problem
     return "accepted", f"{len(sent)} messages, {rule}"
+
+
+async def _play_raw_header(
+    plan: RawHeaderPlan, endpoint: ServerEndpoint, timeout: float, rng: Rng
+) -> tuple[Observed, str]:
+    wire, encryptor = mutators.header_with_tag(plan.tag, secret=plan.secret, rng=rng)
+    request = tl.make("req_pq_multi", nonce=rng(16))
+    packet = pack_plain(int(time.time() * 2**32) & ~3, tl.serialize(request))
+    frame = struct.pack("<I", len(packet)) + packet  # intermediate: what most tags would mean
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(endpoint.host, endpoint.port), timeout
+    )
+    try:
+        writer.write(wire + encryptor.update(frame))
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), timeout)
+        except TimeoutError:
+            return "rejected", "silent, the connection held open"
+        except OSError as exc:
+            return "rejected", f"closed ({type(exc).__name__})"
+        if not answer:
+            return "rejected", "closed"
+        return "accepted", f"answered {len(answer)} bytes"
+    finally:
+        writer.close()
 
 
 async def _play_fake_tls(
@@ -948,6 +987,18 @@ def _srv_oversized(length: int = (16 << 20) + 4) -> RequestPlan:
         lambda ctx, n: [Raw(mutators.oversized_length(ctx.framing, length))],
         observe="closed",
     )
+
+
+@_server("srv_obfuscation_header", "header")
+def _srv_obfuscation_header(
+    tag: str = "12345678", secret: Literal["none", "unknown"] = "none"
+) -> RawHeaderPlan:
+    """An obfuscated2 header with protocol ``tag`` (hex; by default one no framing has), keyed
+    with no secret or with a random ``unknown`` one (T1)."""
+    raw = bytes.fromhex(tag)
+    if len(raw) != 4:
+        raise InvalidArgument("tag must be 4 bytes in hex")
+    return RawHeaderPlan(raw, random_bytes(16) if secret == "unknown" else None)
 
 
 @_server("srv_fake_tls", "fake_tls")

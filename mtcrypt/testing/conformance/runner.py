@@ -45,6 +45,7 @@ from ..._random import random_bytes
 from ...connection import MemoryKeyStore, StoredKey
 from ...handshake.rsa import RsaPrivateKey, generate_private_key
 from ...mtproto import AuthKey
+from ...transport import Framing, TransportInfo
 from .. import mutators
 from . import adversary, numbering
 from .adapters import ClientAdapter, ClientReport, Endpoint, Mode
@@ -308,6 +309,23 @@ def judge_client(
     raise TypeError(f"no judge for {type(plan).__name__}")
 
 
+def _judge_proxy_header(
+    proxy: str, endpoint: Endpoint, evidence: adversary.Evidence
+) -> tuple[Observed, str]:
+    """Through an MTProxy secret, the obfuscated2 header names the DC the
+    client wants (int16 at 60), and a ``dd``/``ee`` secret means padded
+    intermediate framing."""
+    info = next((i for i in evidence.detected if isinstance(i, TransportInfo)), None)
+    if info is None:
+        return "error", "no transport was detected"
+    if info.dc_id != endpoint.dc_id:
+        return "rejected", f"its MTProxy header names DC {info.dc_id}, not {endpoint.dc_id}"
+    framing = Framing(info.framing).value
+    if proxy in ("dd", "ee") and framing != "padded_intermediate":
+        return "rejected", f"a {proxy} secret, but it framed as {framing}"
+    return "accepted", f"MTProxy header for DC {info.dc_id}, {framing}"
+
+
 def _judge_temp_key(server: adversary.AdversarialServer) -> tuple[Observed, str]:
     """Every encrypted packet of a temp-key scenario must use a temporary key
     bound to a permanent one (api PFS: never the permanent key directly)."""
@@ -454,6 +472,8 @@ def _judge_clock(plan: adversary.MessagePlan, evidence: adversary.Evidence) -> t
     copies = evidence.ping_msg_ids.get(ping, [])
     if plan.observe == "resend":
         if len(copies) < 2:
+            if not plan.must_resend:
+                return "skipped", "did not re-send the ping: nothing to judge"
             return "rejected", "never re-sent the ping the notification named"
         if copies[-1][0] == copies[0][0]:
             return "rejected", f"re-sent the ping under the same msg_id {copies[0][0]:#x}"
@@ -614,6 +634,8 @@ async def _play_client(
     observed, detail = judge_client(scenario, plan, server.evidence, report, candidate)
     if scenario.temp_key and observed == "accepted":
         observed, detail = _judge_temp_key(server)
+    if scenario.proxy is not None and observed == "accepted":
+        observed, detail = _judge_proxy_header(scenario.proxy, endpoint, server.evidence)
     result = _scenario_result(
         scenario,
         observed,
