@@ -58,6 +58,7 @@ TELETHON = {
     "C7-time-notice-other": ("accepted", "FAIL"),  # any bad_msg_notification 16/17 moves its clock
     "S4-resend-after-16": ("accepted", "pass"),
     "C9-first-salt": ("rejected", "FAIL"),  # salt 0 until bad_server_salt corrects it
+    "H1-legacy-rsa": ("accepted", "WARN"),  # the SHA-1 padding RSA_PAD replaced
 }
 
 PYROGRAM = {

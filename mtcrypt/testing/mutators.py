@@ -76,6 +76,7 @@ __all__ = [
     "check_container_attack",
     "dh_gen_answer",
     "dh_params_fail",
+    "dh_value_legal_end",
     "dh_value_out_of_range",
     "extend",
     "flip_auth_key_id",
@@ -667,6 +668,16 @@ def dh_value_out_of_range(
     if which not in values:
         raise InvalidArgument(f"which must be one of {sorted(values)}")
     return values[which]
+
+
+def dh_value_legal_end(
+    which: Literal["lowest", "highest"], dh_prime: int = TELEGRAM_DH_PRIME
+) -> int:
+    """The ends of ``[2^1984, p - 2^1984]`` themselves: legal g_a/g_b values a
+    receiver must accept (H3)."""
+    if which not in ("lowest", "highest"):
+        raise InvalidArgument("which must be 'lowest' or 'highest'")
+    return DH_SAFETY_MARGIN if which == "lowest" else dh_prime - DH_SAFETY_MARGIN
 
 
 # ---- transport ------------------------------------------------------------------------

@@ -157,6 +157,13 @@ class HandshakePlan:
     params_fail_mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
     dh_gen: Literal["ok", "retry", "fail"] = "ok"
     dh_gen_mutate: Callable[[tl.TLObject], tl.TLObject] | None = None
+    observe_rsa: bool = False
+    """Judge which RSA padding the client's req_DH_params used (the legacy
+    SHA-1 padding is deprecated: ``accepted`` means it used it)."""
+    accept_on_next: bool = False
+    """Judge by whether the client goes on after ``step`` (sends the next
+    handshake message): for a legal value whose key the adversary cannot
+    compute, so that the handshake cannot complete."""
     hash_number: int | None = None
     """Send the dh_gen answer with the new_nonce_hash of another answer type
     (1 ok, 2 retry, 3 fail) in its field: the swap the distinct hashes stop."""
@@ -289,6 +296,8 @@ class Evidence:
     """Keys the server confirmed with ``dh_gen_ok`` (honest or not), in order."""
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
+    rsa_schemes: list[str] = field(default_factory=list)
+    """The RSA padding of each req_DH_params (when the plan asks): rsa_pad or legacy."""
     retries: int = 0
     """set_client_DH_params the client sent again after dh_gen_retry (in one handshake)."""
     key_ids_used: list[int] = field(default_factory=list)
@@ -379,7 +388,11 @@ class AdversarialHandshake:
         self._rng = rng
         self._clock = clock
         self._honest = ServerHandshake(
-            rsa_key, decide=self._decide, fail_dh_params=plan.params_fail, rng=rng, clock=clock
+            rsa_key,
+            decide=self._decide,
+            fail_dh_params=plan.params_fail,
+            rng=rng,
+            clock=clock,
         )
         self._group: _Group | None = None
         self._result: HandshakeResult | None = None
@@ -408,8 +421,9 @@ class AdversarialHandshake:
         else:
             answer = self._honest.receive_with(packet, rng, now)
             if request is not None and request.name == "req_DH_params":
-                if self._plan.hash_number is not None:
-                    self._inner = self._client_inner(request.encrypted_data)[0]
+                if self._plan.hash_number is not None or self._plan.observe_rsa:
+                    self._inner, scheme = self._client_inner(request.encrypted_data)
+                    self._evidence.rsa_schemes.append(scheme)
                 answer = self._rewrite_answer(request, answer, rng)
         if self.done:
             result = self.result

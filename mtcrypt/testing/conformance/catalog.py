@@ -34,6 +34,13 @@ def _s(
 CLIENT_SCENARIOS: list[dict[str, Any]] = [
     # -- handshake ------------------------------------------------------------------
     _s("H-honest", "handshake_honest", "accept", "H", "honest handshake (control)"),
+    _s(
+        "H1-legacy-rsa",
+        "handshake_rsa_scheme",
+        "deprecated",
+        "H1",
+        "req_DH_params in the legacy SHA-1 RSA padding instead of RSA_PAD",
+    ),
     _s("H2-resPQ-nonce", "res_pq_nonce", "reject", "H2", "resPQ.nonce is not ours"),
     _s(
         "H2-unknown-fingerprint",
@@ -401,6 +408,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"solicited": True},
     ),
     _s(
+        "C9-answer-other-salt",
+        "answer_other_salt",
+        "accept",
+        "C9",
+        "the answer under a salt that is not the session's: delivered (salts bind the client)",
+    ),
+    _s(
         "C9-future-salts-unsolicited",
         "future_salts_unsolicited",
         "reject",
@@ -753,6 +767,22 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "C7",
         "authentic, msg_id 35 s ahead (beyond 30)",
         params={"seconds": 35.0},
+    ),
+    _s(
+        "R-H3-g_a-lowest-legal",
+        "g_a_legal_end",
+        "accept",
+        "H3",
+        "g_a = 2^1984, the lowest legal value: the client goes on",
+        params={"end": "lowest"},
+    ),
+    _s(
+        "R-H3-g_a-highest-legal",
+        "g_a_legal_end",
+        "accept",
+        "H3",
+        "g_a = p - 2^1984, the highest legal value: the client goes on",
+        params={"end": "highest"},
     ),
     _s(
         "R-H3-g_a-255-bytes",
@@ -1338,6 +1368,22 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         params={"kind": "too_new", "seconds": 35.0},
     ),
     _s(
+        "srv-R-H3-g_b-lowest-legal",
+        "srv_g_b_legal_end",
+        "accept",
+        "H3",
+        "g_b = 2^1984, the lowest legal value: dh_gen_ok",
+        params={"end": "lowest"},
+    ),
+    _s(
+        "srv-R-H3-g_b-highest-legal",
+        "srv_g_b_legal_end",
+        "accept",
+        "H3",
+        "g_b = p - 2^1984, the highest legal value: dh_gen_ok",
+        params={"end": "highest"},
+    ),
+    _s(
         "srv-R-H3-g_b-255-bytes",
         "srv_g_b_leading_zero",
         "accept",
@@ -1354,6 +1400,22 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         params={"encoding": "padded"},
     ),
     # -- deprecated but tolerated: accepting it is a WARN ------------------------------
+    _s(
+        "srv-H1-rsa-binding",
+        "srv_rsa_block",
+        "reject",
+        "H1",
+        "req_DH_params whose RSA block decrypts to random bytes: the RSA_PAD binding fails",
+        params={"kind": "garbage"},
+    ),
+    _s(
+        "srv-H1-rsa-above-n",
+        "srv_rsa_block",
+        "reject",
+        "H1",
+        "req_DH_params whose encrypted_data is the modulus plus one",
+        params={"kind": "above_n"},
+    ),
     _s(
         "srv-H1-legacy-rsa",
         "srv_legacy_rsa",

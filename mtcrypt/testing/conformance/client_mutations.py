@@ -56,6 +56,13 @@ def _handshake_honest() -> HandshakePlan:
     return HandshakePlan()
 
 
+@_client("handshake_rsa_scheme", "handshake")
+def _handshake_rsa_scheme() -> HandshakePlan:
+    """An honest handshake; judged: the RSA padding of req_DH_params, RSA_PAD or the legacy
+    SHA-1 padding the spec replaced (servers still take it) (H1)."""
+    return HandshakePlan(observe_rsa=True)
+
+
 @_client("res_pq_nonce", "handshake")
 def _res_pq_nonce() -> HandshakePlan:
     """resPQ whose nonce is not the client's (H2)."""
@@ -130,6 +137,16 @@ def _dh_generator(g: int | None = None) -> HandshakePlan:
 def _g_a(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> HandshakePlan:
     """g_a outside [2^1984, p - 2^1984]: zero, one, p-1, or just below/above the bounds (H3)."""
     return HandshakePlan(step="server_DH_params", g_a=mutators.dh_value_out_of_range(value))
+
+
+@_client("g_a_legal_end", "handshake")
+def _g_a_legal_end(end: Literal["lowest", "highest"] = "lowest") -> HandshakePlan:
+    """g_a at an end of [2^1984, p - 2^1984] itself, legal: the client must go on with
+    set_client_DH_params (the handshake cannot complete: the adversary does not know the
+    logarithm of that g_a) (H3)."""
+    return HandshakePlan(
+        step="server_DH_params", g_a=mutators.dh_value_legal_end(end), accept_on_next=True
+    )
 
 
 @_client("g_a_leading_zero", "handshake")
@@ -378,6 +395,15 @@ def _container_malformed(kind: str = "nested") -> MessagePlan:
     (:func:`~mtcrypt.testing.mutators.malformed_container`) (C8)."""
     mutators.check_container_attack(kind)
     return _Answer(lambda ctx, p: container_attack(ctx, kind, ctx.answer(p)))
+
+
+@_client("answer_other_salt", "message")
+def _answer_other_salt() -> MessagePlan:
+    """The answer carrying a salt that is not the session's: a client does not check the salt
+    of what it receives (only a server does), so it must deliver it (C9)."""
+    return _Answer(
+        lambda ctx, p: ctx.seal(ctx.answer(p, salt=mutators.other_salt(ctx.server_salt)))
+    )
 
 
 @_client("plain_answer", "message")

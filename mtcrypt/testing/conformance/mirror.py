@@ -140,6 +140,9 @@ class ClientHandshakePlan:
     rsa_scheme: Literal["rsa_pad", "legacy"] = "rsa_pad"
     misalign: bool = False
     """set_client_DH_params whose encrypted_data is 4 bytes over whole blocks."""
+    rsa_block: Literal["garbage", "above_n"] | None = None
+    """req_DH_params whose encrypted_data is an RSA block of random bytes (its
+    SHA-256 binding cannot hold), or a value not below the modulus."""
 
     @property
     def rewrites_client_inner(self) -> bool:
@@ -257,6 +260,14 @@ class _MirrorHandshake(ClientHandshake):
             key = next(k for k in self.__keys if k.fingerprint == request.public_key_fingerprint)
             encrypted = rsa_pad_encrypt(tl.serialize(inner), key, rng=rng)
             request = mutators.tl_replace(request, encrypted_data=encrypted)
+        if plan.rsa_block is not None:
+            key = next(k for k in self.__keys if k.fingerprint == request.public_key_fingerprint)
+            if plan.rsa_block == "above_n":
+                block = (key.n + 1).to_bytes(256, "big")
+            else:
+                value = int.from_bytes(rng(256), "big") % key.n
+                block = key.encrypt_int(value).to_bytes(256, "big")
+            request = mutators.tl_replace(request, encrypted_data=block)
         return request if plan.req_dh is None else plan.req_dh(request)
 
     def __set_client_dh_params(self, request: tl.TLObject, rng: Rng) -> tl.TLObject:
@@ -703,6 +714,15 @@ def _srv_g_b(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> 
     )
 
 
+@_server("srv_g_b_legal_end", "handshake")
+def _srv_g_b_legal_end(end: Literal["lowest", "highest"] = "lowest") -> ClientHandshakePlan:
+    """g_b at an end of [2^1984, p - 2^1984] itself, legal: the server must answer dh_gen_ok
+    (the mirror cannot use the key, whose logarithm it does not know) (H3)."""
+    return ClientHandshakePlan(
+        step="set_client_DH_params", g_b=mutators.dh_value_legal_end(end)
+    )
+
+
 @_server("srv_g_b_leading_zero", "handshake")
 def _srv_g_b_leading_zero(
     encoding: Literal["minimal", "padded"] = "minimal",
@@ -718,6 +738,15 @@ def _srv_g_b_leading_zero(
 def _srv_client_dh_misaligned() -> ClientHandshakePlan:
     """set_client_DH_params whose encrypted_data is not whole 16-byte blocks (H2)."""
     return ClientHandshakePlan(step="set_client_DH_params", misalign=True)
+
+
+@_server("srv_rsa_block", "handshake")
+def _srv_rsa_block(kind: Literal["garbage", "above_n"] = "garbage") -> ClientHandshakePlan:
+    """req_DH_params whose encrypted_data is a random RSA block (``garbage``: the RSA_PAD
+    SHA-256 binding fails) or the modulus plus one (``above_n``) (H1)."""
+    if kind not in ("garbage", "above_n"):
+        raise InvalidArgument("kind must be 'garbage' or 'above_n'")
+    return ClientHandshakePlan(step="req_DH_params", rsa_block=kind)
 
 
 @_server("srv_legacy_rsa", "handshake")

@@ -347,6 +347,16 @@ def _judge_handshake(
         # Nothing to judge: the client never reached the server (it did not
         # start, or connected elsewhere); a refusal needs a handshake.
         return "error", f"the client never connected: {report.error or 'no error reported'}"
+    if plan.observe_rsa:
+        if "legacy" in evidence.rsa_schemes:
+            return "accepted", "req_DH_params in the legacy SHA-1 RSA padding, not RSA_PAD"
+        if evidence.rsa_schemes:
+            return "rejected", "req_DH_params in RSA_PAD"
+        return "error", report.error or "no req_DH_params arrived"
+    if plan.accept_on_next:
+        if evidence.proceeded_after(plan.step):
+            return "accepted", f"went on after {plan.step} ({' '.join(evidence.handshake_steps)})"
+        return "rejected", report.error or f"stopped after {plan.step}"
     final = evidence.keys[-1] if evidence.keys else None
     completed = bool(report.handshake)
     if report.handshake is None:  # no word from the client: use the wire
