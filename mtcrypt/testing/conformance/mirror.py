@@ -95,6 +95,7 @@ from .runner import (
 from .scenarios import Scenario, _registrar
 
 __all__ = [
+    "BindPlan",
     "ClientContext",
     "ClientHandshakePlan",
     "FakeTlsRequestPlan",
@@ -140,6 +141,9 @@ class ClientHandshakePlan:
     rsa_scheme: Literal["rsa_pad", "legacy"] = "rsa_pad"
     misalign: bool = False
     """set_client_DH_params whose encrypted_data is 4 bytes over whole blocks."""
+    want_error: int | None = None
+    """Judge by the transport error the server answers the mutated step with
+    (accepted: it sent this code) instead of by whether it answered."""
     rsa_block: Literal["garbage", "above_n"] | None = None
     """req_DH_params whose encrypted_data is an RSA block of random bytes (its
     SHA-256 binding cannot hold), or a value not below the modulus."""
@@ -175,6 +179,17 @@ class FakeTlsRequestPlan:
     (``bad_hmac``) or right; the server accepted if it sends a ServerHello."""
 
     bad_hmac: bool
+
+
+@dataclass
+class BindPlan:
+    """Create a temporary key and bind it with ``auth.bindTempAuthKey`` whose
+    ``field`` (outside the encrypted part) disagrees with the encrypted
+    binding: ``nonce``, ``perm_auth_key_id``, ``expires_at``, or
+    ``encrypted_message`` with a bit flipped.  The server accepted if the
+    binding succeeded."""
+
+    field: Literal["nonce", "perm_auth_key_id", "expires_at", "encrypted_message"]
 
 
 @dataclass
@@ -319,14 +334,30 @@ class ClientContext(SessionContext):
 
 # ---- one connection ------------------------------------------------------------------------
 
+_BIND = tl.default_schema()["auth.bindTempAuthKey"].id.to_bytes(4, "little")
+
+
+def _bad_binding(body: bytes, field: str) -> bytes:
+    """An auth.bindTempAuthKey whose ``field`` disagrees with its encrypted part."""
+    bind = tl.deserialize(body)
+    value: Any = bind[field]
+    if field == "encrypted_message":
+        changed: object = mutators.flip_bit(bytes(value), 8 * 40)  # inside the v1 ciphertext
+    else:
+        changed = int(value) ^ 1
+    return tl.serialize(mutators.tl_replace(bind, **{field: changed}))
+
 
 class _Hooks(ConnectionHooks):
-    def __init__(self, link: _Link, bad_hello: bool) -> None:
+    def __init__(self, link: _Link, bad_hello: bool, bind_field: str | None = None) -> None:
         self._link = link
         self._bad_hello = bad_hello
+        self._bind_field = bind_field
 
     def message(self, message: InnerMessage) -> InnerMessage | None:
         self._link.sent.append(message.msg_id)
+        if self._bind_field is not None and message.body[:4] == _BIND:
+            message = replace(message, body=_bad_binding(message.body, self._bind_field))
         return message
 
     def received(self, key_id: int, message: InnerMessage) -> None:
@@ -343,6 +374,8 @@ class _Hooks(ConnectionHooks):
                 link.notes.append(f"bad_msg_notification {body.error_code}")
             elif body.name == "bad_server_salt":
                 link.notes.append("bad_server_salt")
+            elif body.name == "rpc_error":
+                link.notes.append(f"rpc_error {body.error_code} {body.error_message.decode()}")
 
     def received_plain(self, packet: bytes) -> None:
         answer = plain_object(packet)
@@ -371,6 +404,7 @@ class _Link(Pump):
         bad_hello: bool,
         rng: Rng,
         temp_key: bool = False,
+        bind_field: str | None = None,
     ) -> None:
         super().__init__(time.time)
         self.rng = rng
@@ -382,7 +416,7 @@ class _Link(Pump):
             dc_id=endpoint.dc_id,
             timeouts=Timeouts(handshake=None, idle=None, keepalive=None),
             session_options={"max_container_messages": 1},
-            hooks=_Hooks(self, bad_hello),
+            hooks=_Hooks(self, bad_hello, bind_field),
             temp_key_expires_in=TEMP_KEY_EXPIRES_IN if temp_key else None,
             handshake_factory=lambda **options: _MirrorHandshake(
                 plan=plan, answers=self.answers, **{**options, "rsa_scheme": plan.rsa_scheme}
@@ -409,6 +443,7 @@ class _Link(Pump):
         bad_hello: bool = False,
         rng: Rng = random_bytes,
         temp_key: bool = False,
+        bind_field: str | None = None,
     ) -> _Link:
         link = cls(
             endpoint,
@@ -417,6 +452,7 @@ class _Link(Pump):
             bad_hello=bad_hello,
             rng=rng,
             temp_key=temp_key,
+            bind_field=bind_field,
         )
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(
@@ -501,6 +537,12 @@ async def _play_handshake(
         "req_DH_params": (1, "server_DH_params_ok"),
         "set_client_DH_params": (2, "dh_gen_ok"),
     }[plan.step]
+    if plan.want_error is not None:
+        await link.until(lambda: len(link.answers) > index, 3 * timeout)
+        wanted = f"transport error {plan.want_error}"
+        if wanted in link.notes:
+            return "accepted", wanted
+        return "rejected", f"not {wanted}: {_note(link, 'no answer')}"
     if not await link.until(lambda: len(link.answers) > index, 3 * timeout):
         return "rejected", _note(link, "no answer")
     answer = link.answers[index]
@@ -515,6 +557,8 @@ async def _play(
         return await _play_fake_tls(plan, endpoint, timeout, rng)
     if isinstance(plan, RawHeaderPlan):
         return await _play_raw_header(plan, endpoint, timeout, rng)
+    if isinstance(plan, BindPlan):
+        return await _play_bind(plan, endpoint, timeout, rng)
     transport = ClientTransport(
         scenario.framing,
         obfuscated=scenario.obfuscated,
@@ -574,6 +618,22 @@ def _judge_numbering(observe: str, sent: Sequence[Sent]) -> tuple[Observed, str]
     if problem is not None:
         return "rejected", problem
     return "accepted", f"{len(sent)} messages, {rule}"
+
+
+async def _play_bind(
+    plan: BindPlan, endpoint: ServerEndpoint, timeout: float, rng: Rng
+) -> tuple[Observed, str]:
+    transport = ClientTransport("intermediate", rng=rng)
+    link = await _Link.open(endpoint, transport, rng=rng, temp_key=True, bind_field=plan.field)
+    try:
+        await link.until(
+            lambda: link.ready or any("rpc_error" in n for n in link.notes), 3 * timeout
+        )
+        if link.ready:
+            return "accepted", f"bound the temporary key with a wrong {plan.field}"
+        return "rejected", _note(link, "no answer")
+    finally:
+        link.close()
 
 
 async def _play_raw_header(
@@ -718,9 +778,7 @@ def _srv_g_b(value: Literal["zero", "one", "p-1", "below", "above"] = "one") -> 
 def _srv_g_b_legal_end(end: Literal["lowest", "highest"] = "lowest") -> ClientHandshakePlan:
     """g_b at an end of [2^1984, p - 2^1984] itself, legal: the server must answer dh_gen_ok
     (the mirror cannot use the key, whose logarithm it does not know) (H3)."""
-    return ClientHandshakePlan(
-        step="set_client_DH_params", g_b=mutators.dh_value_legal_end(end)
-    )
+    return ClientHandshakePlan(step="set_client_DH_params", g_b=mutators.dh_value_legal_end(end))
 
 
 @_server("srv_g_b_leading_zero", "handshake")
@@ -738,6 +796,18 @@ def _srv_g_b_leading_zero(
 def _srv_client_dh_misaligned() -> ClientHandshakePlan:
     """set_client_DH_params whose encrypted_data is not whole 16-byte blocks (H2)."""
     return ClientHandshakePlan(step="set_client_DH_params", misalign=True)
+
+
+@_server("srv_handshake_error_code", "handshake")
+def _srv_handshake_error_code(
+    step: Literal["req_DH_params", "set_client_DH_params"] = "req_DH_params",
+) -> ClientHandshakePlan:
+    """A handshake message with a wrong nonce at ``step``; judged: the server answers with
+    transport error -404 (D4.2)."""
+    plan: ClientHandshakePlan = (
+        _srv_req_dh("nonce") if step == "req_DH_params" else _srv_client_nonce("nonce")
+    )
+    return replace(plan, want_error=-404)
 
 
 @_server("srv_rsa_block", "handshake")
@@ -1016,6 +1086,20 @@ def _srv_oversized(length: int = (16 << 20) + 4) -> RequestPlan:
         lambda ctx, n: [Raw(mutators.oversized_length(ctx.framing, length))],
         observe="closed",
     )
+
+
+@_server("srv_bind_field", "handshake")
+def _srv_bind_field(
+    field: Literal["nonce", "perm_auth_key_id", "expires_at", "encrypted_message"] = "nonce",
+) -> BindPlan:
+    """auth.bindTempAuthKey whose ``field`` disagrees with its encrypted binding (or, for
+    ``encrypted_message``, whose MTProto 1.0 ciphertext has a bit flipped): the server must
+    refuse the binding (ENCRYPTED_MESSAGE_INVALID) (H6)."""
+    if field not in ("nonce", "perm_auth_key_id", "expires_at", "encrypted_message"):
+        raise InvalidArgument(
+            "field must be nonce, perm_auth_key_id, expires_at or encrypted_message"
+        )
+    return BindPlan(field)
 
 
 @_server("srv_obfuscation_header", "header")
