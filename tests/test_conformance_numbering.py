@@ -81,13 +81,16 @@ def test_msg_ids_of_each_side() -> None:
     assert "not odd" in str(msg_id_problem(_sent((BASE, 1, "future")), from_server=True))
 
 
-def test_msg_id_time_wants_the_fraction_of_the_time() -> None:
+def test_msg_id_time_wants_the_servers_time_and_its_fraction() -> None:
     assert msg_id_time_problem(_sent((BASE, 1, "ping"))) is None
-    counter = (int(T) << 32) + 4  # whole seconds and a counter: half a second early
-    assert "fraction" in str(msg_id_time_problem(_sent((counter + 4, 1, "ping"))))
-    assert "empty" in str(msg_id_time_problem(_sent((int(T) << 32, 1, "ping"))))
-    late = Sent(BASE, 1, "ping", T + 0.1)
+    # Up to a second off is fine: server_time comes in whole seconds.
+    late = Sent(BASE, 1, "ping", T + 1.5)
     assert msg_id_time_problem([late]) is None
+    assert "not the server's" in str(msg_id_time_problem([Sent(BASE, 1, "ping", T + 600)]))
+    assert "empty" in str(msg_id_time_problem(_sent((int(T) << 32, 1, "ping"))))
+    counter = [((int(T) << 32) + 4 * n, 1, "ping") for n in range(1, 4)]
+    assert "a counter" in str(msg_id_time_problem(_sent(*counter)))
+    assert msg_id_time_problem(_sent(*counter[:2])) is None  # too few to tell
 
 
 def test_resend_and_clock_judges() -> None:

@@ -1015,7 +1015,7 @@ class Session {
         this.window.add(message.msgId);
       }
       if (message.seqNo & 1) acks.push(message.msgId);
-      this.handle(message.body);
+      this.handle(message.body, msgId);
     }
     if (acks.length && !this.conn.error) { // acknowledge content-related messages
       const ids = concat(...acks.map((id) => i64(id)));
@@ -1062,8 +1062,9 @@ class Session {
     }
   }
 
-  // One accepted message: answers to our requests, and the service messages we need.
-  handle(body) {
+  // One accepted message (outerMsgId: the packet's msg_id, the server's clock): answers to
+  // our requests, and the service messages we need.
+  handle(body, outerMsgId) {
     const r = new TLReader(body);
     try {
       const kind = r.u32();
@@ -1086,9 +1087,22 @@ class Session {
         entry.msgId = this.send(entry.body);
         this.pending.set(entry.msgId, entry);
       } else if (kind === ID.badMsgNotification) {
-        const entry = this.pending.get(r.long());
-        r.take(4);
-        entry?.settle({ error: `bad_msg_notification code ${r.i32()}` });
+        const badMsgId = r.long();
+        r.take(4); // bad_msg_seqno
+        const code = r.i32();
+        const entry = this.pending.get(badMsgId);
+        if (!entry) throw new Drop('ignored bad_msg_notification for a message we did not send');
+        if (code === 16 || code === 17) {
+          // Our clock is off: take the server's from this packet's msg_id and send the
+          // message again under a new msg_id (never the old one on its own).
+          this.msgIds.offset = Number(outerMsgId) / 2 ** 32 - Date.now() / 1000;
+          if (code === 17) this.msgIds.last = 0n; // our later ids were all refused as too high
+          this.pending.delete(badMsgId);
+          entry.msgId = this.send(entry.body);
+          this.pending.set(entry.msgId, entry);
+        } else {
+          entry.settle({ error: `bad_msg_notification code ${code}` });
+        }
       }
       // msgs_ack, future_salts, updates ...: nothing to do here
     } catch (err) {

@@ -39,9 +39,8 @@ Transport (T1-T3): :func:`bad_crc`, :func:`with_seqno`,
 
 from __future__ import annotations
 
-import functools
-import gzip
 import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final, Literal
@@ -408,21 +407,20 @@ CONTAINER_ATTACKS: Final = (
 """The kinds of :func:`malformed_container`."""
 
 GZIP_BOMB_SIZE: Final = 32 * 1024 * 1024
-"""What the ``gzip_bomb`` container inflates to: 32 MiB, from about 32 kB.  No
+"""What the ``gzip_bomb`` message inflates to: 32 MiB, from about 32 kB.  No
 message of the API comes near it (file parts are at most 512 kB), so a
-receiver that caps decompression anywhere below it refuses the packet."""
+receiver that caps decompression anywhere below it refuses the message."""
 
 
 _CONTAINER: Final = tl.default_schema()["msg_container"].id
-_VECTOR: Final = 0x1CB5C415
 
 
-@functools.cache
-def _gzip_bomb() -> bytes:
-    count = (GZIP_BOMB_SIZE - 12) // 8  # msgs_ack, a vector of that many zero ids
-    acks = struct.pack("<IIi", tl.default_schema()["msgs_ack"].id, _VECTOR, count)
-    packed = gzip.compress(acks + bytes(8 * count), compresslevel=9, mtime=0)
-    return tl.serialize(tl.make("gzip_packed", packed_data=packed))
+def _gzip_bomb(body: bytes) -> bytes:
+    """``gzip_packed`` whose content is ``body`` followed by zeros up to
+    :data:`GZIP_BOMB_SIZE`, in one gzip stream."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    packed = packer.compress(body) + packer.compress(bytes(GZIP_BOMB_SIZE - len(body)))
+    return tl.serialize(tl.make("gzip_packed", packed_data=packed + packer.flush()))
 
 
 def _entry(msg_id: int, seq_no: int, body: bytes, length: int | None = None) -> bytes:
@@ -446,8 +444,10 @@ def malformed_container(
     other side's low bits), ``duplicate_inner`` (after an ack with the same
     msg_id), ``bytes_over``/``bytes_under`` (its ``bytes`` field 4 more or 4
     less than its body), ``nested`` (in a container in the container),
-    ``too_many`` (after 1024 empty acks: 1025 messages), ``gzip_bomb`` (after a
-    ``gzip_packed`` ack that inflates to :data:`GZIP_BOMB_SIZE`).
+    ``too_many`` (after 1024 empty acks: 1025 messages), ``gzip_bomb`` (its body
+    in a ``gzip_packed`` that goes on with zeros up to :data:`GZIP_BOMB_SIZE`:
+    only a receiver that inflates it all, and then ignores what follows the
+    object, delivers it; one that does not inflate gzip at all is not fooled).
 
     ``middle_msg_id`` is an id between ``message``'s and the container's (the
     nested container's); the other ids the attacks need are just below
@@ -473,7 +473,7 @@ def malformed_container(
         fillers = [_entry(msg_id - 4 * (1024 - i), not_related, ack) for i in range(1024)]
         entries = [*fillers, *entries]
     else:  # gzip_bomb
-        entries = [_entry(msg_id - 4, not_related, _gzip_bomb()), *entries]
+        entries = [_entry(msg_id, seq_no, _gzip_bomb(body))]
     return struct.pack("<Ii", _CONTAINER, len(entries)) + b"".join(entries)
 
 

@@ -160,6 +160,8 @@ class HandshakePlan:
     observe_rsa: bool = False
     """Judge which RSA padding the client's req_DH_params used (the legacy
     SHA-1 padding is deprecated: ``accepted`` means it used it)."""
+    expect_dc: int | None = None
+    """Judge instead the DC id in the client's p_q_inner_data_dc: this one."""
     accept_on_next: bool = False
     """Judge by whether the client goes on after ``step`` (sends the next
     handshake message): for a legal value whose key the adversary cannot
@@ -297,6 +299,8 @@ class Evidence:
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
     rsa_schemes: list[str] = field(default_factory=list)
+    pq_inners: list[tl.TLObject] = field(default_factory=list)
+    """The client's p_q_inner_data of each req_DH_params (when the plan asks)."""
     """The RSA padding of each req_DH_params (when the plan asks): rsa_pad or legacy."""
     retries: int = 0
     """set_client_DH_params the client sent again after dh_gen_retry (in one handshake)."""
@@ -424,6 +428,7 @@ class AdversarialHandshake:
                 if self._plan.hash_number is not None or self._plan.observe_rsa:
                     self._inner, scheme = self._client_inner(request.encrypted_data)
                     self._evidence.rsa_schemes.append(scheme)
+                    self._evidence.pq_inners.append(self._inner)
                 answer = self._rewrite_answer(request, answer, rng)
         if self.done:
             result = self.result
@@ -605,6 +610,12 @@ class ServerContext(SessionContext):
     def honest(self, probe: Probe) -> bytes:
         """The honest answer to ``probe``, sealed."""
         return self.seal(self.answer(probe))
+
+    def quick_ack(self, token: int) -> Raw:
+        """A transport quick-ack carrying ``token`` (its top bit set), framed and
+        obfuscated as the connection's transport sends it."""
+        assert isinstance(self.transport, ServerTransport)
+        return Raw(self.transport.send_quick_ack(token))
 
 
 class _Hooks(ConnectionHooks):

@@ -35,6 +35,14 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
     # -- handshake ------------------------------------------------------------------
     _s("H-honest", "handshake_honest", "accept", "H", "honest handshake (control)"),
     _s(
+        "H1-pq-inner-dc",
+        "handshake_dc_id",
+        "accept",
+        "H1",
+        "p_q_inner_data_dc names the DC the client connects to (2)",
+        params={"dc": 2},
+    ),
+    _s(
         "H1-legacy-rsa",
         "handshake_rsa_scheme",
         "deprecated",
@@ -494,6 +502,21 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "reject",
         "T2",
         "a frame header claiming 16 MiB + 4 bytes",
+    ),
+    _s(
+        "T2-quick-ack",
+        "quick_ack",
+        "accept",
+        "T2",
+        "a quick-ack token before the answer: the client goes on",
+    ),
+    _s(
+        "T2-quick-ack-abridged",
+        "quick_ack",
+        "accept",
+        "T2",
+        "a quick-ack token before the answer, abridged framing (4 bytes, big-endian)",
+        framing="abridged",
     ),
     _s(
         "T2-transport-error-429",

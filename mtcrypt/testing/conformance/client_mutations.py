@@ -63,6 +63,13 @@ def _handshake_rsa_scheme() -> HandshakePlan:
     return HandshakePlan(observe_rsa=True)
 
 
+@_client("handshake_dc_id", "handshake")
+def _handshake_dc_id(dc: int = 2) -> HandshakePlan:
+    """An honest handshake with DC ``dc`` (the runner's endpoints are DC 2); judged: the DC id
+    in the client's p_q_inner_data_dc (H1)."""
+    return HandshakePlan(observe_rsa=True, expect_dc=dc)
+
+
 @_client("res_pq_nonce", "handshake")
 def _res_pq_nonce() -> HandshakePlan:
     """resPQ whose nonce is not the client's (H2)."""
@@ -670,6 +677,25 @@ def _oversized_frame() -> MessagePlan:
     at once (close), not wait for the data while the honest answers behind it are swallowed
     (T2)."""
     return _Answer(lambda ctx, p: Raw(mutators.oversized_length(ctx.framing)))
+
+
+class _QuickAcked(MessagePlan):
+    def mutate(self, ctx: ServerContext, probe: Probe) -> Out:
+        raise NotImplementedError  # respond() does the work
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        token = int.from_bytes(ctx.rng(4), "little") & 0x7FFFFFFF
+        out: list[Out] = [ctx.quick_ack(token), ctx.honest(mutated)]
+        if sentinel is not None:
+            out.append(ctx.honest(sentinel))
+        return out
+
+
+@_client("quick_ack", "message")
+def _quick_ack() -> MessagePlan:
+    """A transport quick-ack (a token with the top bit set, in place of a frame length) before
+    the answer: the client must take it as the transport says (or ignore it) and go on (T2)."""
+    return _QuickAcked()
 
 
 @_client("transport_error", "message")

@@ -9,8 +9,9 @@ detailed description" (digest §1.5):
 * :func:`msg_id_problem`: ids increase within a session (a container's above
   the messages it holds), with the sender's low bits: a client's 0 mod 4, a
   server's 1 mod 4 for a response to a client message and 3 otherwise;
-* :func:`msg_id_time_problem`: a client's ids "must present a fractional part
-  of the time point when the message was created" (not a counter);
+* :func:`msg_id_time_problem`: a client's ids follow the server's clock and
+  "must present a fractional part of the time point when the message was
+  created" (not a counter);
 * :func:`seq_no_problem`: ``seq_no`` is twice the number of content-related
   messages created before it, plus one for a content-related message, and
   the content-related flag is right for the message's type.
@@ -133,32 +134,38 @@ def msg_id_problem(sent: Sequence[Sent], *, from_server: bool) -> str | None:
     return None
 
 
-TIME_TOLERANCE = 0.25
-"""Seconds a msg_id's time may differ from the arrival time (latency and a
-busy event loop on either side); a counter in the low 32 bits is off by the
-sub-second part of the time, up to a second."""
+TIME_TOLERANCE = 2.0
+"""Seconds a msg_id's time may differ from the receiver's clock when it
+arrives: a client learns the server's time from ``server_time`` (whole
+seconds), so a correct one may be up to a second off, plus latency."""
+
+COUNTER_BELOW = 1 << 24
+"""Low 32 bits under this (a fraction under 4 ms) in every id of a session
+mean a counter, not the time: a time fraction lands there once in 256 ids."""
 
 
 def msg_id_time_problem(sent: Iterable[Sent], offset: float = 0.0) -> str | None:
-    """A client's ids carry the time of sending, sub-second part included:
-    ``msg_id / 2^32`` within :data:`TIME_TOLERANCE` of when it arrived
-    (``offset``: the sender's clock minus the receiver's, if known)."""
-    for message in sent:
-        if message.container is not None:
-            continue  # may be re-sent copies of older messages
+    """A client's ids carry the time of sending: ``msg_id / 2^32`` within
+    :data:`TIME_TOLERANCE` of the receiver's clock when it arrived
+    (``offset``: the sender's clock minus the receiver's, if known), and the
+    low 32 bits are the fraction of the second, neither empty nor a counter
+    (all of at least three ids under :data:`COUNTER_BELOW`)."""
+    own = [m for m in sent if m.container is None]  # inner ones may be older copies
+    for message in own:
         if message.msg_id & 0xFFFFFFFF == 0:
             return f"msg_id {message.msg_id:#x}: the low 32 bits are empty"
         error = message.msg_id / 2**32 - (message.at + offset)
         if abs(error) > TIME_TOLERANCE:
-            why = (
-                "its clock is not the server's"
-                if abs(error) >= 1.0
-                else "the low 32 bits are not the fraction of the time"
-            )
             return (
                 f"msg_id {message.msg_id:#x} ({message.name}) is {error:+.3f} s from the "
-                f"server's time when it arrived ({why})"
+                "server's time when it arrived (its clock is not the server's)"
             )
+    low = [m.msg_id & 0xFFFFFFFF for m in own]
+    if len(low) >= 3 and max(low) < COUNTER_BELOW:
+        return (
+            f"the low 32 bits of all {len(low)} msg_ids are under {COUNTER_BELOW:#x} "
+            f"({', '.join(hex(v) for v in low[:4])}...): a counter, not the fraction of the time"
+        )
     return None
 
 

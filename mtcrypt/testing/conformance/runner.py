@@ -326,6 +326,20 @@ def _judge_proxy_header(
     return "accepted", f"MTProxy header for DC {info.dc_id}, {framing}"
 
 
+def _judge_pq_inner_dc(
+    expected: int, evidence: adversary.Evidence, report: ClientReport
+) -> tuple[Observed, str]:
+    """The DC id of the client's p_q_inner_data_dc (or _temp_dc): the DC it was told."""
+    if not evidence.pq_inners:
+        return "error", report.error or "no req_DH_params arrived"
+    inner = evidence.pq_inners[0]
+    if "dc" not in inner.fields:
+        return "skipped", f"it sends {inner.name}, which carries no DC id"
+    if int(inner.dc) != expected:
+        return "rejected", f"{inner.name} names DC {inner.dc}, not {expected}"
+    return "accepted", f"{inner.name} names DC {expected}"
+
+
 def _judge_temp_key(server: adversary.AdversarialServer) -> tuple[Observed, str]:
     """Every encrypted packet of a temp-key scenario must use a temporary key
     bound to a permanent one (api PFS: never the permanent key directly)."""
@@ -347,6 +361,8 @@ def _judge_handshake(
         # Nothing to judge: the client never reached the server (it did not
         # start, or connected elsewhere); a refusal needs a handshake.
         return "error", f"the client never connected: {report.error or 'no error reported'}"
+    if plan.expect_dc is not None:
+        return _judge_pq_inner_dc(plan.expect_dc, evidence, report)
     if plan.observe_rsa:
         if "legacy" in evidence.rsa_schemes:
             return "accepted", "req_DH_params in the legacy SHA-1 RSA padding, not RSA_PAD"
