@@ -39,6 +39,8 @@ Transport (T1-T3): :func:`bad_crc`, :func:`with_seqno`,
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import struct
 import zlib
 from collections.abc import Sequence
@@ -56,6 +58,8 @@ from ..handshake import dh_params_fail_hash, new_nonce_hash, tmp_aes_key_iv
 from ..handshake.dh import DH_SAFETY_MARGIN, TELEGRAM_DH_PRIME, g_is_valid_for
 from ..mtproto import HEADER_SIZE, MAX_PADDING, MIN_PADDING, AuthKey, InnerMessage, kdf2
 from ..transport.events import Framing
+from ..transport.faketls import RANDOM_OFFSET as FAKE_TLS_RANDOM_OFFSET
+from ..transport.faketls import server_hello_length
 from ..transport.framing import DEFAULT_MAX_FRAME
 from ..transport.obfuscation import HEADER_SIZE as OBFUSCATION_HEADER_SIZE
 from ..transport.obfuscation import derive_keys, is_forbidden_header
@@ -102,6 +106,7 @@ __all__ = [
     "seal_answer",
     "seal_raw",
     "seal_with",
+    "server_hello_bad_layout",
     "tl_replace",
     "too_new_msg_id",
     "too_old_msg_id",
@@ -764,6 +769,23 @@ def header_with_tag(
     (key, iv), _ = derive_keys(plain, secret)
     encryptor = Ctr256(key, iv)
     return plain[:56] + encryptor.update(plain)[56:], encryptor
+
+
+def server_hello_bad_layout(answer: bytes, key: bytes, client_random: bytes) -> bytes:
+    """The proxy's fake-TLS answer (and whatever follows it in ``answer``) with
+    its change_cipher_spec record carrying 2 instead of 1, and the HMAC
+    computed again over the changed answer, so that only a check of the
+    layout can refuse it (T3)."""
+    end = server_hello_length(answer)
+    if not end:
+        raise InvalidArgument("answer does not start with a whole fake-TLS ServerHello")
+    hello = bytearray(answer[:end])
+    ccs = 5 + int.from_bytes(hello[3:5], "big")  # the record after the ServerHello
+    hello[ccs + 5] = 0x02
+    hello[FAKE_TLS_RANDOM_OFFSET : FAKE_TLS_RANDOM_OFFSET + 32] = bytes(32)
+    mac = hmac.new(key, client_random + bytes(hello), hashlib.sha256).digest()
+    hello[FAKE_TLS_RANDOM_OFFSET : FAKE_TLS_RANDOM_OFFSET + 32] = mac
+    return bytes(hello) + answer[end:]
 
 
 def bad_hello_hmac(hello: bytes) -> bytes:

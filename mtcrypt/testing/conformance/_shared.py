@@ -301,6 +301,19 @@ def power_below(g: int, p: int, bits: int, rng: Rng) -> tuple[int, int]:
     return x, y
 
 
+def exponent_for_zero_led_key(g: int, g_a: int, p: int, rng: Rng) -> int:
+    """An exponent x with g^x mod p in the safe range and g_a^x mod p (the
+    key) under 2^2040, so that its 256 bytes start with a zero byte: the 1 in
+    256 case that tests whether the other side keeps the key at 256 bytes,
+    forced.  One multiplication per step, as :func:`power_below`."""
+    x = int.from_bytes(rng(256), "big") >> 8
+    public, key = pow(g, x, p), pow(g_a, x, p)
+    while not (DH_SAFETY_MARGIN <= public <= p - DH_SAFETY_MARGIN and key < 1 << 2040):
+        x += 1
+        public, key = public * g % p, key * g_a % p
+    return x
+
+
 def first_draw(value: bytes, rng: Rng) -> Rng:
     """``rng``, except that the first draw of ``len(value)`` bytes returns
     ``value``: how the kit forces a client's first obfuscation header

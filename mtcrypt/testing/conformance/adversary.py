@@ -77,7 +77,7 @@ from ...mtproto import (
     pack_plain,
     unpack_plain,
 )
-from ...transport import ServerTransport
+from ...transport import ProxySecret, ServerTransport
 from .. import mutators
 from ._shared import (
     Out,
@@ -278,10 +278,12 @@ class HeaderPlan:
 @dataclass
 class FakeTlsPlan:
     """MTProxy fake-TLS: answer the ClientHello with an authentic ServerHello,
-    or one whose HMAC is wrong (``bad_hmac``)."""
+    or one whose HMAC is wrong (``bad_hmac``), or whose layout is (``bad_layout``)."""
 
     bad_hmac: bool
     secret: str = "ee" + "5d" * 16 + b"www.example.com".hex()
+    bad_layout: bool = False
+    """A valid HMAC over an answer whose change_cipher_spec record is wrong."""
 
 
 # ---- what the server saw -------------------------------------------------------------
@@ -650,6 +652,10 @@ class _Hooks(ConnectionHooks):
         if server.secrets and not peer.hello_answered and data[:3] == b"\x16\x03\x03":
             # The first TLS record a fake-TLS server sends is its ServerHello.
             peer.hello_answered = server.evidence.hello_sent = True
+            if server.mutate_hello == "layout":
+                key = ProxySecret.parse(server.secrets[0]).key
+                client_random = server.evidence.first_bytes[peer.index][11:43]
+                return mutators.server_hello_bad_layout(data, key, client_random)
             if server.mutate_hello:
                 return mutators.bad_hello_hmac(data)
         return data
@@ -833,7 +839,8 @@ class AdversarialServer:
         already let a client skip the handshake); keys created here are added.
     :param secrets: MTProxy secrets accepted (for fake-TLS scenarios).
     :param rpc_handler: answers RPC queries (Pyrogram needs ``help.getConfig``).
-    :param mutate_hello: flip a bit of the fake-TLS ServerHello's HMAC.
+    :param mutate_hello: flip a bit of the fake-TLS ServerHello's HMAC (True or
+        ``"hmac"``), or break its record layout under a valid HMAC (``"layout"``).
     """
 
     def __init__(
@@ -845,7 +852,7 @@ class AdversarialServer:
         keys: KeyStore | None = None,
         secrets: Sequence[str] = (),
         rpc_handler: RpcHandler | None = None,
-        mutate_hello: bool = False,
+        mutate_hello: bool | Literal["hmac", "layout"] = False,
         host: str = "127.0.0.1",
         pair_wait: float = 0.5,
         rng: Rng = random_bytes,

@@ -566,6 +566,15 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         framing="padded_intermediate",
     ),
     _s(
+        "T3-fake-tls-bad-layout",
+        "fake_tls",
+        "reject",
+        "T3",
+        "fake-TLS proxy, ServerHello with a valid HMAC over a wrong change_cipher_spec record",
+        params={"hmac": "valid", "layout": "bad"},
+        framing="padded_intermediate",
+    ),
+    _s(
         "C6-reflected",
         "reflected",
         "reject",
@@ -1407,6 +1416,13 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         params={"end": "highest"},
     ),
     _s(
+        "srv-R-H4-key-zero-led",
+        "srv_key_leading_zero",
+        "accept",
+        "H4",
+        "an honest handshake whose key starts with a zero byte (forced): kept at 256 bytes",
+    ),
+    _s(
         "srv-R-H3-g_b-255-bytes",
         "srv_g_b_leading_zero",
         "accept",
@@ -1438,6 +1454,14 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "H2",
         "set_client_DH_params with a wrong nonce: refused with transport error -404",
         params={"step": "set_client_DH_params"},
+    ),
+    _s(
+        "srv-H6-temp-key-expired",
+        "srv_temp_key_expired",
+        "reject",
+        "H6",
+        "a temporary key bound for 1 s, used 2.5 s later: refused (-404)",
+        params={"lifetime": 1, "wait": 2.5},
     ),
     _s(
         "srv-H6-bind-nonce",

@@ -719,8 +719,11 @@ def _forbidden_header(prefix: str = "HEAD") -> HeaderPlan:
 
 
 @_client("fake_tls", "fake_tls")
-def _fake_tls(hmac: Literal["valid", "bad"] = "bad") -> FakeTlsPlan:
-    """MTProxy fake-TLS: the proxy's ServerHello with a valid or a bad HMAC (T3)."""
-    if hmac not in ("valid", "bad"):
-        raise ValueError("hmac must be 'valid' or 'bad'")
-    return FakeTlsPlan(bad_hmac=hmac == "bad")
+def _fake_tls(
+    hmac: Literal["valid", "bad"] = "bad", layout: Literal["valid", "bad"] = "valid"
+) -> FakeTlsPlan:
+    """MTProxy fake-TLS: the proxy's ServerHello with a valid or a bad HMAC, or (``layout``)
+    a valid HMAC over an answer whose change_cipher_spec record is wrong (T3)."""
+    if hmac not in ("valid", "bad") or layout not in ("valid", "bad"):
+        raise InvalidArgument("hmac and layout must be 'valid' or 'bad'")
+    return FakeTlsPlan(bad_hmac=hmac == "bad", bad_layout=layout == "bad")

@@ -75,6 +75,7 @@ from ._shared import (
     SessionContext,
     container_attack,
     contents,
+    exponent_for_zero_led_key,
     first_draw,
     forged,
     length_attack,
@@ -98,6 +99,7 @@ __all__ = [
     "BindPlan",
     "ClientContext",
     "ClientHandshakePlan",
+    "ExpiredKeyPlan",
     "FakeTlsRequestPlan",
     "RawHeaderPlan",
     "RequestPlan",
@@ -141,6 +143,9 @@ class ClientHandshakePlan:
     rsa_scheme: Literal["rsa_pad", "legacy"] = "rsa_pad"
     misalign: bool = False
     """set_client_DH_params whose encrypted_data is 4 bytes over whole blocks."""
+    key_leading_zero: bool = False
+    """Choose our exponent so that the key starts with a zero byte (the
+    handshake stays honest: the server must keep the key at 256 bytes)."""
     want_error: int | None = None
     """Judge by the transport error the server answers the mutated step with
     (accepted: it sent this code) instead of by whether it answered."""
@@ -193,6 +198,16 @@ class BindPlan:
 
 
 @dataclass
+class ExpiredKeyPlan:
+    """Work under a temporary key bound for ``lifetime`` seconds; after
+    ``wait`` seconds, ping under it: the server must refuse the expired key
+    (transport error -404)."""
+
+    lifetime: int = 1
+    wait: float = 2.5
+
+
+@dataclass
 class RawHeaderPlan:
     """Open a connection with an obfuscated2 header the server must not take:
     ``tag`` is its protocol tag, ``secret`` the MTProxy secret it is keyed
@@ -232,7 +247,8 @@ class _MirrorHandshake(ClientHandshake):
             return draws[-1]
 
         draw: Rng = recording
-        if state == "wait_dh_params" and self.__plan.g_b_below is not None and answer is not None:
+        forced = self.__plan.g_b_below is not None or self.__plan.key_leading_zero
+        if state == "wait_dh_params" and forced and answer is not None:
             draw = self.__forced_b(answer, recording)
         out = super().receive_with(packet, draw, now)
         if out is None:
@@ -250,7 +266,6 @@ class _MirrorHandshake(ClientHandshake):
     def __forced_b(self, answer: tl.TLObject, rng: Rng) -> Rng:
         """An rng whose first 256-byte draw (our exponent b) makes g_b small."""
         plan = self.__plan
-        assert plan.g_b_below is not None
         _, plain = mutators.open_answer(
             answer.encrypted_answer, answer.server_nonce, self.__new_nonce
         )
@@ -259,7 +274,12 @@ class _MirrorHandshake(ClientHandshake):
             return rng
         inner = found[0]
         g, p = int(inner.g), int.from_bytes(inner.dh_prime, "big")
-        b = power_below(g, p, plan.g_b_below, rng)[0].to_bytes(256, "big")
+        if plan.key_leading_zero:
+            g_a = int.from_bytes(inner.g_a, "big")
+            b = exponent_for_zero_led_key(g, g_a, p, rng).to_bytes(256, "big")
+        else:
+            assert plan.g_b_below is not None
+            b = power_below(g, p, plan.g_b_below, rng)[0].to_bytes(256, "big")
         return first_draw(b, rng)
 
     def __req_dh_params(self, request: tl.TLObject, pq: bytes, rng: Rng) -> tl.TLObject:
@@ -405,6 +425,7 @@ class _Link(Pump):
         rng: Rng,
         temp_key: bool = False,
         bind_field: str | None = None,
+        temp_key_lifetime: int = TEMP_KEY_EXPIRES_IN,
     ) -> None:
         super().__init__(time.time)
         self.rng = rng
@@ -417,7 +438,7 @@ class _Link(Pump):
             timeouts=Timeouts(handshake=None, idle=None, keepalive=None),
             session_options={"max_container_messages": 1},
             hooks=_Hooks(self, bad_hello, bind_field),
-            temp_key_expires_in=TEMP_KEY_EXPIRES_IN if temp_key else None,
+            temp_key_expires_in=temp_key_lifetime if temp_key else None,
             handshake_factory=lambda **options: _MirrorHandshake(
                 plan=plan, answers=self.answers, **{**options, "rsa_scheme": plan.rsa_scheme}
             ),
@@ -444,6 +465,7 @@ class _Link(Pump):
         rng: Rng = random_bytes,
         temp_key: bool = False,
         bind_field: str | None = None,
+        temp_key_lifetime: int = TEMP_KEY_EXPIRES_IN,
     ) -> _Link:
         link = cls(
             endpoint,
@@ -453,6 +475,7 @@ class _Link(Pump):
             rng=rng,
             temp_key=temp_key,
             bind_field=bind_field,
+            temp_key_lifetime=temp_key_lifetime,
         )
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(
@@ -530,6 +553,9 @@ async def _play_handshake(
 ) -> tuple[Observed, str]:
     if plan.step == "none":
         if await link.until(lambda: link.ready, 3 * timeout):
+            key = link.conn.auth_key
+            if plan.key_leading_zero and (key is None or key.key[0] != 0):
+                return "error", "the forced key does not start with a zero byte"
             return "accepted", link.answers[-1]
         return "rejected", _note(link, "no answer")
     # The server's answers: resPQ, then to req_DH_params, then to set_client_DH_params.
@@ -559,6 +585,8 @@ async def _play(
         return await _play_raw_header(plan, endpoint, timeout, rng)
     if isinstance(plan, BindPlan):
         return await _play_bind(plan, endpoint, timeout, rng)
+    if isinstance(plan, ExpiredKeyPlan):
+        return await _play_expired_key(plan, endpoint, timeout, rng)
     transport = ClientTransport(
         scenario.framing,
         obfuscated=scenario.obfuscated,
@@ -632,6 +660,29 @@ async def _play_bind(
         if link.ready:
             return "accepted", f"bound the temporary key with a wrong {plan.field}"
         return "rejected", _note(link, "no answer")
+    finally:
+        link.close()
+
+
+async def _play_expired_key(
+    plan: ExpiredKeyPlan, endpoint: ServerEndpoint, timeout: float, rng: Rng
+) -> tuple[Observed, str]:
+    transport = ClientTransport("intermediate", rng=rng)
+    link = await _Link.open(
+        endpoint, transport, rng=rng, temp_key=True, temp_key_lifetime=plan.lifetime
+    )
+    try:
+        if not await link.until(lambda: link.ready, 3 * timeout):
+            return "error", f"the temporary key was not bound: {_note(link, 'no answer')}"
+        await asyncio.sleep(plan.wait)
+        link.notes.clear()
+        late = link.ping()
+        if late is None:
+            return "error", "the connection closed while waiting"
+        if await link.until(lambda: late in link.answered, timeout):
+            age = f"{plan.wait:g} s old, bound for {plan.lifetime} s"
+            return "accepted", f"answered under a temporary key {age}"
+        return "rejected", _note(link, "silent")
     finally:
         link.close()
 
@@ -817,6 +868,13 @@ def _srv_rsa_block(kind: Literal["garbage", "above_n"] = "garbage") -> ClientHan
     if kind not in ("garbage", "above_n"):
         raise InvalidArgument("kind must be 'garbage' or 'above_n'")
     return ClientHandshakePlan(step="req_DH_params", rsa_block=kind)
+
+
+@_server("srv_key_leading_zero", "handshake")
+def _srv_key_leading_zero() -> ClientHandshakePlan:
+    """An honest handshake whose key starts with a zero byte (1 in 256, forced by our
+    exponent): the server must keep it at 256 bytes, or dh_gen_ok's hash cannot match (H4)."""
+    return ClientHandshakePlan(key_leading_zero=True)
 
 
 @_server("srv_legacy_rsa", "handshake")
@@ -1100,6 +1158,14 @@ def _srv_bind_field(
             "field must be nonce, perm_auth_key_id, expires_at or encrypted_message"
         )
     return BindPlan(field)
+
+
+@_server("srv_temp_key_expired", "message")
+def _srv_temp_key_expired(lifetime: int = 1, wait: float = 2.5) -> ExpiredKeyPlan:
+    """A temporary key bound for ``lifetime`` s, used after ``wait`` s: refused (H6)."""
+    if not 0 < lifetime < wait:
+        raise InvalidArgument("the wait must outlast the lifetime")
+    return ExpiredKeyPlan(lifetime, wait)
 
 
 @_server("srv_obfuscation_header", "header")

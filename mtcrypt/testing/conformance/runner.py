@@ -635,7 +635,7 @@ async def _play_client(
     elif isinstance(plan, adversary.FakeTlsPlan):
         secret = plan.secret
         kwargs["secrets"] = [secret]
-        kwargs["mutate_hello"] = plan.bad_hmac
+        kwargs["mutate_hello"] = "layout" if plan.bad_layout else plan.bad_hmac
     if scenario.proxy is not None:
         secret = _PROXY_SECRETS[scenario.proxy]
         kwargs["secrets"] = [secret]
