@@ -205,7 +205,15 @@ class HandshakePlan:
 
 
 Observation = Literal[
-    "delivery", "salt", "msg_ids", "msg_id_time", "seq_no", "resend", "clock", "first_salt"
+    "delivery",
+    "salt",
+    "msg_ids",
+    "msg_id_time",
+    "seq_no",
+    "resend",
+    "clock",
+    "first_salt",
+    "new_session_ack",
 ]
 """What the runner judges of a :class:`MessagePlan` (see its ``observe``)."""
 
@@ -235,7 +243,9 @@ class MessagePlan:
     mutated ping come again under a new msg_id from a clock moved by
     :attr:`offset`?) or ``"clock"`` (did the last ping's msg_id move by
     :attr:`offset`?); ``"first_salt"`` (was the salt of the first message
-    under each new key the one the handshake gave?).
+    under each new key the one the handshake gave?); ``"new_session_ack"``
+    (did the client acknowledge new_session_created, if it acknowledged
+    anything?).
     """
 
     observe: Observation = "delivery"
@@ -308,6 +318,10 @@ class Evidence:
     """set_client_DH_params the client sent again after dh_gen_retry (in one handshake)."""
     key_ids_used: list[int] = field(default_factory=list)
     """Key ids of the encrypted packets that decrypted (one entry per packet)."""
+    server_sent: list[Sent] = field(default_factory=list)
+    """Every encrypted message the server sent (a container's messages, then the container)."""
+    acked: set[int] = field(default_factory=set)
+    """msg_ids the client acknowledged with msgs_ack."""
     client_sent: dict[int, list[Sent]] = field(default_factory=dict)
     """session_id -> every message the client sent in it (a container's messages, then the
     container), in arrival order."""
@@ -632,6 +646,8 @@ class _Hooks(ConnectionHooks):
                 if not self._peer.on_pong(message.session_id, body):
                     return None  # held back: the plan answers this ping
         self._peer.sent.append(message.msg_id)
+        server = self._peer.server
+        server.evidence.server_sent.extend(sent_messages(message, server.clock()))
         return message
 
     def received(self, key_id: int, message: InnerMessage) -> None:
@@ -646,6 +662,9 @@ class _Hooks(ConnectionHooks):
             peer.salts[msg_id] = message.salt
             if isinstance(body, tl.TLObject) and body.name == "ping_delay_disconnect":
                 peer.delay_pings.add(msg_id)
+            elif isinstance(body, tl.TLObject) and body.name == "msgs_ack":
+                acked: list[int] = body.msg_ids
+                peer.server.evidence.acked.update(acked)
 
     def wire(self, data: bytes) -> bytes:
         peer, server = self._peer, self._peer.server

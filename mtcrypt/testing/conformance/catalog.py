@@ -674,6 +674,13 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         params={"offset": 600.0},
     ),
     _s(
+        "S3-new-session-ack",
+        "client_new_session_ack",
+        "accept",
+        "S3",
+        "new_session_created is acknowledged (judged when the client acknowledges anything)",
+    ),
+    _s(
         "S3-client-seq-no",
         "client_seq_no",
         "accept",

@@ -230,7 +230,10 @@ def _message_honest() -> MessagePlan:
 class _NumberingObserved(MessagePlan):
     """Every ping answered honestly; judged: how the client numbers what it sends."""
 
-    def __init__(self, observe: Literal["msg_ids", "msg_id_time", "seq_no", "first_salt"]) -> None:
+    def __init__(
+        self,
+        observe: Literal["msg_ids", "msg_id_time", "seq_no", "first_salt", "new_session_ack"],
+    ) -> None:
         self.observe = observe
 
 
@@ -265,6 +268,13 @@ def _client_server_time(offset: float = 600.0) -> MessagePlan:
     plan.fresh_key = True
     plan.clock_offset = offset
     return plan
+
+
+@_client("client_new_session_ack", "message")
+def _client_new_session_ack() -> MessagePlan:
+    """Every ping answered honestly; judged: the client acknowledges new_session_created (if
+    it acknowledges anything during the scenario) (S3)."""
+    return _NumberingObserved("new_session_ack")
 
 
 @_client("client_seq_no", "message")

@@ -416,6 +416,8 @@ def _judge_message(
         return _judge_clock(plan, evidence)
     if plan.observe == "first_salt":
         return _judge_first_salt(evidence)
+    if plan.observe == "new_session_ack":
+        return _judge_new_session_ack(evidence)
     if plan.observe == "salt":
         salt = evidence.salts.get(adversary.PING_AFTER)
         if salt is None:
@@ -464,6 +466,21 @@ def _judge_numbering(observe: str, evidence: adversary.Evidence) -> tuple[Observ
         "seq_no": "each seq_no counting the content-related messages before it",
     }[observe]
     return "accepted", f"{count} messages, {rule}"
+
+
+def _judge_new_session_ack(evidence: adversary.Evidence) -> tuple[Observed, str]:
+    """new_session_created must be acknowledged.  A client may hold its acks
+    for a minute or two, longer than a scenario: one that acknowledged nothing
+    at all is not judged; one that acknowledged other messages but not this
+    one is."""
+    created = [m.msg_id for m in evidence.server_sent if m.name == "new_session_created"]
+    if not created:
+        return "error", "no new_session_created was sent"
+    if not evidence.acked:
+        return "skipped", "it acknowledged nothing during the scenario: nothing to judge"
+    if all(msg_id in evidence.acked for msg_id in created):
+        return "accepted", "acknowledged new_session_created"
+    return "rejected", f"acknowledged {len(evidence.acked)} messages, not new_session_created"
 
 
 def _judge_first_salt(evidence: adversary.Evidence) -> tuple[Observed, str]:
