@@ -100,7 +100,7 @@ const ID = {
   ping: 0x7abe77ec, pong: 0x347773c5, rpcResult: 0xf35c6d01, rpcError: 0x2144ca19,
   msgContainer: 0x73f1f8dc, msgsAck: 0x62d6b459, newSessionCreated: 0x9ec20908,
   badServerSalt: 0xedab447b, badMsgNotification: 0xa7eff811, boolTrue: 0x997275b5,
-  bindAuthKeyInner: 0x75a3f765, bindTempAuthKey: 0xcdd42a05,
+  bindAuthKeyInner: 0x75a3f765, bindTempAuthKey: 0xcdd42a05, msgResendReq: 0x7d861a08,
 };
 
 // TL `bytes`/`string`: a 1-byte length (or 254 + 3-byte length), the data, zero padding.
@@ -1102,6 +1102,19 @@ class Session {
           this.pending.set(entry.msgId, entry);
         } else {
           entry.settle({ error: `bad_msg_notification code ${code}` });
+        }
+      } else if (kind === ID.msgResendReq) {
+        // The server lost these: send again those still awaiting an answer, each under a
+        // new msg_id (never the old one on its own).
+        if (r.u32() !== ID.vector) throw new Error('msg_resend_req without a vector');
+        const count = r.u32();
+        for (let i = 0; i < count; i++) {
+          const msgId = r.long();
+          const entry = this.pending.get(msgId);
+          if (!entry) continue;
+          this.pending.delete(msgId);
+          entry.msgId = this.send(entry.body);
+          this.pending.set(entry.msgId, entry);
         }
       }
       // msgs_ack, future_salts, updates ...: nothing to do here
