@@ -998,6 +998,13 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "a container of 1020 acks fills the replay window, then a fresh id below all of them",
     ),
     _s(
+        "srv-S4-resend-request",
+        "srv_resend_request",
+        "accept",
+        "S4",
+        "msg_resend_req for the server's unacknowledged pong: a copy, if sent, has a new msg_id",
+    ),
+    _s(
         "srv-S2-server-msg-ids",
         "srv_numbering",
         "accept",

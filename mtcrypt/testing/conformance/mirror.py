@@ -103,6 +103,7 @@ __all__ = [
     "FakeTlsRequestPlan",
     "RawHeaderPlan",
     "RequestPlan",
+    "ResendRequestPlan",
     "ServerEndpoint",
     "run_server_suite",
     "run_server_suite_sync",
@@ -205,6 +206,13 @@ class ExpiredKeyPlan:
 
     lifetime: int = 1
     wait: float = 2.5
+
+
+@dataclass
+class ResendRequestPlan:
+    """Hold our acknowledgments, ping, and ask for the pong again with
+    msg_resend_req: a copy must come under a new msg_id (a server that sends
+    none is not judged)."""
 
 
 @dataclass
@@ -355,6 +363,7 @@ class ClientContext(SessionContext):
 # ---- one connection ------------------------------------------------------------------------
 
 _BIND = tl.default_schema()["auth.bindTempAuthKey"].id.to_bytes(4, "little")
+_MSGS_ACK = tl.default_schema()["msgs_ack"].id.to_bytes(4, "little")
 
 
 def _bad_binding(body: bytes, field: str) -> bytes:
@@ -375,6 +384,8 @@ class _Hooks(ConnectionHooks):
         self._bind_field = bind_field
 
     def message(self, message: InnerMessage) -> InnerMessage | None:
+        if self._link.hold_acks and message.body[:4] == _MSGS_ACK:
+            return None  # so that the server keeps what it sent, as unacknowledged
         self._link.sent.append(message.msg_id)
         if self._bind_field is not None and message.body[:4] == _BIND:
             message = replace(message, body=_bad_binding(message.body, self._bind_field))
@@ -383,13 +394,14 @@ class _Hooks(ConnectionHooks):
     def received(self, key_id: int, message: InnerMessage) -> None:
         link = self._link
         link.server_sent.extend(sent_messages(message, time.time()))
-        for _, body in contents(message):
+        for msg_id, body in contents(message):
             if isinstance(body, tl.TLObject) and body.name == "rpc_result":
                 body = body.result
             if not isinstance(body, tl.TLObject):
                 continue
             if body.name == "pong":
                 link.pongs.add(body.ping_id)
+                link.pong_msg_ids.setdefault(body.ping_id, []).append(msg_id)
             elif body.name == "bad_msg_notification":
                 link.notes.append(f"bad_msg_notification {body.error_code}")
             elif body.name == "bad_server_salt":
@@ -452,6 +464,8 @@ class _Link(Pump):
         self.notes: list[str] = []
         self.server_sent: list[Sent] = []
         """Every message the server sent (a container's messages, then the container)."""
+        self.pong_msg_ids: dict[int, list[int]] = {}  # ping_id -> msg_ids of its pongs
+        self.hold_acks = False
         self._changed = asyncio.Event()
 
     @classmethod
@@ -587,6 +601,8 @@ async def _play(
         return await _play_bind(plan, endpoint, timeout, rng)
     if isinstance(plan, ExpiredKeyPlan):
         return await _play_expired_key(plan, endpoint, timeout, rng)
+    if isinstance(plan, ResendRequestPlan):
+        return await _play_resend_request(endpoint, timeout, rng)
     transport = ClientTransport(
         scenario.framing,
         obfuscated=scenario.obfuscated,
@@ -683,6 +699,34 @@ async def _play_expired_key(
             age = f"{plan.wait:g} s old, bound for {plan.lifetime} s"
             return "accepted", f"answered under a temporary key {age}"
         return "rejected", _note(link, "silent")
+    finally:
+        link.close()
+
+
+async def _play_resend_request(
+    endpoint: ServerEndpoint, timeout: float, rng: Rng
+) -> tuple[Observed, str]:
+    link = await _Link.open(endpoint, ClientTransport("intermediate", rng=rng), rng=rng)
+    try:
+        if not await link.until(lambda: link.ready, 3 * timeout):
+            return "error", f"honest handshake failed: {_note(link, 'no answer')}"
+        link.hold_acks = True
+        ctx = link.context()
+        link.send([ctx.seal(ctx.ping(2))])
+        link.flush()
+        if not await link.until(lambda: 2 in link.pong_msg_ids, timeout):
+            return "error", f"the ping was not answered {link.notes}"
+        (first,) = link.pong_msg_ids[2]
+        ask = tl.make("msg_resend_req", msg_ids=[first])
+        link.send([ctx.seal(ctx.message(tl.serialize(ask), content_related=False))])
+        link.flush()
+        await link.until(lambda: len(link.pong_msg_ids[2]) > 1, timeout)
+        copies = link.pong_msg_ids[2]
+        if len(copies) == 1:
+            return "skipped", "sent no copy: nothing to judge"
+        if copies[1] == first:
+            return "rejected", f"sent the pong again under the same msg_id {first:#x}"
+        return "accepted", f"sent the pong again under a new msg_id {copies[1]:#x}"
     finally:
         link.close()
 
@@ -1166,6 +1210,13 @@ def _srv_temp_key_expired(lifetime: int = 1, wait: float = 2.5) -> ExpiredKeyPla
     if not 0 < lifetime < wait:
         raise InvalidArgument("the wait must outlast the lifetime")
     return ExpiredKeyPlan(lifetime, wait)
+
+
+@_server("srv_resend_request", "message")
+def _srv_resend_request() -> ResendRequestPlan:
+    """msg_resend_req naming the server's pong, left unacknowledged: a copy must come under a
+    new msg_id (S4)."""
+    return ResendRequestPlan()
 
 
 @_server("srv_obfuscation_header", "header")
