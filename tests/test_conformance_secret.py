@@ -45,7 +45,12 @@ from mtcrypt.handshake import dh as handshake_dh
 from mtcrypt.mtproto import AuthKey, kdf2
 from mtcrypt.testing.conformance.secret import run_secret_suite, secret_scenarios
 from mtcrypt.testing.conformance.secret_command import SecretCommandTarget
-from mtcrypt.testing.conformance.secret_target import DhParams, MtcryptSecretTarget, Reply
+from mtcrypt.testing.conformance.secret_target import (
+    DhParams,
+    MtcryptSecretTarget,
+    Reply,
+    SentFile,
+)
 
 # ---- the broken variant --------------------------------------------------------------------
 
@@ -105,6 +110,12 @@ class BrokenTarget(MtcryptSecretTarget):
             raise MtcryptError("fingerprint mismatch")
         self.chat = SecretChat(key, is_creator=True, dh=config, policy=self._policy(self._layer))
         return None
+
+    def send_file(self, data: bytes) -> SentFile:
+        sent = super().send_file(data)
+        if self.flaw == "file-fingerprint-wrong":
+            return dataclasses.replace(sent, fingerprint=sent.fingerprint ^ 1)
+        return sent
 
     def send_text(self, text: str) -> Reply:
         reply = super().send_text(text)
@@ -404,6 +415,7 @@ FLAW_FOR: dict[str, str] = {
     "e2e-file-wrong-fp": "file-unchecked",
     "e2e-seq-target-numbering": "out-seq-skips",
     "e2e-rekey-schedule": "never-rekeys",
+    "e2e-file-sent": "file-fingerprint-wrong",
 }
 
 
@@ -495,10 +507,11 @@ def test_the_example_program_passes_over_json_lines() -> None:
         "e2e-rekey-target-initiates",
         "e2e-file-ok",
         "e2e-file-wrong-fp",
+        "e2e-file-sent",
     }
     chosen = [s for s in secret_scenarios() if s.id in wanted]
     with SecretCommandTarget(EXAMPLE) as target:
-        assert target.features == {"rekey", "files"}
+        assert target.features == {"rekey", "files", "send_files"}
         report = run_secret_suite(target, chosen)
     assert report.passed and {r.status for r in report.results} == {"pass"}, report.to_table()
     assert {r.id.removesuffix("/partner") for r in report.results} == wanted

@@ -60,7 +60,14 @@ from .runner import PairResult, Report, ScenarioResult, run_client_suite, run_cl
 from .scenarios import MUTATIONS, MutationKind, Scenario, load_scenarios, register_mutation
 from .secret import SecretPeer, SecretScenario, run_secret_suite, secret_scenarios
 from .secret_command import SecretCommandTarget
-from .secret_target import DhParams, MtcryptSecretTarget, Reply, SecretChatTarget, TargetDied
+from .secret_target import (
+    DhParams,
+    MtcryptSecretTarget,
+    Reply,
+    SecretChatTarget,
+    SentFile,
+    TargetDied,
+)
 
 del _client_mutations
 
@@ -96,6 +103,7 @@ __all__ = [
     "SecretCommandTarget",
     "SecretPeer",
     "SecretScenario",
+    "SentFile",
     "ServerContext",
     "SessionProbe",
     "TargetDied",

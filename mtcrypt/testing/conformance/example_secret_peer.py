@@ -69,6 +69,13 @@ def handle(target: MtcryptSecretTarget, request: dict[str, Any]) -> dict[str, An
             int(request["size"]),
         )
         return {"data": data.hex()}
+    if op == "send_file":
+        sent = target.send_file(bytes.fromhex(request["data"]))
+        return {
+            **_reply(sent.reply),
+            "file": sent.encrypted.hex(),
+            "fingerprint": sent.fingerprint,
+        }
     raise ValueError(f"unknown op {op!r}")
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from ..._random import random_bytes
-from ...e2e import DhConfig, FileKey, decode_layer, encrypt_file, make
+from ...e2e import DhConfig, FileKey, decode_layer, decrypt_file, encrypt_file, make
 from ...e2e.crypto import decrypt_e2e, encrypt_e2e
 from ...e2e.dh import compute_key, decode_dh_value, encode_dh_value
 from ...e2e.legacy import encrypt_e2e_v1
@@ -49,7 +49,7 @@ from ...mtproto import AuthKey
 from ...tl import TLObject
 from .. import mutators
 from .runner import Observed, Report, ScenarioResult, scenario_status
-from .secret_target import DhParams, Reply, SecretChatTarget, TargetDied
+from .secret_target import DhParams, Reply, SecretChatTarget, SentFile, TargetDied
 
 __all__ = [
     "SecretPeer",
@@ -1186,6 +1186,46 @@ def _file_case(wrong: bool) -> Play:
         raise _Verdict("accepted", "decrypted the file")
 
     return play
+
+
+def _sent_file(chat: _Chat, data: bytes) -> SentFile:
+    return _took("send_file", lambda: chat.target.send_file(data))
+
+
+@_scenario(
+    "e2e-file-sent",
+    "E1",
+    "accept",
+    "two files the target sends: each with a key and IV of its own, the fingerprint it uploads",
+    ["send_files"],
+)
+def _file_sent(chat: _Chat) -> None:
+    peer = chat.open()
+    keys = []
+    for i in range(2):
+        data = random_bytes(1000 + 16 * i)
+        sent = _sent_file(chat, data)
+        media = [
+            layer.message.fields.get("media")
+            for layer in peer.read(sent.reply.sent)
+            if layer.message is not None
+        ]
+        documents = [m for m in media if isinstance(m, TLObject) and "Document" in m.name]
+        if len(documents) != 1:
+            raise _Verdict("rejected", f"file {i + 1}: no one message with the document")
+        document = documents[0]
+        try:
+            file_key = FileKey(bytes(document.key), bytes(document.iv))
+        except MtcryptError as exc:
+            raise _Verdict("rejected", f"file {i + 1}: its key or IV: {exc}") from None
+        if sent.fingerprint != file_key.fingerprint:
+            raise _Verdict("rejected", f"file {i + 1}: uploaded with another key's fingerprint")
+        if decrypt_file(sent.encrypted, file_key, len(data)) != data:
+            raise _Verdict("rejected", f"file {i + 1}: does not decrypt under its key and IV")
+        keys.append(file_key)
+    if keys[0].key == keys[1].key or keys[0].iv == keys[1].iv:
+        raise _Verdict("rejected", "two files under the same key or IV")
+    raise _Verdict("accepted", "two files, each with its own key and IV and the right fingerprint")
 
 
 for _name, _wrong, _what in (

@@ -8,7 +8,8 @@ range, a wrong fingerprint).
 
 Requests (``op`` and its fields) and what an ``ok`` answer carries:
 
-* ``hello``: ``name``, ``features`` (a list: ``"rekey"``, ``"files"``);
+* ``hello``: ``name``, ``features`` (a list: ``"rekey"``, ``"files"``,
+  ``"send_files"``);
 * ``reset``: nothing (forget the chat);
 * ``create`` with ``g``, ``p``, ``random``, ``version``, ``layer``: ``g_a``
   (become the chat's creator);
@@ -22,7 +23,11 @@ Requests (``op`` and its fields) and what an ``ok`` answer carries:
   same three fields;
 * ``decrypt_file`` with ``data``, ``key``, ``iv``, ``fingerprint``, ``size``
   (feature ``files``): ``data``; refuse a key that does not match
-  ``fingerprint``.
+  ``fingerprint``;
+* ``send_file`` with ``data`` (feature ``send_files``): ``sent``,
+  ``delivered``, ``closed`` as above (the message with the document's key and
+  IV), ``file`` (the encrypted file as uploaded) and ``fingerprint`` (the
+  ``key_fingerprint`` given to the server with the upload).
 
 A program that exits or does not answer within the timeout is a finding named
 as such (the runner starts it again for the next scenario).
@@ -44,7 +49,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..._validation import check_int
-from .secret_target import DhParams, Reply, TargetDied
+from .secret_target import DhParams, Reply, SentFile, TargetDied
 
 __all__ = ["SecretCommandTarget"]
 
@@ -232,3 +237,11 @@ class SecretCommandTarget:
             "size": size,
         }
         return self._fields(request, lambda a: bytes.fromhex(a["data"]))
+
+    def send_file(self, data: bytes) -> SentFile:
+        return self._fields(
+            {"op": "send_file", "data": data.hex()},
+            lambda a: SentFile(
+                self._reply(a), bytes.fromhex(a["file"]), int(a["fingerprint"])
+            ),
+        )

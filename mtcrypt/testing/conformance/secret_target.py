@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..._random import random_bytes
 from ...e2e import (
     Aborted,
     ChatAborted,
@@ -35,11 +36,20 @@ from ...e2e import (
     Send,
     accept_secret_chat,
     decrypt_file,
+    encrypt_file,
+    make,
 )
 from ...e2e.events import Event, Outgoing
 from ...errors import MtcryptError
 
-__all__ = ["DhParams", "MtcryptSecretTarget", "Reply", "SecretChatTarget", "TargetDied"]
+__all__ = [
+    "DhParams",
+    "MtcryptSecretTarget",
+    "Reply",
+    "SecretChatTarget",
+    "SentFile",
+    "TargetDied",
+]
 
 
 class TargetDied(Exception):
@@ -69,6 +79,18 @@ class Reply:
     """It aborted (discarded) the chat."""
 
 
+@dataclass
+class SentFile:
+    """What a target did to send a file."""
+
+    reply: Reply
+    """The message with the document's key and IV (``decryptedMessageMediaDocument``)."""
+    encrypted: bytes
+    """The file as uploaded (AES-256-IGE under the document's key and IV)."""
+    fingerprint: int
+    """The ``key_fingerprint`` given to the server with the upload."""
+
+
 class SecretChatTarget(Protocol):
     """One end of a secret chat under test. A target is used for one chat:
     the runner calls :meth:`reset` before each scenario."""
@@ -76,7 +98,8 @@ class SecretChatTarget(Protocol):
     name: str
     features: frozenset[str]
     """Optional abilities: ``rekey`` (:meth:`request_rekey`), ``files``
-    (:meth:`decrypt_file`). Scenarios that need a missing one are skipped."""
+    (:meth:`decrypt_file`), ``send_files`` (:meth:`send_file`). Scenarios
+    that need a missing one are skipped."""
 
     def reset(self) -> None:
         """Forget the previous chat."""
@@ -106,13 +129,18 @@ class SecretChatTarget(Protocol):
         """Feature ``files``: decrypt an encrypted file whose ``key``/``iv``
         came in a message claiming ``fingerprint``; refuse a mismatch."""
 
+    def send_file(self, data: bytes) -> SentFile:
+        """Feature ``send_files``: the user sends ``data`` as a document: the
+        message carrying its key and IV, the encrypted file it uploads, and
+        the key fingerprint it gives the server with the upload."""
+
 
 class MtcryptSecretTarget:
     """mtcrypt's :mod:`mtcrypt.e2e` as the implementation under test: the
     correct peer every scenario must pass against."""
 
     name = "mtcrypt-e2e"
-    features = frozenset({"rekey", "files"})
+    features = frozenset({"rekey", "files", "send_files"})
 
     def __init__(self, policy: ChatPolicy | None = None) -> None:
         self.policy = policy if policy is not None else ChatPolicy()
@@ -179,6 +207,36 @@ class MtcryptSecretTarget:
         file_key = FileKey(key, iv)
         file_key.check_fingerprint(fingerprint)
         return decrypt_file(data, file_key, size)
+
+    def send_file(self, data: bytes) -> SentFile:
+        chat = self._open()
+        file_key = FileKey.generate()  # a fresh key and IV for every file
+        document = "decryptedMessageMediaDocument" + ("" if chat.layer >= 143 else "45")
+        media = make(
+            document,
+            thumb=b"",
+            thumb_w=0,
+            thumb_h=0,
+            mime_type="application/octet-stream",
+            size=len(data),
+            key=file_key.key,
+            iv=file_key.iv,
+            attributes=[],
+            caption="",
+        )
+        random_id = int.from_bytes(random_bytes(8), "little", signed=True)
+        message = make(
+            "decryptedMessage" if chat.layer >= 73 else "decryptedMessage45",
+            random_id=random_id,
+            ttl=0,
+            message="",
+            media=media,
+        )
+        try:
+            reply = self._sending(chat.send(message))
+        except ChatAborted:
+            reply = Reply(closed=True)
+        return SentFile(reply, encrypt_file(data, file_key), file_key.fingerprint)
 
 
 def _reply(events: Iterable[Event]) -> Reply:
