@@ -155,9 +155,10 @@ def test_user_defined_mutation_kind(server_key: RsaPrivateKey) -> None:
 # ---- mirror mode -------------------------------------------------------------------------------
 
 
-def _mirror(enforce_salt: bool, scenarios: list[Scenario]) -> Report:
+def _mirror(enforce_salt: bool, scenarios: list[Scenario], **options: Any) -> Report:
     async def run() -> Report:
-        async with ReferenceServer(enforce_salt=enforce_salt, secrets=[SECRET]) as server:
+        server = ReferenceServer(enforce_salt=enforce_salt, secrets=[SECRET], **options)
+        async with server:
             endpoint = ServerEndpoint("127.0.0.1", server.port, server.public_key, secret=SECRET)
             return await run_server_suite(endpoint, scenarios, target="mtcrypt-server")
 
@@ -176,6 +177,17 @@ def test_header_scenarios_see_a_server_that_answers() -> None:
     known = Scenario("T1-x", "x", "srv_obfuscation_header", "reject", "T1", {"tag": "eeeeeeee"})
     result = _mirror(True, [known]).result("T1-x")
     assert (result.observed, result.status) == ("accepted", "FAIL"), result
+
+
+def test_an_unbound_temporary_key_serves_no_api_query() -> None:
+    """Even with a handler that answers every query, the server refuses an API
+    query under an unbound temporary key itself (AUTH_KEY_PERM_EMPTY)."""
+    from mtcrypt.testing.reference import echo_handler
+
+    chosen = [s for s in default_scenarios("server") if s.id == "srv-H6-unbound-query"]
+    result = _mirror(True, chosen, handler=echo_handler).result("srv-H6-unbound-query")
+    assert (result.observed, result.status) == ("rejected", "pass"), result
+    assert "AUTH_KEY_PERM_EMPTY" in result.detail
 
 
 def test_mirror_sees_a_server_that_accepts() -> None:

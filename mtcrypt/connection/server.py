@@ -85,6 +85,8 @@ _PLAIN_KEY_ID = bytes(8)
 # object and its queue slot), so that many tiny frames count for what they cost.
 _FRAME_OVERHEAD = 64
 _BIND_TEMP_AUTH_KEY = 0xCDD42A05
+# What an unbound temporary key may ask (api/pfs): the binding, help.getConfig, help.getNearestDc.
+_UNBOUND_ALLOWED = frozenset({_BIND_TEMP_AUTH_KEY, 0xC4F9186B, 0x1FB33026})
 _BOOL_TRUE = struct.pack("<I", 0x997275B5)
 _I64 = struct.Struct("<q")
 
@@ -548,8 +550,18 @@ class ServerConnection(ConnectionBase):
             return
         unwrapped = unwrap_query(request.body)
         query = unwrapped.query
-        if len(query) >= 4 and struct.unpack_from("<I", query)[0] == _BIND_TEMP_AUTH_KEY:
+        constructor = struct.unpack_from("<I", query)[0] if len(query) >= 4 else None
+        if constructor == _BIND_TEMP_AUTH_KEY:
             self._bind(entry, session, session_id, request.msg_id, query, now, events)
+            return
+        if (
+            entry.temporary
+            and constructor not in _UNBOUND_ALLOWED
+            and self._binding(entry, now) is None
+        ):
+            # Telegram's answer: an unbound temporary key serves the binding and
+            # the two configuration calls only, never the API under no identity.
+            session.send_error(request.msg_id, 401, "AUTH_KEY_PERM_EMPTY")
             return
         if len(self._pending) >= self.limits.max_pending_requests:
             self._exceeded(events, "max_pending_requests", len(self._pending) + 1)

@@ -1478,6 +1478,14 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         params={"lifetime": 1, "wait": 2.5},
     ),
     _s(
+        "srv-H6-unbound-query",
+        "srv_bind_field",
+        "reject",
+        "H6",
+        "an API query (updates.getState) under an unbound temporary key: refused",
+        params={"field": "unbound_query"},
+    ),
+    _s(
         "srv-H6-bind-nonce",
         "srv_bind_field",
         "reject",

@@ -195,7 +195,11 @@ class BindPlan:
     ``encrypted_message`` with a bit flipped.  The server accepted if the
     binding succeeded."""
 
-    field: Literal["nonce", "perm_auth_key_id", "expires_at", "encrypted_message"]
+    field: Literal[
+        "nonce", "perm_auth_key_id", "expires_at", "encrypted_message", "unbound_query"
+    ]
+    """``unbound_query``: instead of the binding, an API query (updates.getState)
+    under the unbound temporary key, which the server must refuse."""
 
 
 @dataclass
@@ -364,10 +368,13 @@ class ClientContext(SessionContext):
 
 _BIND = tl.default_schema()["auth.bindTempAuthKey"].id.to_bytes(4, "little")
 _MSGS_ACK = tl.default_schema()["msgs_ack"].id.to_bytes(4, "little")
+_UPDATES_GET_STATE = (0xEDD4882A).to_bytes(4, "little")  # the API schema is not bundled
 
 
 def _bad_binding(body: bytes, field: str) -> bytes:
     """An auth.bindTempAuthKey whose ``field`` disagrees with its encrypted part."""
+    if field == "unbound_query":
+        return _UPDATES_GET_STATE
     bind = tl.deserialize(body)
     value: Any = bind[field]
     if field == "encrypted_message":
@@ -396,7 +403,10 @@ class _Hooks(ConnectionHooks):
         link.server_sent.extend(sent_messages(message, time.time()))
         for msg_id, body in contents(message):
             if isinstance(body, tl.TLObject) and body.name == "rpc_result":
-                body = body.result
+                result = body.result
+                if not (isinstance(result, tl.TLObject) and result.name in ("pong", "rpc_error")):
+                    link.notes.append("rpc_result")
+                body = result
             if not isinstance(body, tl.TLObject):
                 continue
             if body.name == "pong":
@@ -671,8 +681,10 @@ async def _play_bind(
     link = await _Link.open(endpoint, transport, rng=rng, temp_key=True, bind_field=plan.field)
     try:
         await link.until(
-            lambda: link.ready or any("rpc_error" in n for n in link.notes), 3 * timeout
+            lambda: link.ready or any(n.startswith("rpc_") for n in link.notes), 3 * timeout
         )
+        if plan.field == "unbound_query" and "rpc_result" in link.notes:
+            return "accepted", "answered an API query under an unbound temporary key"
         if link.ready:
             return "accepted", f"bound the temporary key with a wrong {plan.field}"
         return "rejected", _note(link, "no answer")
@@ -1192,15 +1204,17 @@ def _srv_oversized(length: int = (16 << 20) + 4) -> RequestPlan:
 
 @_server("srv_bind_field", "handshake")
 def _srv_bind_field(
-    field: Literal["nonce", "perm_auth_key_id", "expires_at", "encrypted_message"] = "nonce",
+    field: Literal[
+        "nonce", "perm_auth_key_id", "expires_at", "encrypted_message", "unbound_query"
+    ] = "nonce",
 ) -> BindPlan:
     """auth.bindTempAuthKey whose ``field`` disagrees with its encrypted binding (or, for
     ``encrypted_message``, whose MTProto 1.0 ciphertext has a bit flipped): the server must
-    refuse the binding (ENCRYPTED_MESSAGE_INVALID) (H6)."""
-    if field not in ("nonce", "perm_auth_key_id", "expires_at", "encrypted_message"):
-        raise InvalidArgument(
-            "field must be nonce, perm_auth_key_id, expires_at or encrypted_message"
-        )
+    refuse the binding (ENCRYPTED_MESSAGE_INVALID); ``unbound_query`` sends an API query
+    instead of the binding, which the server must refuse (AUTH_KEY_PERM_EMPTY) (H6)."""
+    fields = ("nonce", "perm_auth_key_id", "expires_at", "encrypted_message", "unbound_query")
+    if field not in fields:
+        raise InvalidArgument(f"field must be one of {fields}")
     return BindPlan(field)
 
 
