@@ -1,0 +1,535 @@
+/* AES-256 by vector permutes: every S-box, MixColumns and change of basis is
+ * a 16-entry table lookup indexed by nibbles, done 16 bytes at a time by a
+ * byte shuffle (SSSE3 pshufb on x86-64, NEON tbl on aarch64).  The method is
+ * M. Hamburg's ("Accelerating AES with vector permute instructions", CHES
+ * 2009); the tables in aes_vpaes_tables.h are derived, and checked against
+ * the AES S-box and FIPS-197, by tools/vpaes_tables.py, whose docstring has
+ * the mathematics.
+ *
+ * Constant time by construction: the only memory this code reads at a
+ * secret-dependent place is none (tables are whole vectors in registers,
+ * indexed inside the shuffle), and nothing branches on data.
+ *
+ * The state between rounds is kept in the "B basis" (a tower field
+ * GF((2^4)^2) the nibble formulas work in): round keys are stored there too,
+ * with the S-box's affine constant folded into them, so a middle round is
+ *
+ *     nibbles -> inversion (5 lookups) -> B(1, 2, 3 x S) (6 lookups)
+ *             -> ShiftRows + MixColumns (4 shuffles) -> xor round key.
+ *
+ * Schedules (15 x 16 bytes each, in mtc_aes256.enc / .dec):
+ *   enc[0] = B(k0), enc[r] = B(k_r) ^ B(0x63) (r = 1..13), enc[14] = k14 ^ 0x63;
+ *   dec[0] = D(k14) ^ D(0x63), dec[r] = D(InvMixColumns(k_14-r)) ^ D(0x63),
+ *   dec[14] = k0, where D(y) = B(L^-1(y)) and L is the S-box's linear part.
+ */
+#include "internal.h"
+
+#if defined(__x86_64__) || defined(__aarch64__)
+
+#include "aes_vpaes_tables.h"
+
+#if defined(__x86_64__)
+/* Compiled for SSSE3 alone; cpu.c checks the CPU before anything here runs. */
+#include <tmmintrin.h>
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("ssse3"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("ssse3")
+#endif
+typedef __m128i V;
+#define VLOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define VSTORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define VXOR(a, b) _mm_xor_si128((a), (b))
+/* Bytes of t picked by idx; an index with the top bit set gives 0. */
+#define VTBL(t, idx) _mm_shuffle_epi8((t), (idx))
+#define VLO(v) _mm_and_si128((v), TAB(VP_LO_MASK))
+#define VHI(v) _mm_and_si128(_mm_srli_epi16((v), 4), TAB(VP_LO_MASK))
+#define VZERO() _mm_setzero_si128()
+#else
+/* AArch64: Advanced SIMD is part of the base architecture. */
+#include <arm_neon.h>
+typedef uint8x16_t V;
+#define VLOAD(p) vld1q_u8((const uint8_t *)(const void *)(p))
+#define VSTORE(p, v) vst1q_u8((uint8_t *)(void *)(p), (v))
+#define VXOR(a, b) veorq_u8((a), (b))
+/* Bytes of t picked by idx; an index of 16 or more gives 0. */
+#define VTBL(t, idx) vqtbl1q_u8((t), (idx))
+#define VLO(v) vandq_u8((v), TAB(VP_LO_MASK))
+#define VHI(v) vshrq_n_u8((v), 4)
+#define VZERO() vdupq_n_u8(0)
+#endif
+
+#define TAB(n) VLOAD(vp_tables[n])
+#define INLINE static inline __attribute__((always_inline))
+
+/* The lanes processed together by the parallel modes: enough independent
+ * blocks to keep the shuffle units busy while one chain waits. */
+#define VP_LANES 4
+
+/* ---- the S-box core ----------------------------------------------------- */
+
+/* Inversion in GF(256) on the B basis: the io and jo nibbles whose table
+ * images add up to the inverse (see tools/vpaes_tables.py). */
+INLINE void vp_invert(V z, V *io, V *jo)
+{
+    V inv = TAB(VP_INV);
+    V i = VHI(z), k = VLO(z);
+    V j = VXOR(i, k);
+    V ak = VTBL(TAB(VP_INVA), k);
+    V iak = VXOR(VTBL(inv, i), ak);
+    V jak = VXOR(VTBL(inv, j), ak);
+    *io = VXOR(VTBL(inv, iak), j);
+    *jo = VXOR(VTBL(inv, jak), i);
+}
+
+INLINE V vp_out(V io, V jo, int u, int t)
+{
+    return VXOR(VTBL(TAB(u), io), VTBL(TAB(t), jo));
+}
+
+/* A GF(2)-linear map of every byte, as two nibble lookups. */
+INLINE V vp_linear(V v, int lo, int hi)
+{
+    return VXOR(VTBL(TAB(lo), VLO(v)), VTBL(TAB(hi), VHI(v)));
+}
+
+/* One middle encryption round on the B basis, round key added. */
+INLINE V vp_enc_round(V s, V rk)
+{
+    V io, jo;
+    vp_invert(s, &io, &jo);
+    V a1 = vp_out(io, jo, VP_SB1_U, VP_SB1_T);
+    V a2 = vp_out(io, jo, VP_SB2_U, VP_SB2_T);
+    V a3 = vp_out(io, jo, VP_SB3_U, VP_SB3_T);
+    /* Per column: 2 s[r] + 3 s[r+1] + s[r+2] + s[r+3], ShiftRows folded in. */
+    V x = VXOR(VTBL(a2, TAB(VP_SR0)), VTBL(a3, TAB(VP_SR1)));
+    V y = VXOR(VTBL(a1, TAB(VP_SR2)), VTBL(a1, TAB(VP_SR3)));
+    return VXOR(x, VXOR(y, rk));
+}
+
+INLINE V vp_dec_round(V s, V rk)
+{
+    V io, jo;
+    vp_invert(s, &io, &jo);
+    V e = vp_out(io, jo, VP_DE_U, VP_DE_T);
+    V b = vp_out(io, jo, VP_DB11_U, VP_DB11_T);
+    V d = vp_out(io, jo, VP_DD_U, VP_DD_T);
+    V n = vp_out(io, jo, VP_D9_U, VP_D9_T);
+    /* Per column: 14 s[r] + 11 s[r+1] + 13 s[r+2] + 9 s[r+3], InvShiftRows folded in. */
+    V x = VXOR(VTBL(e, TAB(VP_ISR0)), VTBL(b, TAB(VP_ISR1)));
+    V y = VXOR(VTBL(d, TAB(VP_ISR2)), VTBL(n, TAB(VP_ISR3)));
+    return VXOR(x, VXOR(y, rk));
+}
+
+/* Encrypt n independent blocks (n a constant at every call site), lane b
+ * with the schedule ks[b]; the output of lane b is xored with last[b] (a
+ * chaining value, or zero).  Input and output in the AES basis. */
+INLINE void vp_encrypt_lanes(const uint8_t *const *ks, V *s, const V *last, int n)
+{
+    for (int b = 0; b < n; b++)
+        s[b] = VXOR(vp_linear(s[b], VP_B_LO, VP_B_HI), VLOAD(ks[b]));
+    for (int r = 1; r < 14; r++)
+        for (int b = 0; b < n; b++)
+            s[b] = vp_enc_round(s[b], VLOAD(ks[b] + 16 * r));
+    for (int b = 0; b < n; b++) {
+        V io, jo;
+        vp_invert(s[b], &io, &jo);
+        V o = VTBL(vp_out(io, jo, VP_SBO_U, VP_SBO_T), TAB(VP_SR0));
+        s[b] = VXOR(o, VXOR(VLOAD(ks[b] + 16 * 14), last[b]));
+    }
+}
+
+INLINE void vp_decrypt_lanes(const uint8_t *const *ks, V *s, const V *last, int n)
+{
+    for (int b = 0; b < n; b++)
+        s[b] = VXOR(vp_linear(s[b], VP_DB_LO, VP_DB_HI), VLOAD(ks[b]));
+    for (int r = 1; r < 14; r++)
+        for (int b = 0; b < n; b++)
+            s[b] = vp_dec_round(s[b], VLOAD(ks[b] + 16 * r));
+    for (int b = 0; b < n; b++) {
+        V io, jo;
+        vp_invert(s[b], &io, &jo);
+        V o = VTBL(vp_out(io, jo, VP_DO_U, VP_DO_T), TAB(VP_ISR0));
+        s[b] = VXOR(o, VXOR(VLOAD(ks[b] + 16 * 14), last[b]));
+    }
+}
+
+INLINE V vp_encrypt1(const uint8_t *ks, V s, V last)
+{
+    vp_encrypt_lanes(&ks, &s, &last, 1);
+    return s;
+}
+
+INLINE V vp_decrypt1(const uint8_t *ks, V s, V last)
+{
+    vp_decrypt_lanes(&ks, &s, &last, 1);
+    return s;
+}
+
+/* ---- key schedule ------------------------------------------------------- */
+
+/* S(y) on every byte (the key schedule's SubWord). */
+static V vp_sub_bytes(V v)
+{
+    V io, jo;
+    vp_invert(vp_linear(v, VP_B_LO, VP_B_HI), &io, &jo);
+    uint8_t c[16];
+    memset(c, 0x63, sizeof c);
+    return VXOR(vp_out(io, jo, VP_SBO_U, VP_SBO_T), VLOAD(c));
+}
+
+static uint8_t xtime(uint8_t b)
+{
+    /* Multiply by x modulo the AES polynomial, without a branch. */
+    return (uint8_t)((b << 1) ^ (0x1b & (0u - (unsigned)(b >> 7))));
+}
+
+static void inv_mix_columns(uint8_t *k)
+{
+    for (int c = 0; c < 4; c++) {
+        uint8_t a[4], m9[4], m11[4], m13[4], m14[4];
+        for (int r = 0; r < 4; r++) {
+            uint8_t b = k[4 * c + r];
+            uint8_t b2 = xtime(b), b4 = xtime(b2), b8 = xtime(b4);
+            a[r] = b;
+            m9[r] = (uint8_t)(b8 ^ b);
+            m11[r] = (uint8_t)(b8 ^ b2 ^ b);
+            m13[r] = (uint8_t)(b8 ^ b4 ^ b);
+            m14[r] = (uint8_t)(b8 ^ b4 ^ b2);
+        }
+        for (int r = 0; r < 4; r++)
+            k[4 * c + r] = (uint8_t)(m14[r] ^ m11[(r + 1) & 3] ^ m13[(r + 2) & 3] ^ m9[(r + 3) & 3]);
+        mtc_wipe(a, sizeof a);
+        mtc_wipe(m9, sizeof m9);
+        mtc_wipe(m11, sizeof m11);
+        mtc_wipe(m13, sizeof m13);
+        mtc_wipe(m14, sizeof m14);
+    }
+}
+
+/* The plain FIPS-197 AES-256 key expansion: 15 round keys of 16 bytes. */
+static void vp_round_keys(uint8_t rk[240], const uint8_t *key32)
+{
+    uint8_t rcon = 1;
+    memcpy(rk, key32, 32);
+    for (int i = 8; i < 60; i++) {
+        uint8_t t[16] = {0};
+        memcpy(t, rk + 4 * (i - 1), 4);
+        if (i % 8 == 0) {
+            uint8_t r0 = t[0];
+            t[0] = t[1];
+            t[1] = t[2];
+            t[2] = t[3];
+            t[3] = r0;
+        }
+        if (i % 4 == 0) {  /* i % 8 == 0 or 4: SubWord */
+            V s = vp_sub_bytes(VLOAD(t));
+            VSTORE(t, s);
+        }
+        if (i % 8 == 0) {
+            t[0] ^= rcon;
+            rcon = xtime(rcon);
+        }
+        for (int b = 0; b < 4; b++)
+            rk[4 * i + b] = (uint8_t)(rk[4 * (i - 8) + b] ^ t[b]);
+        mtc_wipe(t, sizeof t);
+    }
+}
+
+void mtc_vp_expand(uint64_t *enc, uint64_t *dec, const uint8_t *key32)
+{
+    uint8_t rk[240], k[16];
+    uint8_t *e = (uint8_t *)enc;
+    vp_round_keys(rk, key32);
+    if (enc) {
+        uint8_t c[16];
+        memset(c, VP_ENC_CONST, sizeof c);
+        V ec = VLOAD(c);
+        for (int r = 0; r < 14; r++) {
+            V v = vp_linear(VLOAD(rk + 16 * r), VP_B_LO, VP_B_HI);
+            VSTORE(e + 16 * r, r ? VXOR(v, ec) : v);
+        }
+        memset(c, 0x63, sizeof c);
+        VSTORE(e + 16 * 14, VXOR(VLOAD(rk + 16 * 14), VLOAD(c)));
+    }
+    if (dec) {
+        uint8_t *d = (uint8_t *)dec;
+        uint8_t c[16];
+        memset(c, VP_DEC_CONST, sizeof c);
+        V dc = VLOAD(c);
+        for (int r = 0; r < 14; r++) {
+            memcpy(k, rk + 16 * (14 - r), 16);
+            if (r) inv_mix_columns(k);
+            VSTORE(d + 16 * r, VXOR(vp_linear(VLOAD(k), VP_DB_LO, VP_DB_HI), dc));
+        }
+        memcpy(d + 16 * 14, rk, 16);
+    }
+    mtc_wipe(rk, sizeof rk);
+    mtc_wipe(k, sizeof k);
+}
+
+/* ---- block functions (for tests and the constant-time check) ------------ */
+
+void mtc_vp_encrypt_blocks(const uint64_t *enc, const uint8_t *in, uint8_t *out, size_t nblocks)
+{
+    const uint8_t *ek = (const uint8_t *)enc;
+    for (size_t i = 0; i < nblocks; i++)
+        VSTORE(out + 16 * i, vp_encrypt1(ek, VLOAD(in + 16 * i), VZERO()));
+}
+
+void mtc_vp_decrypt_blocks(const uint64_t *dec, const uint8_t *in, uint8_t *out, size_t nblocks)
+{
+    const uint8_t *dk = (const uint8_t *)dec;
+    for (size_t i = 0; i < nblocks; i++)
+        VSTORE(out + 16 * i, vp_decrypt1(dk, VLOAD(in + 16 * i), VZERO()));
+}
+
+/* ---- serial modes: IGE and CBC encryption -------------------------------- */
+
+/* y_i = E(x_i ^ y_i-1) ^ x_i-1; the last xor rides on the final round key. */
+void mtc_vp_ige_encrypt(const uint64_t *enc, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks)
+{
+    const uint8_t *ek = (const uint8_t *)enc;
+    V y = VLOAD(iv32), xp = VLOAD(iv32 + 16);
+    for (size_t i = 0; i < nblocks; i++) {
+        V x = VLOAD(in + 16 * i);
+        y = vp_encrypt1(ek, VXOR(x, y), xp);
+        VSTORE(out + 16 * i, y);
+        xp = x;
+    }
+    VSTORE(iv32, y);
+    VSTORE(iv32 + 16, xp);
+}
+
+/* x_i = D(y_i ^ x_i-1) ^ y_i-1. */
+void mtc_vp_ige_decrypt(const uint64_t *dec, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks)
+{
+    const uint8_t *dk = (const uint8_t *)dec;
+    V yp = VLOAD(iv32), x = VLOAD(iv32 + 16);
+    for (size_t i = 0; i < nblocks; i++) {
+        V y = VLOAD(in + 16 * i);
+        x = vp_decrypt1(dk, VXOR(y, x), yp);
+        VSTORE(out + 16 * i, x);
+        yp = y;
+    }
+    VSTORE(iv32, yp);
+    VSTORE(iv32 + 16, x);
+}
+
+void mtc_vp_cbc_encrypt(const uint64_t *enc, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks)
+{
+    const uint8_t *ek = (const uint8_t *)enc;
+    V c = VLOAD(iv16);
+    for (size_t i = 0; i < nblocks; i++) {
+        c = vp_encrypt1(ek, VXOR(VLOAD(in + 16 * i), c), VZERO());
+        VSTORE(out + 16 * i, c);
+    }
+    VSTORE(iv16, c);
+}
+
+/* ---- parallel modes: CBC decryption and CTR, VP_LANES blocks at once ----- */
+
+void mtc_vp_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks)
+{
+    const uint8_t *dk = (const uint8_t *)dec;
+    const uint8_t *ks[VP_LANES];
+    for (int b = 0; b < VP_LANES; b++) ks[b] = dk;
+    V prev = VLOAD(iv16);
+    size_t i = 0;
+    for (; i + VP_LANES <= nblocks; i += VP_LANES) {
+        V s[VP_LANES], last[VP_LANES];
+        for (int b = 0; b < VP_LANES; b++) {
+            s[b] = VLOAD(in + 16 * (i + b));
+            last[b] = b ? VLOAD(in + 16 * (i + b - 1)) : prev;
+        }
+        prev = s[VP_LANES - 1];
+        vp_decrypt_lanes(ks, s, last, VP_LANES);
+        for (int b = 0; b < VP_LANES; b++) VSTORE(out + 16 * (i + b), s[b]);
+    }
+    for (; i < nblocks; i++) {
+        V c = VLOAD(in + 16 * i);
+        VSTORE(out + 16 * i, vp_decrypt1(dk, c, prev));
+        prev = c;
+    }
+    VSTORE(iv16, prev);
+}
+
+/* The big-endian 128-bit counter as two words, incremented without a branch. */
+static void ctr_get(const uint8_t *ctr, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t h = 0, l = 0;
+    for (int i = 0; i < 8; i++) {
+        h = (h << 8) | ctr[i];
+        l = (l << 8) | ctr[8 + i];
+    }
+    *hi = h;
+    *lo = l;
+}
+
+static void ctr_put(uint8_t *ctr, uint64_t hi, uint64_t lo)
+{
+    for (int i = 7; i >= 0; i--) {
+        ctr[i] = (uint8_t)hi;
+        ctr[8 + i] = (uint8_t)lo;
+        hi >>= 8;
+        lo >>= 8;
+    }
+}
+
+static void ctr_next(uint64_t *hi, uint64_t *lo)
+{
+    *lo += 1;
+    *hi += (uint64_t)(*lo == 0);
+}
+
+void mtc_vp_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
+                       uint8_t *out, size_t nblocks)
+{
+    const uint8_t *ek = (const uint8_t *)enc;
+    const uint8_t *ks[VP_LANES];
+    for (int b = 0; b < VP_LANES; b++) ks[b] = ek;
+    uint64_t hi, lo;
+    ctr_get(ctr16, &hi, &lo);
+    uint8_t blk[VP_LANES][16];
+    size_t i = 0;
+    for (; i + VP_LANES <= nblocks; i += VP_LANES) {
+        V s[VP_LANES], last[VP_LANES];
+        for (int b = 0; b < VP_LANES; b++) {
+            ctr_put(blk[b], hi, lo);
+            ctr_next(&hi, &lo);
+            s[b] = VLOAD(blk[b]);
+            last[b] = VLOAD(in + 16 * (i + b));
+        }
+        vp_encrypt_lanes(ks, s, last, VP_LANES);
+        for (int b = 0; b < VP_LANES; b++) VSTORE(out + 16 * (i + b), s[b]);
+    }
+    for (; i < nblocks; i++) {
+        ctr_put(blk[0], hi, lo);
+        ctr_next(&hi, &lo);
+        VSTORE(out + 16 * i, vp_encrypt1(ek, VLOAD(blk[0]), VLOAD(in + 16 * i)));
+    }
+    ctr_put(ctr16, hi, lo);
+    mtc_wipe(blk, sizeof blk);
+}
+
+/* ---- multi-message IGE: independent chains side by side ------------------- */
+
+struct vp_chain {
+    V a, b;              /* encrypt: y_prev, x_prev; decrypt: x_prev, y_prev */
+    const uint8_t *in;
+    uint8_t *out;
+    size_t left;
+    uint8_t ks[15 * 16];
+};
+
+static void vp_chain_start(struct vp_chain *c, int decrypt, const struct mtc_ige_job *job)
+{
+    uint64_t sched[30];
+    if (decrypt) {
+        mtc_vp_expand(NULL, sched, job->key);
+        c->a = VLOAD(job->iv + 16);
+        c->b = VLOAD(job->iv);
+    } else {
+        mtc_vp_expand(sched, NULL, job->key);
+        c->a = VLOAD(job->iv);
+        c->b = VLOAD(job->iv + 16);
+    }
+    memcpy(c->ks, sched, sizeof c->ks);
+    mtc_wipe(sched, sizeof sched);
+    c->in = job->in;
+    c->out = job->out;
+    c->left = job->nblocks;
+}
+
+/* `steps` blocks of each of the VP_LANES chains.  In both directions the
+ * step is out = F(in ^ a) ^ b, then b = in, a = out. */
+static void vp_chains_run(struct vp_chain *c, int decrypt, size_t steps)
+{
+    const uint8_t *ks[VP_LANES];
+    for (int l = 0; l < VP_LANES; l++) ks[l] = c[l].ks;
+    for (size_t t = 0; t < steps; t++) {
+        V s[VP_LANES], last[VP_LANES], x[VP_LANES];
+        for (int l = 0; l < VP_LANES; l++) {
+            x[l] = VLOAD(c[l].in + 16 * t);
+            s[l] = VXOR(x[l], c[l].a);
+            last[l] = c[l].b;
+        }
+        if (decrypt)
+            vp_decrypt_lanes(ks, s, last, VP_LANES);
+        else
+            vp_encrypt_lanes(ks, s, last, VP_LANES);
+        for (int l = 0; l < VP_LANES; l++) {
+            VSTORE(c[l].out + 16 * t, s[l]);
+            c[l].a = s[l];
+            c[l].b = x[l];
+        }
+    }
+    for (int l = 0; l < VP_LANES; l++) {
+        c[l].in += 16 * steps;
+        c[l].out += 16 * steps;
+        c[l].left -= steps;
+    }
+}
+
+/* The rest of one chain alone. */
+static void vp_chain_finish(struct vp_chain *c, int decrypt)
+{
+    uint8_t iv[32];
+    if (decrypt) {
+        VSTORE(iv, c->b);
+        VSTORE(iv + 16, c->a);
+        mtc_vp_ige_decrypt((const uint64_t *)(const void *)c->ks, iv, c->in, c->out, c->left);
+    } else {
+        VSTORE(iv, c->a);
+        VSTORE(iv + 16, c->b);
+        mtc_vp_ige_encrypt((const uint64_t *)(const void *)c->ks, iv, c->in, c->out, c->left);
+    }
+    c->left = 0;
+    mtc_wipe(iv, sizeof iv);
+}
+
+int mtc_vp_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
+{
+    struct vp_chain c[VP_LANES];
+    size_t next = 0;
+    int busy = 0;
+    memset(c, 0, sizeof c);
+    for (;;) {
+        /* Every lane that ran dry takes the next job with blocks in it. */
+        for (int l = 0; l < VP_LANES; l++) {
+            if (c[l].left) continue;
+            while (next < n && jobs[next].nblocks == 0) next++;
+            if (next < n) vp_chain_start(&c[l], decrypt, &jobs[next++]);
+        }
+        busy = 0;
+        for (int l = 0; l < VP_LANES; l++) busy += c[l].left != 0;
+        if (busy == 0) break;
+        if (busy < VP_LANES) {
+            /* Fewer chains than lanes (the jobs ran out): finish them one by one. */
+            for (int l = 0; l < VP_LANES; l++)
+                if (c[l].left) vp_chain_finish(&c[l], decrypt);
+            continue;
+        }
+        size_t steps = c[0].left;
+        for (int l = 1; l < VP_LANES; l++)
+            if (c[l].left < steps) steps = c[l].left;
+        vp_chains_run(c, decrypt, steps);
+    }
+    mtc_wipe(c, sizeof c);
+    return MTC_OK;
+}
+
+#if defined(__x86_64__)
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+#endif /* x86-64 or aarch64 */
