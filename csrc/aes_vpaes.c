@@ -18,9 +18,11 @@
  *             -> ShiftRows + MixColumns (4 shuffles) -> xor round key.
  *
  * Schedules (15 x 16 bytes each, in mtc_aes256.enc / .dec):
- *   enc[0] = B(k0), enc[r] = B(k_r) ^ B(0x63) (r = 1..13), enc[14] = k14 ^ 0x63;
- *   dec[0] = D(k14) ^ D(0x63), dec[r] = D(InvMixColumns(k_14-r)) ^ D(0x63),
- *   dec[14] = k0, where D(y) = B(L^-1(y)) and L is the S-box's linear part.
+ *   enc[0] = B(k0), enc[r] = ISR(B(k_r) ^ B(0x63)) (r = 1..13), enc[14] = k14 ^ 0x63;
+ *   dec[0] = D(k14) ^ D(0x63), dec[r] = SR(D(InvMixColumns(k_14-r)) ^ D(0x63)),
+ *   dec[14] = k0, where D(y) = B(L^-1(y)), L is the S-box's linear part, and
+ *   the middle keys are stored with (Inv)ShiftRows undone because a round adds
+ *   them before its (Inv)ShiftRows shuffle, off the critical path.
  */
 #include "internal.h"
 
@@ -46,6 +48,12 @@ typedef __m128i V;
 #define VLO(v) _mm_and_si128((v), TAB(VP_LO_MASK))
 #define VHI(v) _mm_and_si128(_mm_srli_epi16((v), 4), TAB(VP_LO_MASK))
 #define VZERO() _mm_setzero_si128()
+#define VSPLAT(c) _mm_set1_epi8((char)(c))
+#define VADD(a, b) _mm_add_epi8((a), (b))
+#define VAND(a, b) _mm_and_si128((a), (b))
+#define VTOPMASK(v) _mm_cmplt_epi8((v), _mm_setzero_si128()) /* 0xff where bit 7 is set */
+#define VSHL4(v) _mm_slli_si128((v), 4) /* bytes up by 4 (towards higher addresses) */
+#define VSHL8(v) _mm_slli_si128((v), 8)
 #else
 /* AArch64: Advanced SIMD is part of the base architecture. */
 #include <arm_neon.h>
@@ -58,6 +66,12 @@ typedef uint8x16_t V;
 #define VLO(v) vandq_u8((v), TAB(VP_LO_MASK))
 #define VHI(v) vshrq_n_u8((v), 4)
 #define VZERO() vdupq_n_u8(0)
+#define VSPLAT(c) vdupq_n_u8((uint8_t)(c))
+#define VADD(a, b) vaddq_u8((a), (b))
+#define VAND(a, b) vandq_u8((a), (b))
+#define VTOPMASK(v) vreinterpretq_u8_s8(vshrq_n_s8(vreinterpretq_s8_u8(v), 7))
+#define VSHL4(v) vextq_u8(vdupq_n_u8(0), (v), 12)
+#define VSHL8(v) vextq_u8(vdupq_n_u8(0), (v), 8)
 #endif
 
 #define TAB(n) VLOAD(vp_tables[n])
@@ -100,26 +114,27 @@ INLINE V vp_enc_round(V s, V rk)
     V io, jo;
     vp_invert(s, &io, &jo);
     V a1 = vp_out(io, jo, VP_SB1_U, VP_SB1_T);
-    V a2 = vp_out(io, jo, VP_SB2_U, VP_SB2_T);
+    /* The key (stored un-ShiftRowed) joins the io half, ready a step early. */
+    V a2 = VXOR(VXOR(VTBL(TAB(VP_SB2_U), io), rk), VTBL(TAB(VP_SB2_T), jo));
     V a3 = vp_out(io, jo, VP_SB3_U, VP_SB3_T);
     /* Per column: 2 s[r] + 3 s[r+1] + s[r+2] + s[r+3], ShiftRows folded in. */
     V x = VXOR(VTBL(a2, TAB(VP_SR0)), VTBL(a3, TAB(VP_SR1)));
     V y = VXOR(VTBL(a1, TAB(VP_SR2)), VTBL(a1, TAB(VP_SR3)));
-    return VXOR(x, VXOR(y, rk));
+    return VXOR(x, y);
 }
 
 INLINE V vp_dec_round(V s, V rk)
 {
     V io, jo;
     vp_invert(s, &io, &jo);
-    V e = vp_out(io, jo, VP_DE_U, VP_DE_T);
+    V e = VXOR(VXOR(VTBL(TAB(VP_DE_U), io), rk), VTBL(TAB(VP_DE_T), jo));
     V b = vp_out(io, jo, VP_DB11_U, VP_DB11_T);
     V d = vp_out(io, jo, VP_DD_U, VP_DD_T);
     V n = vp_out(io, jo, VP_D9_U, VP_D9_T);
     /* Per column: 14 s[r] + 11 s[r+1] + 13 s[r+2] + 9 s[r+3], InvShiftRows folded in. */
     V x = VXOR(VTBL(e, TAB(VP_ISR0)), VTBL(b, TAB(VP_ISR1)));
     V y = VXOR(VTBL(d, TAB(VP_ISR2)), VTBL(n, TAB(VP_ISR3)));
-    return VXOR(x, VXOR(y, rk));
+    return VXOR(x, y);
 }
 
 /* Encrypt n independent blocks (n a constant at every call site), lane b
@@ -170,103 +185,88 @@ INLINE V vp_decrypt1(const uint8_t *ks, V s, V last)
 /* ---- key schedule ------------------------------------------------------- */
 
 /* S(y) on every byte (the key schedule's SubWord). */
-static V vp_sub_bytes(V v)
+INLINE V vp_sub_bytes(V v)
 {
     V io, jo;
     vp_invert(vp_linear(v, VP_B_LO, VP_B_HI), &io, &jo);
-    uint8_t c[16];
-    memset(c, 0x63, sizeof c);
-    return VXOR(vp_out(io, jo, VP_SBO_U, VP_SBO_T), VLOAD(c));
+    return VXOR(vp_out(io, jo, VP_SBO_U, VP_SBO_T), VSPLAT(0x63));
 }
 
-static uint8_t xtime(uint8_t b)
+/* Every byte times x in GF(256), without a branch: the carry is a mask. */
+INLINE V vp_xtime(V v)
 {
-    /* Multiply by x modulo the AES polynomial, without a branch. */
-    return (uint8_t)((b << 1) ^ (0x1b & (0u - (unsigned)(b >> 7))));
+    return VXOR(VADD(v, v), VAND(VTOPMASK(v), VSPLAT(0x1b)));
 }
 
-static void inv_mix_columns(uint8_t *k)
+INLINE V vp_inv_mix_columns(V k)
 {
-    for (int c = 0; c < 4; c++) {
-        uint8_t a[4], m9[4], m11[4], m13[4], m14[4];
-        for (int r = 0; r < 4; r++) {
-            uint8_t b = k[4 * c + r];
-            uint8_t b2 = xtime(b), b4 = xtime(b2), b8 = xtime(b4);
-            a[r] = b;
-            m9[r] = (uint8_t)(b8 ^ b);
-            m11[r] = (uint8_t)(b8 ^ b2 ^ b);
-            m13[r] = (uint8_t)(b8 ^ b4 ^ b);
-            m14[r] = (uint8_t)(b8 ^ b4 ^ b2);
-        }
-        for (int r = 0; r < 4; r++)
-            k[4 * c + r] = (uint8_t)(m14[r] ^ m11[(r + 1) & 3] ^ m13[(r + 2) & 3] ^ m9[(r + 3) & 3]);
-        mtc_wipe(a, sizeof a);
-        mtc_wipe(m9, sizeof m9);
-        mtc_wipe(m11, sizeof m11);
-        mtc_wipe(m13, sizeof m13);
-        mtc_wipe(m14, sizeof m14);
-    }
+    V k2 = vp_xtime(k), k4 = vp_xtime(k2), k8 = vp_xtime(k4);
+    V m9 = VXOR(k8, k), m11 = VXOR(m9, k2), m13 = VXOR(m9, k4), m14 = VXOR(k8, VXOR(k4, k2));
+    V x = VXOR(m14, VTBL(m11, TAB(VP_ROT1)));
+    return VXOR(x, VXOR(VTBL(m13, TAB(VP_ROT2)), VTBL(m9, TAB(VP_ROT3))));
 }
 
-/* The plain FIPS-197 AES-256 key expansion: 15 round keys of 16 bytes. */
-static void vp_round_keys(uint8_t rk[240], const uint8_t *key32)
+/* The byte-shuffle indexes of the schedule's word operations: the last word
+ * rotated by one byte (RotWord), and the last word as it is, each copied
+ * into all four words. */
+static const uint8_t vp_rot_last[16] __attribute__((aligned(16))) = {
+    13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12};
+static const uint8_t vp_last[16] __attribute__((aligned(16))) = {
+    12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15};
+
+/* w0..w3 of a round key from the one two back (prev) and the broadcast word t:
+ * w_i = prev_i ^ prev_i-1 ^ ... ^ prev_0 ^ t. */
+INLINE V vp_next_key(V prev, V t)
 {
-    uint8_t rcon = 1;
-    memcpy(rk, key32, 32);
-    for (int i = 8; i < 60; i++) {
-        uint8_t t[16] = {0};
-        memcpy(t, rk + 4 * (i - 1), 4);
-        if (i % 8 == 0) {
-            uint8_t r0 = t[0];
-            t[0] = t[1];
-            t[1] = t[2];
-            t[2] = t[3];
-            t[3] = r0;
+    prev = VXOR(prev, VSHL4(prev));
+    prev = VXOR(prev, VSHL8(prev));
+    return VXOR(prev, t);
+}
+
+/* The FIPS-197 AES-256 key expansion, 16 bytes at a time: rk[0..14]. */
+INLINE void vp_round_keys(V *rk, const uint8_t *key32)
+{
+    uint8_t rcon[16] = {0};
+    rk[0] = VLOAD(key32);
+    rk[1] = VLOAD(key32 + 16);
+    for (int i = 2; i < 15; i++) {
+        V t;
+        if (i % 2 == 0) {  /* public: the round number */
+            uint8_t rc = (uint8_t)(1u << (i / 2 - 1));
+            rcon[0] = rcon[4] = rcon[8] = rcon[12] = rc;
+            t = VXOR(vp_sub_bytes(VTBL(rk[i - 1], VLOAD(vp_rot_last))), VLOAD(rcon));
+        } else {
+            t = vp_sub_bytes(VTBL(rk[i - 1], VLOAD(vp_last)));
         }
-        if (i % 4 == 0) {  /* i % 8 == 0 or 4: SubWord */
-            V s = vp_sub_bytes(VLOAD(t));
-            VSTORE(t, s);
-        }
-        if (i % 8 == 0) {
-            t[0] ^= rcon;
-            rcon = xtime(rcon);
-        }
-        for (int b = 0; b < 4; b++)
-            rk[4 * i + b] = (uint8_t)(rk[4 * (i - 8) + b] ^ t[b]);
-        mtc_wipe(t, sizeof t);
+        rk[i] = vp_next_key(rk[i - 2], t);
     }
 }
 
 void mtc_vp_expand(uint64_t *enc, uint64_t *dec, const uint8_t *key32)
 {
-    uint8_t rk[240], k[16];
-    uint8_t *e = (uint8_t *)enc;
+    V rk[15];
     vp_round_keys(rk, key32);
     if (enc) {
-        uint8_t c[16];
-        memset(c, VP_ENC_CONST, sizeof c);
-        V ec = VLOAD(c);
-        for (int r = 0; r < 14; r++) {
-            V v = vp_linear(VLOAD(rk + 16 * r), VP_B_LO, VP_B_HI);
-            VSTORE(e + 16 * r, r ? VXOR(v, ec) : v);
+        uint8_t *e = (uint8_t *)enc;
+        V ec = VSPLAT(VP_ENC_CONST);
+        VSTORE(e, vp_linear(rk[0], VP_B_LO, VP_B_HI));
+        for (int r = 1; r < 14; r++) {
+            V k = VXOR(vp_linear(rk[r], VP_B_LO, VP_B_HI), ec);
+            VSTORE(e + 16 * r, VTBL(k, TAB(VP_ISR0)));
         }
-        memset(c, 0x63, sizeof c);
-        VSTORE(e + 16 * 14, VXOR(VLOAD(rk + 16 * 14), VLOAD(c)));
+        VSTORE(e + 16 * 14, VXOR(rk[14], VSPLAT(0x63)));
     }
     if (dec) {
         uint8_t *d = (uint8_t *)dec;
-        uint8_t c[16];
-        memset(c, VP_DEC_CONST, sizeof c);
-        V dc = VLOAD(c);
-        for (int r = 0; r < 14; r++) {
-            memcpy(k, rk + 16 * (14 - r), 16);
-            if (r) inv_mix_columns(k);
-            VSTORE(d + 16 * r, VXOR(vp_linear(VLOAD(k), VP_DB_LO, VP_DB_HI), dc));
+        V dc = VSPLAT(VP_DEC_CONST);
+        VSTORE(d, VXOR(vp_linear(rk[14], VP_DB_LO, VP_DB_HI), dc));
+        for (int r = 1; r < 14; r++) {
+            V k = VXOR(vp_linear(vp_inv_mix_columns(rk[14 - r]), VP_DB_LO, VP_DB_HI), dc);
+            VSTORE(d + 16 * r, VTBL(k, TAB(VP_SR0)));
         }
-        memcpy(d + 16 * 14, rk, 16);
+        VSTORE(d + 16 * 14, rk[0]);
     }
     mtc_wipe(rk, sizeof rk);
-    mtc_wipe(k, sizeof k);
 }
 
 /* ---- block functions (for tests and the constant-time check) ------------ */

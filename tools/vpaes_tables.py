@@ -280,6 +280,7 @@ def then(first: list[int], second: list[int], times: int = 1) -> list[int]:
 
 # ShiftRows (or its inverse) followed by 0..3 column rotations: MixColumns
 # and InvMixColumns of a shifted state as four shuffles of unshifted values.
+ROTS = [then(list(range(16)), ROT_COL, n) for n in range(4)]
 SR_ROT = [then(SHIFT_ROWS, ROT_COL, n) for n in range(4)]
 ISR_ROT = [then(INV_SHIFT_ROWS, ROT_COL, n) for n in range(4)]
 
@@ -323,31 +324,28 @@ def key_expand(key: bytes) -> list[list[int]]:
 
 
 def inv_mix(v: list[int]) -> list[int]:
-    out = []
-    for c in range(4):
-        col = v[4 * c : 4 * c + 4]
-        for r in range(4):
-            out.append(
-                gmul(14, col[r])
-                ^ gmul(11, col[(r + 1) % 4])
-                ^ gmul(13, col[(r + 2) % 4])
-                ^ gmul(9, col[(r + 3) % 4])
-            )
-    return out
+    """InvMixColumns as the C key schedule does it: multiples, then rotations."""
+    m = {c: [gmul(c, b) for b in v] for c in (9, 11, 13, 14)}
+    out = xor(m[14], shuffle(m[11], ROTS[1]))
+    return xor(out, xor(shuffle(m[13], ROTS[2]), shuffle(m[9], ROTS[3])))
 
 
 def model_encrypt(key: bytes, block: bytes) -> bytes:
     rk = key_expand(key)
     ek = [lin(rk[0], B_LO, B_HI)]
-    ek += [xor(lin(rk[r], B_LO, B_HI), [ENC_CONST] * 16) for r in range(1, 14)]
+    # Middle-round keys are stored un-ShiftRowed: the C code adds them to the
+    # 2 S(y) term before its ShiftRows shuffle, off the round's critical path.
+    ek += [
+        shuffle(xor(lin(rk[r], B_LO, B_HI), [ENC_CONST] * 16), INV_SHIFT_ROWS)
+        for r in range(1, 14)
+    ]
     ek.append(xor(rk[14], [0x63] * 16))
     s = xor(lin(list(block), B_LO, B_HI), ek[0])
     for r in range(1, 14):
         # MixColumns(ShiftRows(S(s))): 2 s[r] + 3 s[r+1] + s[r+2] + s[r+3] per column.
         a1, a2, a3 = (sub_parts(s, pair) for pair in (SB1, SB2, SB3))
-        s = xor(shuffle(a2, SR_ROT[0]), shuffle(a3, SR_ROT[1]))
+        s = xor(shuffle(xor(a2, ek[r]), SR_ROT[0]), shuffle(a3, SR_ROT[1]))
         s = xor(s, xor(shuffle(a1, SR_ROT[2]), shuffle(a1, SR_ROT[3])))
-        s = xor(s, ek[r])
     s = shuffle(sub_parts(s, SBO), SHIFT_ROWS)
     return bytes(xor(s, ek[14]))
 
@@ -355,15 +353,17 @@ def model_encrypt(key: bytes, block: bytes) -> bytes:
 def model_decrypt(key: bytes, block: bytes) -> bytes:
     rk = key_expand(key)
     dk = [xor(lin(rk[14], DB_LO, DB_HI), [DEC_CONST] * 16)]
-    dk += [xor(lin(inv_mix(rk[14 - r]), DB_LO, DB_HI), [DEC_CONST] * 16) for r in range(1, 14)]
+    dk += [
+        shuffle(xor(lin(inv_mix(rk[14 - r]), DB_LO, DB_HI), [DEC_CONST] * 16), SHIFT_ROWS)
+        for r in range(1, 14)
+    ]
     dk.append(rk[0])
     s = xor(lin(list(block), DB_LO, DB_HI), dk[0])
     for r in range(1, 14):
         # InvMixColumns(InvShiftRows(InvS(s))): 14, 11, 13, 9 along each column.
         ne, nb, nd, n9 = (sub_parts(s, DSB[c]) for c in (14, 11, 13, 9))
-        s = xor(shuffle(ne, ISR_ROT[0]), shuffle(nb, ISR_ROT[1]))
+        s = xor(shuffle(xor(ne, dk[r]), ISR_ROT[0]), shuffle(nb, ISR_ROT[1]))
         s = xor(s, xor(shuffle(nd, ISR_ROT[2]), shuffle(n9, ISR_ROT[3])))
-        s = xor(s, dk[r])
     s = shuffle(sub_parts(s, DSBO), INV_SHIFT_ROWS)
     return bytes(xor(s, dk[14]))
 
@@ -414,6 +414,9 @@ TABLES: list[tuple[str, list[int], str]] = [
     ("VP_ISR1", ISR_ROT[1], "InvShiftRows, then each column rotated up one row"),
     ("VP_ISR2", ISR_ROT[2], "InvShiftRows, then each column rotated up two rows"),
     ("VP_ISR3", ISR_ROT[3], "InvShiftRows, then each column rotated up three rows"),
+    ("VP_ROT1", ROTS[1], "each column rotated up one row (key schedule)"),
+    ("VP_ROT2", ROTS[2], "each column rotated up two rows (key schedule)"),
+    ("VP_ROT3", ROTS[3], "each column rotated up three rows (key schedule)"),
 ]
 
 
