@@ -383,8 +383,12 @@ static void ctr_put(uint8_t *ctr, uint64_t hi, uint64_t lo)
 
 static void ctr_next(uint64_t *hi, uint64_t *lo)
 {
-    *lo += 1;
-    *hi += (uint64_t)(*lo == 0);
+    uint64_t l = *lo + 1;
+    /* Opaque to the optimizer: otherwise it may derive the (public) block
+     * index from the (secret) counter and branch or address memory with it. */
+    __asm__("" : "+r"(l));
+    *lo = l;
+    *hi += (uint64_t)(l == 0);
 }
 
 void mtc_vp_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
