@@ -41,6 +41,7 @@ at the zero divisors; the exhaustive check below confirms every case.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 AES_POLY = 0x11B
 F_POLY = 0x13  # w^4 + w + 1
@@ -185,9 +186,8 @@ def to_b(y: int) -> int:
     return (fmul(h, LAM) << 4) | lo
 
 
-def lin_table(f: object) -> list[int]:
+def lin_table(f: Callable[[int], int]) -> tuple[list[int], list[int]]:
     """A GF(2)-linear byte map as two 16-entry nibble tables (lo, hi)."""
-    assert callable(f)
     return [f(n) for n in range(16)], [f(n << 4) for n in range(16)]
 
 
@@ -241,9 +241,8 @@ for _y in range(256):
     assert inverse_via_tables(to_b(_y)) == ginv(_y), hex(_y)
 
 
-def out_pair(f: object) -> tuple[list[int], list[int]]:
+def out_pair(f: Callable[[int], int]) -> tuple[list[int], list[int]]:
     """Output tables (u, t): f applied to each part of the inverse."""
-    assert callable(f)
     return [f(v) for v in U_AES], [f(v) for v in T_AES]
 
 
@@ -261,7 +260,14 @@ SB1 = out_pair(lambda v: to_b(affine_linear(v)))  # B(S(y)) less B(0x63)
 SB2 = out_pair(lambda v: to_b(gmul(2, affine_linear(v))))  # B(2 S(y)) likewise
 SB3 = out_pair(lambda v: to_b(gmul(3, affine_linear(v))))  # B(3 S(y)) likewise
 SBO = out_pair(affine_linear)  # S(y) less 0x63, AES basis (last round)
-DSB = {c: out_pair(lambda v, c=c: to_b(AFF_LIN_INV[gmul(c, v)])) for c in (9, 11, 13, 14)}
+
+
+def dec_times(c: int) -> Callable[[int], int]:
+    """v -> DB(c v): a multiple of InvS(y) on the decryption basis."""
+    return lambda v: to_b(AFF_LIN_INV[gmul(c, v)])
+
+
+DSB = {c: out_pair(dec_times(c)) for c in (9, 11, 13, 14)}
 DSBO = out_pair(lambda v: v)  # InvS(y), AES basis (last round)
 
 # Byte permutations of a column-major state (byte 4c + r is row r, column c).
@@ -293,7 +299,7 @@ def shuffle(v: list[int], idx: list[int]) -> list[int]:
 
 
 def xor(a: list[int], b: list[int]) -> list[int]:
-    return [x ^ y for x, y in zip(a, b)]
+    return [x ^ y for x, y in zip(a, b, strict=True)]
 
 
 def lin(v: list[int], lo: list[int], hi: list[int]) -> list[int]:
@@ -319,8 +325,8 @@ def key_expand(key: bytes) -> list[list[int]]:
             rcon = gmul(rcon, 2)
         elif i % 8 == 4:
             t = [SBOX[b] for b in t]
-        w.append([a ^ b for a, b in zip(w[i - 8], t)])
-    return [sum(w[4 * r : 4 * r + 4], []) for r in range(15)]
+        w.append([a ^ b for a, b in zip(w[i - 8], t, strict=True)])
+    return [[b for word in w[4 * r : 4 * r + 4] for b in word] for r in range(15)]
 
 
 def inv_mix(v: list[int]) -> list[int]:
@@ -336,8 +342,7 @@ def model_encrypt(key: bytes, block: bytes) -> bytes:
     # Middle-round keys are stored un-ShiftRowed: the C code adds them to the
     # 2 S(y) term before its ShiftRows shuffle, off the round's critical path.
     ek += [
-        shuffle(xor(lin(rk[r], B_LO, B_HI), [ENC_CONST] * 16), INV_SHIFT_ROWS)
-        for r in range(1, 14)
+        shuffle(xor(lin(rk[r], B_LO, B_HI), [ENC_CONST] * 16), INV_SHIFT_ROWS) for r in range(1, 14)
     ]
     ek.append(xor(rk[14], [0x63] * 16))
     s = xor(lin(list(block), B_LO, B_HI), ek[0])
