@@ -450,34 +450,45 @@ static void vp_chain_start(struct vp_chain *c, int decrypt, const struct mtc_ige
     c->left = job->nblocks;
 }
 
-/* `steps` blocks of each of the VP_LANES chains.  In both directions the
- * step is out = F(in ^ a) ^ b, then b = in, a = out. */
-static void vp_chains_run(struct vp_chain *c, int decrypt, size_t steps)
+/* `steps` blocks of each of the first n chains (n a constant at every call
+ * site).  In both directions a step is out = F(in ^ a) ^ b, then b = in,
+ * a = out. */
+INLINE void vp_chains_run(struct vp_chain *c, int decrypt, size_t steps, int n)
 {
     const uint8_t *ks[VP_LANES];
-    for (int l = 0; l < VP_LANES; l++) ks[l] = c[l].ks;
+    for (int l = 0; l < n; l++) ks[l] = c[l].ks;
     for (size_t t = 0; t < steps; t++) {
         V s[VP_LANES], last[VP_LANES], x[VP_LANES];
-        for (int l = 0; l < VP_LANES; l++) {
+        for (int l = 0; l < n; l++) {
             x[l] = VLOAD(c[l].in + 16 * t);
             s[l] = VXOR(x[l], c[l].a);
             last[l] = c[l].b;
         }
         if (decrypt)
-            vp_decrypt_lanes(ks, s, last, VP_LANES);
+            vp_decrypt_lanes(ks, s, last, n);
         else
-            vp_encrypt_lanes(ks, s, last, VP_LANES);
-        for (int l = 0; l < VP_LANES; l++) {
+            vp_encrypt_lanes(ks, s, last, n);
+        for (int l = 0; l < n; l++) {
             VSTORE(c[l].out + 16 * t, s[l]);
             c[l].a = s[l];
             c[l].b = x[l];
         }
     }
-    for (int l = 0; l < VP_LANES; l++) {
+    for (int l = 0; l < n; l++) {
         c[l].in += 16 * steps;
         c[l].out += 16 * steps;
         c[l].left -= steps;
     }
+}
+
+static void vp_run4(struct vp_chain *c, int decrypt, size_t steps)
+{
+    vp_chains_run(c, decrypt, steps, VP_LANES);
+}
+
+static void vp_run2(struct vp_chain *c, int decrypt, size_t steps)
+{
+    vp_chains_run(c, decrypt, steps, 2);
 }
 
 /* The rest of one chain alone. */
@@ -497,11 +508,20 @@ static void vp_chain_finish(struct vp_chain *c, int decrypt)
     mtc_wipe(iv, sizeof iv);
 }
 
+static size_t vp_min_left(const struct vp_chain *c, int n)
+{
+    size_t m = c[0].left;
+    for (int l = 1; l < n; l++)
+        if (c[l].left < m) m = c[l].left;
+    return m;
+}
+
+/* Independent messages VP_LANES at a time; when the jobs run out, the chains
+ * left go two at a time, then one. */
 int mtc_vp_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
 {
     struct vp_chain c[VP_LANES];
     size_t next = 0;
-    int busy = 0;
     memset(c, 0, sizeof c);
     for (;;) {
         /* Every lane that ran dry takes the next job with blocks in it. */
@@ -510,19 +530,24 @@ int mtc_vp_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
             while (next < n && jobs[next].nblocks == 0) next++;
             if (next < n) vp_chain_start(&c[l], decrypt, &jobs[next++]);
         }
-        busy = 0;
-        for (int l = 0; l < VP_LANES; l++) busy += c[l].left != 0;
-        if (busy == 0) break;
-        if (busy < VP_LANES) {
-            /* Fewer chains than lanes (the jobs ran out): finish them one by one. */
-            for (int l = 0; l < VP_LANES; l++)
-                if (c[l].left) vp_chain_finish(&c[l], decrypt);
-            continue;
+        /* The busy chains to the front (this happens only once the jobs ran out). */
+        int busy = 0;
+        for (int l = 0; l < VP_LANES; l++) {
+            if (!c[l].left) continue;
+            if (l != busy) {
+                c[busy] = c[l];
+                c[l].left = 0;
+            }
+            busy++;
         }
-        size_t steps = c[0].left;
-        for (int l = 1; l < VP_LANES; l++)
-            if (c[l].left < steps) steps = c[l].left;
-        vp_chains_run(c, decrypt, steps);
+        if (busy == VP_LANES)
+            vp_run4(c, decrypt, vp_min_left(c, VP_LANES));
+        else if (busy >= 2)
+            vp_run2(c, decrypt, vp_min_left(c, 2));
+        else if (busy == 1)
+            vp_chain_finish(&c[0], decrypt);
+        else
+            break;
     }
     mtc_wipe(c, sizeof c);
     return MTC_OK;
