@@ -63,13 +63,16 @@ def gmul(a: int, b: int) -> int:
     return r
 
 
+# Powers of the generator 0x03 give every nonzero element once: a^-1 = 3^(255 - log a).
+EXP = [1]
+for _ in range(254):
+    EXP.append(gmul(EXP[-1], 3))
+LOG = {v: k for k, v in enumerate(EXP)}
+assert len(LOG) == 255
+
+
 def ginv(a: int) -> int:
-    if a == 0:
-        return 0
-    r = 1
-    for _ in range(254):  # a^254 = a^-1
-        r = gmul(r, a)
-    return r
+    return 0 if a == 0 else EXP[(255 - LOG[a]) % 255]
 
 
 def rotl8(v: int, n: int) -> int:
@@ -81,6 +84,7 @@ def affine_linear(v: int) -> int:
     return v ^ rotl8(v, 1) ^ rotl8(v, 2) ^ rotl8(v, 3) ^ rotl8(v, 4)
 
 
+assert all(gmul(a, ginv(a)) == 1 for a in range(1, 256))
 SBOX = [affine_linear(ginv(v)) ^ 0x63 for v in range(256)]
 INV_SBOX = [0] * 256
 for _v, _s in enumerate(SBOX):
