@@ -6,9 +6,10 @@
  * the AES S-box and FIPS-197, by tools/vpaes_tables.py, whose docstring has
  * the mathematics.
  *
- * Constant time by construction: the only memory this code reads at a
- * secret-dependent place is none (tables are whole vectors in registers,
- * indexed inside the shuffle), and nothing branches on data.
+ * Constant time by construction: no memory address depends on key or data
+ * (each table is one vector, indexed inside the shuffle instruction), and
+ * nothing branches on them; tests/ct/ct_aes_vpaes.c checks this under
+ * valgrind.
  *
  * The state between rounds is kept in the "B basis" (a tower field
  * GF((2^4)^2) the nibble formulas work in): round keys are stored there too,

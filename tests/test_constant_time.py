@@ -15,7 +15,8 @@ size N"), which is what a timing leak through branches or cache lines needs.
   again on the vector-permute one (-DCT_BACKEND); no report.
 * ct_msg_open.c: mtc_msg_open, mtc_msg_open_batch and the secret-chat
   mtc_e2e_open on valid, tampered and bad-length packets, with the auth key,
-  msg_key and encrypted data marked.
+  msg_key and encrypted data marked, on the portable and the vector-permute
+  backends.
   The only report allowed is the branch on the final status (the decision to
   return the length or wipe the output), which must be there: it proves the
   marking reached the status through decryption and hashing.
@@ -244,10 +245,13 @@ def test_modes_check_detects_deliberate_leak(tmp_path: Path, core_dir: Path) -> 
 # ---- the message open path -------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["PORTABLE", "VPAES"])
 @pytest.mark.parametrize("opt", ["-O2", "-O3"])
-def test_message_open_constant_time_until_status(tmp_path: Path, opt: str, core_dir: Path) -> None:
+def test_message_open_constant_time_until_status(
+    tmp_path: Path, opt: str, backend: str, core_dir: Path
+) -> None:
     sources = [CT / "ct_msg_open.c", *_core_objects(core_dir, opt)]
-    valgrind, exe = _build(tmp_path, opt, sources)
+    valgrind, exe = _build(tmp_path, opt, sources, f"-DCT_BACKEND=MTC_BACKEND_{backend}")
     res = _memcheck(valgrind, exe)
     reports = _reports(res.stderr)
     leaks = [r for r in reports if not r.is_status_branch]
