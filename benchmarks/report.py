@@ -120,6 +120,8 @@ def _impl(name: str) -> str:
             return part
     if name.startswith("test_ige_portable"):
         return "mtcrypt (portable backend)"
+    if name.startswith("test_backends"):
+        return f"mtcrypt ({params[-1]} backend)"
     if name.startswith("test_seal_64k_threads"):
         return f"mtcrypt, {params[0]} thread(s)"
     base = name.split("[", 1)[0].removeprefix("test_")

@@ -53,6 +53,21 @@ int mtc_cpu_features(void)
     return f;
 }
 
+/* The vector-permute AES needs SSSE3 on x86-64; on aarch64 NEON is part of
+ * the base architecture. */
+static int vpaes_usable(int f)
+{
+#if defined(MTC_HAVE_VPAES) && defined(__x86_64__)
+    return (f & MTC_CPU_SSSE3) != 0;
+#elif defined(MTC_HAVE_VPAES)
+    (void)f;
+    return 1;
+#else
+    (void)f;
+    return 0;
+#endif
+}
+
 int mtc_select_backend(int backend)
 {
     int f = mtc_cpu_features();
@@ -61,6 +76,7 @@ int mtc_select_backend(int backend)
     case MTC_BACKEND_AUTO:
         if (f & MTC_CPU_VAES) backend = MTC_BACKEND_VAES;
         else if (f & MTC_CPU_AESNI) backend = MTC_BACKEND_AESNI;
+        else if (vpaes_usable(f)) backend = MTC_BACKEND_VPAES;
         else backend = MTC_BACKEND_PORTABLE;
         break;
     case MTC_BACKEND_PORTABLE:
@@ -70,6 +86,9 @@ int mtc_select_backend(int backend)
         break;
     case MTC_BACKEND_VAES:
         if (!(f & MTC_CPU_VAES)) return MTC_ERR_UNAVAILABLE;
+        break;
+    case MTC_BACKEND_VPAES:
+        if (!vpaes_usable(f)) return MTC_ERR_UNAVAILABLE;
         break;
     default:
         return MTC_ERR_ARG;

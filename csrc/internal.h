@@ -62,6 +62,27 @@ void mtc_vaes_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
 int mtc_vaes_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
 #endif
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define MTC_HAVE_VPAES 1
+/* Vector-permute AES (aes_vpaes.c): SSSE3 on x86-64, NEON on aarch64.
+ * Schedules are 15 round keys of 16 bytes in the code's own basis; expand
+ * fills either schedule (or both; NULL skips one). */
+void mtc_vp_expand(uint64_t *enc, uint64_t *dec, const uint8_t *key32);
+void mtc_vp_encrypt_blocks(const uint64_t *enc, const uint8_t *in, uint8_t *out, size_t nblocks);
+void mtc_vp_decrypt_blocks(const uint64_t *dec, const uint8_t *in, uint8_t *out, size_t nblocks);
+void mtc_vp_ige_encrypt(const uint64_t *enc, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_vp_ige_decrypt(const uint64_t *dec, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_vp_cbc_encrypt(const uint64_t *enc, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_vp_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_vp_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
+                       uint8_t *out, size_t nblocks);
+int mtc_vp_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+#endif
+
 /* Overwrite memory in a way the compiler may not elide. */
 void mtc_wipe(void *p, size_t n);
 

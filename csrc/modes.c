@@ -8,6 +8,13 @@ static int accelerated(int backend)
     return backend == MTC_BACKEND_AESNI || backend == MTC_BACKEND_VAES;
 }
 
+/* The vector-permute backend (aes_vpaes.c), where this build has it. */
+#ifdef MTC_HAVE_VPAES
+#define VPAES(backend) ((backend) == MTC_BACKEND_VPAES)
+#else
+#define VPAES(backend) 0
+#endif
+
 static inline void xor16(uint8_t *dst, const uint8_t *a, const uint8_t *b)
 {
     for (int i = 0; i < 16; i++) dst[i] = (uint8_t)(a[i] ^ b[i]);
@@ -22,6 +29,13 @@ int mtc_aes256_init(mtc_aes256 *ctx, const uint8_t *key32)
     if (accelerated(ctx->backend)) {
         mtc_ni_expand_enc(ctx->enc, key32);
         mtc_ni_expand_dec(ctx->dec, ctx->enc);
+        ctx->ready = 1;
+        return MTC_OK;
+    }
+#endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_expand(ctx->enc, ctx->dec, key32);
         ctx->ready = 1;
         return MTC_OK;
     }
@@ -156,6 +170,12 @@ int mtc_ige256_encrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
     return MTC_OK;
 }
@@ -167,6 +187,12 @@ int mtc_ige256_decrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
 #if defined(__x86_64__)
     if (accelerated(ctx->backend)) {
         mtc_ni_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
         return MTC_OK;
     }
 #endif
@@ -186,6 +212,14 @@ int mtc_ige256_encrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
     if (accelerated(mtc_rt.aes)) {
         mtc_ni_expand_enc(sk, key32);
         mtc_ni_ige_encrypt(sk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        return MTC_OK;
+    }
+#endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(mtc_rt.aes)) {
+        mtc_vp_expand(sk, NULL, key32);
+        mtc_vp_ige_encrypt(sk, iv, in, out, len / 16);
         mtc_wipe(sk, 30 * sizeof(uint64_t));
         return MTC_OK;
     }
@@ -214,6 +248,14 @@ int mtc_ige256_decrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
         return MTC_OK;
     }
 #endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(mtc_rt.aes)) {
+        mtc_vp_expand(NULL, sk, key32);
+        mtc_vp_ige_decrypt(sk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        return MTC_OK;
+    }
+#endif
     mtc_aesp_expand(sk, key32);
     p_ige_decrypt(sk, iv, in, out, len / 16);
     mtc_wipe(sk, sizeof sk);
@@ -226,6 +268,9 @@ int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
     /* One or two chains gain nothing from the lanes' setup: run them alone. */
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_VAES) return mtc_vaes_ige_batch(decrypt, n, jobs);
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_AESNI) return mtc_ni_ige_batch(decrypt, n, jobs);
+#endif
+#ifdef MTC_HAVE_VPAES
+    if (n >= 2 && VPAES(mtc_rt.aes)) return mtc_vp_ige_batch(decrypt, n, jobs);
 #endif
     /* Portable: the bitsliced core shares one key across its four lanes, so
      * independent messages run one after another. */
@@ -300,6 +345,12 @@ int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
     return MTC_OK;
 }
@@ -318,6 +369,12 @@ int mtc_cbc256_decrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_cbc_decrypt(ctx->dec, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_cbc_decrypt(ctx->enc, iv16, in, out, len / 16);
     return MTC_OK;
 }
@@ -332,6 +389,12 @@ static void ctr_blocks(const mtc_aes256 *ctx, uint8_t *ctr16, const uint8_t *in,
     }
     if (accelerated(ctx->backend)) {
         mtc_ni_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
+        return;
+    }
+#endif
+#ifdef MTC_HAVE_VPAES
+    if (VPAES(ctx->backend)) {
+        mtc_vp_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
         return;
     }
 #endif

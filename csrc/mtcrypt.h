@@ -44,7 +44,8 @@ enum {
     MTC_BACKEND_AUTO = 0,
     MTC_BACKEND_PORTABLE = 1,  /* bitsliced, constant time, plain C */
     MTC_BACKEND_AESNI = 2,     /* AES-NI on 128-bit registers */
-    MTC_BACKEND_VAES = 3       /* AES-NI for serial chains, VAES/AVX-512 for parallel work */
+    MTC_BACKEND_VAES = 3,      /* AES-NI for serial chains, VAES/AVX-512 for parallel work */
+    MTC_BACKEND_VPAES = 4      /* vector permutes (SSSE3 or NEON byte shuffles), constant time */
 };
 
 int mtc_cpu_features(void);

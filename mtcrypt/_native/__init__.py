@@ -5,7 +5,7 @@ checks in ``mtcrypt._validation`` and the thin wrappers in :mod:`mtcrypt.crypto`
 and :mod:`mtcrypt.mtproto`; it is excluded from strict typing.
 
 The backend is chosen once, at import, from the ``MTCRYPT_BACKEND`` environment
-variable: ``auto`` (default), ``portable``, ``aesni`` or ``vaes``.
+variable: ``auto`` (default), ``portable``, ``vpaes``, ``aesni`` or ``vaes``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ BACKENDS: dict[str, int] = {
     "portable": lib.MTC_BACKEND_PORTABLE,
     "aesni": lib.MTC_BACKEND_AESNI,
     "vaes": lib.MTC_BACKEND_VAES,
+    "vpaes": lib.MTC_BACKEND_VPAES,
 }
 BACKEND_NAMES: dict[int, str] = {v: k for k, v in BACKENDS.items() if k != "auto"}
 

@@ -15,7 +15,7 @@ class BackendInfo:
     """A snapshot of the native core's configuration."""
 
     aes: str
-    """AES implementation in use: ``"vaes"``, ``"aesni"`` or ``"portable"``."""
+    """AES implementation in use: ``"vaes"``, ``"aesni"``, ``"vpaes"`` or ``"portable"``."""
     sha_accelerated: bool
     """Whether SHA-1/SHA-256 use the CPU's SHA extensions."""
     cpu_features: tuple[str, ...]
