@@ -9,7 +9,7 @@
 struct mtc_runtime {
     int cpu;      /* MTC_CPU_* bits detected */
     int aes;      /* MTC_BACKEND_* in use */
-    int sha_ni;   /* 1: SHA extensions in use */
+    int sha_ni;   /* 1: SHA extensions in use (SHA-NI on x86, ARMv8 SHA1/SHA2) */
 };
 extern struct mtc_runtime mtc_rt;
 
@@ -60,6 +60,27 @@ void mtc_vaes_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
 void mtc_vaes_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
                           uint8_t *out, size_t nblocks);
 int mtc_vaes_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+#endif
+
+/* ARMv8 Cryptography Extensions (aes_armv8.c), little-endian aarch64 only;
+ * same schedule layout as AES-NI. */
+#if defined(__aarch64__) && !defined(__AARCH64EB__) && defined(__GNUC__)
+#define MTC_ARMV8 1
+void mtc_a8_expand_enc(uint64_t *enc, const uint8_t *key32);
+void mtc_a8_expand_dec(uint64_t *dec, const uint64_t *enc);
+void mtc_a8_ige_encrypt(const uint64_t *enc, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_a8_ige_decrypt(const uint64_t *dec, uint8_t *iv32, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_a8_cbc_encrypt(const uint64_t *enc, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_a8_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
+                        uint8_t *out, size_t nblocks);
+void mtc_a8_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
+                       uint8_t *out, size_t nblocks);
+int mtc_a8_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
+#else
+#define MTC_ARMV8 0
 #endif
 
 /* Overwrite memory in a way the compiler may not elide. */

@@ -3,10 +3,12 @@
 #include "internal.h"
 #include <stdlib.h>
 
+#if defined(__x86_64__)
 static int accelerated(int backend)
 {
     return backend == MTC_BACKEND_AESNI || backend == MTC_BACKEND_VAES;
 }
+#endif
 
 static inline void xor16(uint8_t *dst, const uint8_t *a, const uint8_t *b)
 {
@@ -22,6 +24,14 @@ int mtc_aes256_init(mtc_aes256 *ctx, const uint8_t *key32)
     if (accelerated(ctx->backend)) {
         mtc_ni_expand_enc(ctx->enc, key32);
         mtc_ni_expand_dec(ctx->dec, ctx->enc);
+        ctx->ready = 1;
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_expand_enc(ctx->enc, key32);
+        mtc_a8_expand_dec(ctx->dec, ctx->enc);
         ctx->ready = 1;
         return MTC_OK;
     }
@@ -156,6 +166,12 @@ int mtc_ige256_encrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
     return MTC_OK;
 }
@@ -167,6 +183,12 @@ int mtc_ige256_decrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
 #if defined(__x86_64__)
     if (accelerated(ctx->backend)) {
         mtc_ni_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
         return MTC_OK;
     }
 #endif
@@ -186,6 +208,14 @@ int mtc_ige256_encrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
     if (accelerated(mtc_rt.aes)) {
         mtc_ni_expand_enc(sk, key32);
         mtc_ni_ige_encrypt(sk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (mtc_rt.aes == MTC_BACKEND_ARMV8) {
+        mtc_a8_expand_enc(sk, key32);
+        mtc_a8_ige_encrypt(sk, iv, in, out, len / 16);
         mtc_wipe(sk, 30 * sizeof(uint64_t));
         return MTC_OK;
     }
@@ -214,6 +244,17 @@ int mtc_ige256_decrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (mtc_rt.aes == MTC_BACKEND_ARMV8) {
+        uint64_t dk[30];
+        mtc_a8_expand_enc(sk, key32);
+        mtc_a8_expand_dec(dk, sk);
+        mtc_a8_ige_decrypt(dk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        mtc_wipe(dk, sizeof dk);
+        return MTC_OK;
+    }
+#endif
     mtc_aesp_expand(sk, key32);
     p_ige_decrypt(sk, iv, in, out, len / 16);
     mtc_wipe(sk, sizeof sk);
@@ -226,6 +267,9 @@ int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
     /* One or two chains gain nothing from the lanes' setup: run them alone. */
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_VAES) return mtc_vaes_ige_batch(decrypt, n, jobs);
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_AESNI) return mtc_ni_ige_batch(decrypt, n, jobs);
+#endif
+#if MTC_ARMV8
+    if (n >= 3 && mtc_rt.aes == MTC_BACKEND_ARMV8) return mtc_a8_ige_batch(decrypt, n, jobs);
 #endif
     /* Portable: the bitsliced core shares one key across its four lanes, so
      * independent messages run one after another. */
@@ -300,6 +344,12 @@ int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
     return MTC_OK;
 }
@@ -318,6 +368,12 @@ int mtc_cbc256_decrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_cbc_decrypt(ctx->dec, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
     p_cbc_decrypt(ctx->enc, iv16, in, out, len / 16);
     return MTC_OK;
 }
@@ -332,6 +388,12 @@ static void ctr_blocks(const mtc_aes256 *ctx, uint8_t *ctr16, const uint8_t *in,
     }
     if (accelerated(ctx->backend)) {
         mtc_ni_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
+        return;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
         return;
     }
 #endif

@@ -16,13 +16,15 @@ from mtcrypt.errors import BackendUnavailable
 
 def test_backend_info_reports_choice() -> None:
     info = mc.backend_info()
-    assert info.aes in ("portable", "aesni", "vaes")
+    assert info.aes in ("portable", "aesni", "vaes", "armv8")
     requested = os.environ.get("MTCRYPT_BACKEND", "auto") or "auto"
     assert info.requested == requested
     if requested == "portable":
         assert info.aes == "portable" and not info.sha_accelerated
     if requested == "auto" and "aesni" in info.cpu_features:
         assert info.aes in ("aesni", "vaes")
+    if requested == "auto" and "armv8_aes" in info.cpu_features:
+        assert info.aes == "armv8"
 
 
 def test_unknown_backend_rejected() -> None:
@@ -47,7 +49,7 @@ def test_bad_env_var_gives_clear_error() -> None:
     assert "MTCRYPT_BACKEND='nope'" in out.stderr
 
 
-@pytest.mark.parametrize("name", ["portable", "aesni", "vaes"])
+@pytest.mark.parametrize("name", ["portable", "aesni", "vaes", "armv8"])
 def test_every_available_backend_agrees(name: str) -> None:
     """Each backend against the one the process started with (a different
     implementation unless they are the same backend, which the suite's runs
@@ -69,6 +71,23 @@ def test_every_available_backend_agrees(name: str) -> None:
         assert mc.ige256_encrypt_batch(items) == reference_batch
     finally:
         select_backend(before)
+
+
+def test_backend_of_another_architecture_is_unavailable() -> None:
+    """Each accelerated backend is refused, with the documented error, where its
+    instructions are absent: armv8 on x86, the x86 ones on aarch64."""
+    features = mc.backend_info().cpu_features
+    absent = [
+        name
+        for name, needs in (("armv8", "armv8_aes"), ("aesni", "aesni"), ("vaes", "vaes"))
+        if needs not in features
+    ]
+    assert absent  # no CPU has both AES-NI and the ARMv8 extensions
+    before = mc.backend_info().aes
+    for name in absent:
+        with pytest.raises(BackendUnavailable, match=f"{name!r} is not supported by this CPU"):
+            select_backend(name)
+        assert mc.backend_info().aes == before
 
 
 def test_gil_is_released_during_native_calls() -> None:

@@ -38,6 +38,7 @@ _SOURCES = [
     "aes_portable.c",
     "aes_ni.c",
     "aes_vaes.c",
+    "aes_armv8.c",
     "sha.c",
     "message.c",
     "pq.c",
