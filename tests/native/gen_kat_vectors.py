@@ -96,7 +96,9 @@ def render() -> str:
     out.append(_table("kat_cipher", "vec_cbc", _cipher_rows("CBC", _load("aes256_cbc.json"), "iv")))
     out.append(
         _table(
-            "kat_cipher", "vec_ctr", _cipher_rows("CTR", _load("aes256_ctr.json"), "initial_counter")
+            "kat_cipher",
+            "vec_ctr",
+            _cipher_rows("CTR", _load("aes256_ctr.json"), "initial_counter"),
         )
     )
     out.append(_table("kat_cipher", "vec_ige", _cipher_rows("IGE", _load("aes256_ige.json"), "iv")))
