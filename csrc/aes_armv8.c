@@ -222,29 +222,8 @@ void mtc_a8_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
     STORE(iv16, prev);
 }
 
-/* Big-endian 128-bit counter: two 64-bit halves in registers, turned into a
- * block by one byte reversal within each half. */
-static inline void ctr_load(const uint8_t *ctr, uint64_t *hi, uint64_t *lo)
-{
-    uint64_t h = 0, l = 0;
-    for (int i = 0; i < 8; i++) {
-        h = (h << 8) | ctr[i];
-        l = (l << 8) | ctr[8 + i];
-    }
-    *hi = h;
-    *lo = l;
-}
-
-static inline void ctr_store(uint8_t *ctr, uint64_t hi, uint64_t lo)
-{
-    for (int i = 7; i >= 0; i--) {
-        ctr[i] = (uint8_t)hi;
-        ctr[8 + i] = (uint8_t)lo;
-        hi >>= 8;
-        lo >>= 8;
-    }
-}
-
+/* The counter in two 64-bit halves (mtc_ctr_load), turned into a block by
+ * one byte reversal within each half. */
 static inline uint8x16_t ctr_block(uint64_t hi, uint64_t lo)
 {
     return vrev64q_u8(vreinterpretq_u8_u64(vcombine_u64(vcreate_u64(hi), vcreate_u64(lo))));
@@ -256,7 +235,7 @@ void mtc_a8_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
 {
     LOAD_KEYS(k, enc);
     uint64_t hi, lo;
-    ctr_load(ctr16, &hi, &lo);
+    mtc_ctr_load(ctr16, &hi, &lo);
     size_t i = 0;
     for (; i + A8_WIDE <= nblocks; i += A8_WIDE) {
         uint8x16_t s[A8_WIDE];
@@ -281,144 +260,62 @@ void mtc_a8_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
         hi += (lo == 0);
         STORE(out + 16 * i, XOR(ks, LOAD(in + 16 * i)));
     }
-    ctr_store(ctr16, hi, lo);
+    mtc_ctr_store(ctr16, hi, lo);
 }
 
 /* ---- multi-message IGE: eight independent chains interleaved ----------- */
 
-#define A8_LANES 8
+#define LANE_KEY(l, r) LOAD((const uint8_t *)(l).rk + 16 * (r))
 
-struct a8_lane {
-    uint8x16_t y_prev, x_prev;
-    const uint8_t *in;
-    uint8_t *out;
-    size_t left;        /* blocks left in the current job */
-    uint8_t rk[15 * 16];
-};
-
-static void a8_lane_load(struct a8_lane *l, int decrypt, const struct mtc_ige_job *job)
-{
-    uint64_t enc[30];
-    mtc_a8_expand_enc(enc, job->key);
-    if (decrypt) {
-        uint64_t dec[30];
-        mtc_a8_expand_dec(dec, enc);
-        memcpy(l->rk, dec, sizeof l->rk);
-        mtc_wipe(dec, sizeof dec);
-    } else {
-        memcpy(l->rk, enc, sizeof l->rk);
-    }
-    mtc_wipe(enc, sizeof enc);
-    l->y_prev = LOAD(job->iv);
-    l->x_prev = LOAD(job->iv + 16);
-    l->in = job->in;
-    l->out = job->out;
-    l->left = job->nblocks;
-}
-
-/* Runs `steps` blocks on every lane.  Idle lanes chew on a private scratch
- * block so the inner loop has no per-lane branches.  Per block and lane the
- * first round is AESE(chain value, data ^ k0), the last an XOR with
- * k14 ^ chain value, as in the single-stream code. */
-static void a8_batch_steps(struct a8_lane *lanes, int decrypt, size_t steps)
+/* Runs `steps` blocks on every lane (modes.c schedules the lanes).  Per
+ * block and lane the first round is AESE(chain value, data ^ k0), the last
+ * an XOR with k14 ^ chain value, as in the single-stream code. */
+static void a8_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps)
 {
     for (size_t t = 0; t < steps; t++) {
-        uint8x16_t s[A8_LANES], a[A8_LANES];
-        for (int j = 0; j < A8_LANES; j++) {
+        uint8x16_t s[MTC_IGE_LANES], a[MTC_IGE_LANES];
+        for (int j = 0; j < MTC_IGE_LANES; j++) {
             a[j] = LOAD(lanes[j].in);
-            s[j] = decrypt ? lanes[j].x_prev : lanes[j].y_prev;
+            s[j] = LOAD(decrypt ? lanes[j].x_prev : lanes[j].y_prev);
         }
         if (decrypt) {
-            for (int j = 0; j < A8_LANES; j++)
-                DR(s[j], XOR(a[j], LOAD(lanes[j].rk)));
+            for (int j = 0; j < MTC_IGE_LANES; j++)
+                DR(s[j], XOR(a[j], LANE_KEY(lanes[j], 0)));
             for (int r = 1; r < 13; r++)
-                for (int j = 0; j < A8_LANES; j++)
-                    DR(s[j], LOAD(lanes[j].rk + 16 * r));
-            for (int j = 0; j < A8_LANES; j++) {
-                uint8x16_t u = vaesdq_u8(s[j], LOAD(lanes[j].rk + 16 * 13));
-                uint8x16_t x = XOR(u, XOR(LOAD(lanes[j].rk + 16 * 14), lanes[j].y_prev));
+                for (int j = 0; j < MTC_IGE_LANES; j++)
+                    DR(s[j], LANE_KEY(lanes[j], r));
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
+                uint8x16_t u = vaesdq_u8(s[j], LANE_KEY(lanes[j], 13));
+                uint8x16_t x = XOR(u, XOR(LANE_KEY(lanes[j], 14), LOAD(lanes[j].y_prev)));
                 STORE(lanes[j].out, x);
-                lanes[j].y_prev = a[j];
-                lanes[j].x_prev = x;
+                STORE(lanes[j].y_prev, a[j]);
+                STORE(lanes[j].x_prev, x);
             }
         } else {
-            for (int j = 0; j < A8_LANES; j++)
-                ER(s[j], XOR(a[j], LOAD(lanes[j].rk)));
+            for (int j = 0; j < MTC_IGE_LANES; j++)
+                ER(s[j], XOR(a[j], LANE_KEY(lanes[j], 0)));
             for (int r = 1; r < 13; r++)
-                for (int j = 0; j < A8_LANES; j++)
-                    ER(s[j], LOAD(lanes[j].rk + 16 * r));
-            for (int j = 0; j < A8_LANES; j++) {
-                uint8x16_t u = vaeseq_u8(s[j], LOAD(lanes[j].rk + 16 * 13));
-                uint8x16_t y = XOR(u, XOR(LOAD(lanes[j].rk + 16 * 14), lanes[j].x_prev));
+                for (int j = 0; j < MTC_IGE_LANES; j++)
+                    ER(s[j], LANE_KEY(lanes[j], r));
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
+                uint8x16_t u = vaeseq_u8(s[j], LANE_KEY(lanes[j], 13));
+                uint8x16_t y = XOR(u, XOR(LANE_KEY(lanes[j], 14), LOAD(lanes[j].x_prev)));
                 STORE(lanes[j].out, y);
-                lanes[j].x_prev = a[j];
-                lanes[j].y_prev = y;
+                STORE(lanes[j].x_prev, a[j]);
+                STORE(lanes[j].y_prev, y);
             }
         }
-        for (int j = 0; j < A8_LANES; j++) {
-            if (lanes[j].left) {
-                lanes[j].in += 16;
-                lanes[j].out += 16;
-                lanes[j].left--;
-            }
-        }
+        mtc_ige_lanes_advance(lanes);
     }
 }
+
+static const struct mtc_ige_lane_impl a8_lanes = {
+    mtc_a8_expand_enc, mtc_a8_expand_dec, mtc_a8_ige_encrypt, mtc_a8_ige_decrypt, a8_batch_steps,
+};
 
 int mtc_a8_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
 {
-    struct a8_lane lanes[A8_LANES];
-    uint8_t scratch[A8_LANES][16];
-    size_t next = 0;
-    int active = 0;
-    memset(lanes, 0, sizeof lanes);
-    memset(scratch, 0, sizeof scratch);
-
-    for (int j = 0; j < A8_LANES; j++) {
-        lanes[j].in = scratch[j];
-        lanes[j].out = scratch[j];
-    }
-    for (;;) {
-        /* Refill idle lanes with the next non-empty jobs. */
-        for (int j = 0; j < A8_LANES; j++) {
-            if (lanes[j].left) continue;
-            if (lanes[j].in != scratch[j]) {
-                active--;
-                lanes[j].in = scratch[j];
-                lanes[j].out = scratch[j];
-            }
-            while (next < n && jobs[next].nblocks == 0) next++;
-            if (next < n) {
-                a8_lane_load(&lanes[j], decrypt, &jobs[next]);
-                next++;
-                active++;
-            }
-        }
-        if (active == 0) break;
-        if (active < 3) {
-            /* Too few chains to interleave: finish them one at a time. */
-            for (int j = 0; j < A8_LANES; j++) {
-                if (!lanes[j].left) continue;
-                uint8_t iv[32];
-                STORE(iv, lanes[j].y_prev);
-                STORE(iv + 16, lanes[j].x_prev);
-                if (decrypt)
-                    mtc_a8_ige_decrypt((const uint64_t *)(void *)lanes[j].rk, iv,
-                                       lanes[j].in, lanes[j].out, lanes[j].left);
-                else
-                    mtc_a8_ige_encrypt((const uint64_t *)(void *)lanes[j].rk, iv,
-                                       lanes[j].in, lanes[j].out, lanes[j].left);
-                lanes[j].left = 0;
-            }
-            continue;
-        }
-        size_t steps = SIZE_MAX;
-        for (int j = 0; j < A8_LANES; j++)
-            if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
-        a8_batch_steps(lanes, decrypt, steps);
-    }
-    mtc_wipe(lanes, sizeof lanes);
-    return MTC_OK;
+    return mtc_ige_batch_lanes(decrypt, n, jobs, &a8_lanes);
 }
 
 #if defined(__clang__)

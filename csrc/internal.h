@@ -38,6 +38,66 @@ struct mtc_ige_job {
 };
 int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs);
 
+/* The big-endian 128-bit CTR counter as two 64-bit halves, for the backends
+ * that count in registers. */
+static inline void mtc_ctr_load(const uint8_t *ctr, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t h = 0, l = 0;
+    for (int i = 0; i < 8; i++) {
+        h = (h << 8) | ctr[i];
+        l = (l << 8) | ctr[8 + i];
+    }
+    *hi = h;
+    *lo = l;
+}
+
+static inline void mtc_ctr_store(uint8_t *ctr, uint64_t hi, uint64_t lo)
+{
+    for (int i = 7; i >= 0; i--) {
+        ctr[i] = (uint8_t)hi;
+        ctr[8 + i] = (uint8_t)lo;
+        hi >>= 8;
+        lo >>= 8;
+    }
+}
+
+/* Eight-lane interleaved IGE for the backends with 15-round-key schedules
+ * (AES-NI, ARMv8): modes.c keeps the lanes busy (mtc_ige_batch_lanes), the
+ * backend supplies its key expansion, its one-chain IGE for short tails, and
+ * `steps`, which runs `steps` blocks on every lane (idle lanes point at a
+ * scratch block, so it needs no per-lane branch) and advances in, out and
+ * left for the lanes with blocks left. */
+#define MTC_IGE_LANES 8
+struct mtc_ige_lane {
+    uint8_t y_prev[16], x_prev[16];   /* previous ciphertext, plaintext block */
+    const uint8_t *in;
+    uint8_t *out;
+    size_t left;                      /* blocks left in the current job */
+    uint64_t rk[30];                  /* the enc or dec schedule, 15 x 16 bytes */
+};
+struct mtc_ige_lane_impl {
+    void (*expand_enc)(uint64_t *enc, const uint8_t *key32);
+    void (*expand_dec)(uint64_t *dec, const uint64_t *enc);
+    void (*ige_encrypt)(const uint64_t *enc, uint8_t *iv32, const uint8_t *in, uint8_t *out,
+                        size_t nblocks);
+    void (*ige_decrypt)(const uint64_t *dec, uint8_t *iv32, const uint8_t *in, uint8_t *out,
+                        size_t nblocks);
+    void (*steps)(struct mtc_ige_lane *lanes, int decrypt, size_t steps);
+};
+int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
+                        const struct mtc_ige_lane_impl *impl);
+/* After one block on every lane: move the busy lanes on. */
+static inline void mtc_ige_lanes_advance(struct mtc_ige_lane *lanes)
+{
+    for (int j = 0; j < MTC_IGE_LANES; j++) {
+        if (lanes[j].left) {
+            lanes[j].in += 16;
+            lanes[j].out += 16;
+            lanes[j].left--;
+        }
+    }
+}
+
 #if defined(__x86_64__)
 /* AES-NI (aes_ni.c).  Schedules are 15 round keys of 16 bytes. */
 void mtc_ni_expand_enc(uint64_t *enc, const uint8_t *key32);

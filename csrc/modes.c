@@ -283,6 +283,78 @@ int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
     return MTC_OK;
 }
 
+static void lane_load(struct mtc_ige_lane *l, int decrypt, const struct mtc_ige_job *job,
+                      const struct mtc_ige_lane_impl *impl)
+{
+    uint64_t enc[30];
+    impl->expand_enc(enc, job->key);
+    if (decrypt)
+        impl->expand_dec(l->rk, enc);
+    else
+        memcpy(l->rk, enc, sizeof l->rk);
+    mtc_wipe(enc, sizeof enc);
+    memcpy(l->y_prev, job->iv, 16);
+    memcpy(l->x_prev, job->iv + 16, 16);
+    l->in = job->in;
+    l->out = job->out;
+    l->left = job->nblocks;
+}
+
+int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
+                        const struct mtc_ige_lane_impl *impl)
+{
+    struct mtc_ige_lane lanes[MTC_IGE_LANES];
+    uint8_t scratch[MTC_IGE_LANES][16];
+    size_t next = 0;
+    int active = 0;
+    memset(lanes, 0, sizeof lanes);
+    memset(scratch, 0, sizeof scratch);
+
+    for (int j = 0; j < MTC_IGE_LANES; j++) {
+        lanes[j].in = scratch[j];
+        lanes[j].out = scratch[j];
+    }
+    for (;;) {
+        /* Refill idle lanes with the next non-empty jobs. */
+        for (int j = 0; j < MTC_IGE_LANES; j++) {
+            if (lanes[j].left) continue;
+            if (lanes[j].in != scratch[j]) {
+                active--;
+                lanes[j].in = scratch[j];
+                lanes[j].out = scratch[j];
+            }
+            while (next < n && jobs[next].nblocks == 0) next++;
+            if (next < n) {
+                lane_load(&lanes[j], decrypt, &jobs[next], impl);
+                next++;
+                active++;
+            }
+        }
+        if (active == 0) break;
+        if (active < 3) {
+            /* Too few chains to interleave: finish them one at a time. */
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
+                if (!lanes[j].left) continue;
+                uint8_t iv[32];
+                memcpy(iv, lanes[j].y_prev, 16);
+                memcpy(iv + 16, lanes[j].x_prev, 16);
+                if (decrypt)
+                    impl->ige_decrypt(lanes[j].rk, iv, lanes[j].in, lanes[j].out, lanes[j].left);
+                else
+                    impl->ige_encrypt(lanes[j].rk, iv, lanes[j].in, lanes[j].out, lanes[j].left);
+                lanes[j].left = 0;
+            }
+            continue;
+        }
+        size_t steps = SIZE_MAX;
+        for (int j = 0; j < MTC_IGE_LANES; j++)
+            if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
+        impl->steps(lanes, decrypt, steps);
+    }
+    mtc_wipe(lanes, sizeof lanes);
+    return MTC_OK;
+}
+
 int mtc_ige256_batch(int decrypt, size_t n, const uint8_t *keys, const uint8_t *ivs,
                      const uint64_t *lens, const uint8_t *in, uint8_t *out)
 {
