@@ -122,9 +122,14 @@ void mtc_vaes_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,
 int mtc_vaes_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
 #endif
 
-/* ARMv8 Cryptography Extensions (aes_armv8.c), little-endian aarch64 only;
- * same schedule layout as AES-NI. */
-#if defined(__aarch64__) && !defined(__AARCH64EB__) && defined(__GNUC__)
+/* ARMv8 Cryptography Extensions (aes_armv8.c, and the SHA code in sha.c),
+ * little-endian aarch64 only; same schedule layout as AES-NI.  Clang before 16
+ * declares the crypto intrinsics only when the whole file is compiled for them
+ * (e.g. Apple's default arm64 target); without that it builds the portable
+ * path alone rather than fail. */
+#if defined(__aarch64__) && !defined(__AARCH64EB__) && defined(__GNUC__) &&         \
+    (!defined(__clang__) || __clang_major__ >= 16 ||                                 \
+     (defined(__ARM_FEATURE_AES) && defined(__ARM_FEATURE_SHA2)))
 #define MTC_ARMV8 1
 void mtc_a8_expand_enc(uint64_t *enc, const uint8_t *key32);
 void mtc_a8_expand_dec(uint64_t *dec, const uint64_t *enc);
