@@ -218,28 +218,6 @@ void mtc_ni_cbc_decrypt(const uint64_t *dec, uint8_t *iv16,
     STORE(iv16, prev);
 }
 
-/* Big-endian 128-bit counter helpers. */
-static inline void ctr_load(const uint8_t *ctr, uint64_t *hi, uint64_t *lo)
-{
-    uint64_t h = 0, l = 0;
-    for (int i = 0; i < 8; i++) {
-        h = (h << 8) | ctr[i];
-        l = (l << 8) | ctr[8 + i];
-    }
-    *hi = h;
-    *lo = l;
-}
-
-static inline void ctr_store(uint8_t *ctr, uint64_t hi, uint64_t lo)
-{
-    for (int i = 7; i >= 0; i--) {
-        ctr[i] = (uint8_t)hi;
-        ctr[8 + i] = (uint8_t)lo;
-        hi >>= 8;
-        lo >>= 8;
-    }
-}
-
 static inline __m128i ctr_block(uint64_t hi, uint64_t lo, __m128i bswap)
 {
     return _mm_shuffle_epi8(_mm_set_epi64x((long long)hi, (long long)lo), bswap);
@@ -252,7 +230,7 @@ void mtc_ni_ctr_blocks(const uint64_t *enc, uint8_t *ctr16,
     LOAD_KEYS(k, enc);
     const __m128i bswap = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     uint64_t hi, lo;
-    ctr_load(ctr16, &hi, &lo);
+    mtc_ctr_load(ctr16, &hi, &lo);
     size_t i = 0;
     for (; i + 8 <= nblocks; i += 8) {
         __m128i s[8];
@@ -280,144 +258,55 @@ void mtc_ni_ctr_blocks(const uint64_t *enc, uint8_t *ctr16,
         s = _mm_aesenclast_si128(s, k[14]);
         STORE(out + 16 * i, _mm_xor_si128(s, LOAD(in + 16 * i)));
     }
-    ctr_store(ctr16, hi, lo);
+    mtc_ctr_store(ctr16, hi, lo);
 }
 
 /* ---- multi-message IGE: eight independent chains interleaved ----------- */
 
-#define NI_LANES 8
-
-struct ni_lane {
-    __m128i y_prev, x_prev;
-    const uint8_t *in;
-    uint8_t *out;
-    size_t left;        /* blocks left in the current job */
-    size_t job;
-    uint8_t rk[15 * 16];
-};
-
-static void ni_lane_load(struct ni_lane *l, int decrypt, const uint8_t *key,
-                         const uint8_t *iv, const uint8_t *in, uint8_t *out,
-                         size_t nblocks)
-{
-    uint64_t enc[30];
-    mtc_ni_expand_enc(enc, key);
-    if (decrypt) {
-        uint64_t dec[30];
-        mtc_ni_expand_dec(dec, enc);
-        memcpy(l->rk, dec, sizeof l->rk);
-        mtc_wipe(dec, sizeof dec);
-    } else {
-        memcpy(l->rk, enc, sizeof l->rk);
-    }
-    mtc_wipe(enc, sizeof enc);
-    l->y_prev = LOAD(iv);
-    l->x_prev = LOAD(iv + 16);
-    l->in = in;
-    l->out = out;
-    l->left = nblocks;
-}
-
-/* Runs `steps` blocks on every lane.  Idle lanes chew on a private scratch
- * block so the inner loop has no per-lane branches. */
-static void ni_batch_steps(struct ni_lane *lanes, int decrypt, size_t steps)
+/* Runs `steps` blocks on every lane (modes.c schedules the lanes). */
+static void ni_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps)
 {
     for (size_t t = 0; t < steps; t++) {
-        __m128i s[NI_LANES], a[NI_LANES];
-        for (int j = 0; j < NI_LANES; j++) {
+        __m128i s[MTC_IGE_LANES], a[MTC_IGE_LANES];
+        for (int j = 0; j < MTC_IGE_LANES; j++) {
             a[j] = LOAD(lanes[j].in);
-            __m128i prev = decrypt ? lanes[j].x_prev : lanes[j].y_prev;
+            __m128i prev = LOAD(decrypt ? lanes[j].x_prev : lanes[j].y_prev);
             s[j] = _mm_xor_si128(_mm_xor_si128(a[j], prev), LOAD(lanes[j].rk));
         }
         if (decrypt) {
             for (int r = 1; r < 14; r++)
-                for (int j = 0; j < NI_LANES; j++)
-                    s[j] = _mm_aesdec_si128(s[j], LOAD(lanes[j].rk + 16 * r));
-            for (int j = 0; j < NI_LANES; j++) {
+                for (int j = 0; j < MTC_IGE_LANES; j++)
+                    s[j] = _mm_aesdec_si128(s[j], LOAD(lanes[j].rk + 2 * r));
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
                 __m128i x = _mm_aesdeclast_si128(
-                    s[j], _mm_xor_si128(LOAD(lanes[j].rk + 16 * 14), lanes[j].y_prev));
+                    s[j], _mm_xor_si128(LOAD(lanes[j].rk + 28), LOAD(lanes[j].y_prev)));
                 STORE(lanes[j].out, x);
-                lanes[j].y_prev = a[j];
-                lanes[j].x_prev = x;
+                STORE(lanes[j].y_prev, a[j]);
+                STORE(lanes[j].x_prev, x);
             }
         } else {
             for (int r = 1; r < 14; r++)
-                for (int j = 0; j < NI_LANES; j++)
-                    s[j] = _mm_aesenc_si128(s[j], LOAD(lanes[j].rk + 16 * r));
-            for (int j = 0; j < NI_LANES; j++) {
+                for (int j = 0; j < MTC_IGE_LANES; j++)
+                    s[j] = _mm_aesenc_si128(s[j], LOAD(lanes[j].rk + 2 * r));
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
                 __m128i y = _mm_aesenclast_si128(
-                    s[j], _mm_xor_si128(LOAD(lanes[j].rk + 16 * 14), lanes[j].x_prev));
+                    s[j], _mm_xor_si128(LOAD(lanes[j].rk + 28), LOAD(lanes[j].x_prev)));
                 STORE(lanes[j].out, y);
-                lanes[j].x_prev = a[j];
-                lanes[j].y_prev = y;
+                STORE(lanes[j].x_prev, a[j]);
+                STORE(lanes[j].y_prev, y);
             }
         }
-        for (int j = 0; j < NI_LANES; j++) {
-            if (lanes[j].left) {
-                lanes[j].in += 16;
-                lanes[j].out += 16;
-                lanes[j].left--;
-            }
-        }
+        mtc_ige_lanes_advance(lanes);
     }
 }
 
+static const struct mtc_ige_lane_impl ni_lanes = {
+    mtc_ni_expand_enc, mtc_ni_expand_dec, mtc_ni_ige_encrypt, mtc_ni_ige_decrypt, ni_batch_steps,
+};
+
 int mtc_ni_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)
 {
-    struct ni_lane lanes[NI_LANES];
-    uint8_t scratch[NI_LANES][16];
-    size_t next = 0;
-    int active = 0;
-    memset(lanes, 0, sizeof lanes);
-    memset(scratch, 0, sizeof scratch);
-
-    for (int j = 0; j < NI_LANES; j++) {
-        lanes[j].in = scratch[j];
-        lanes[j].out = scratch[j];
-    }
-    for (;;) {
-        /* Refill idle lanes with the next non-empty jobs. */
-        for (int j = 0; j < NI_LANES; j++) {
-            if (lanes[j].left) continue;
-            if (lanes[j].in != scratch[j]) {
-                active--;
-                lanes[j].in = scratch[j];
-                lanes[j].out = scratch[j];
-            }
-            while (next < n && jobs[next].nblocks == 0) next++;
-            if (next < n) {
-                const struct mtc_ige_job *job = &jobs[next];
-                ni_lane_load(&lanes[j], decrypt, job->key, job->iv, job->in, job->out,
-                             job->nblocks);
-                next++;
-                active++;
-            }
-        }
-        if (active == 0) break;
-        if (active < 3) {
-            /* Too few chains to interleave: finish them one at a time. */
-            for (int j = 0; j < NI_LANES; j++) {
-                if (!lanes[j].left) continue;
-                uint8_t iv[32];
-                STORE(iv, lanes[j].y_prev);
-                STORE(iv + 16, lanes[j].x_prev);
-                if (decrypt)
-                    mtc_ni_ige_decrypt((const uint64_t *)(void *)lanes[j].rk, iv,
-                                       lanes[j].in, lanes[j].out, lanes[j].left);
-                else
-                    mtc_ni_ige_encrypt((const uint64_t *)(void *)lanes[j].rk, iv,
-                                       lanes[j].in, lanes[j].out, lanes[j].left);
-                lanes[j].left = 0;
-            }
-            continue;
-        }
-        size_t steps = SIZE_MAX;
-        for (int j = 0; j < NI_LANES; j++)
-            if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
-        ni_batch_steps(lanes, decrypt, steps);
-    }
-    mtc_wipe(lanes, sizeof lanes);
-    return MTC_OK;
+    return mtc_ige_batch_lanes(decrypt, n, jobs, &ni_lanes);
 }
 
 #if defined(__clang__)

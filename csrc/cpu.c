@@ -6,6 +6,30 @@
 #define MTC_X86 1
 #endif
 
+/* aarch64: the kernel reports the crypto extensions in the ELF auxiliary
+ * vector (the instructions trap at EL0 otherwise); other aarch64 systems get
+ * no feature bits, so the portable path. */
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#define MTC_ARM_HWCAP 1
+/* arch/arm64/include/uapi/asm/hwcap.h; defined here for old libc headers. */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1UL << 1)
+#endif
+#ifndef HWCAP_AES
+#define HWCAP_AES (1UL << 3)
+#endif
+#ifndef HWCAP_PMULL
+#define HWCAP_PMULL (1UL << 4)
+#endif
+#ifndef HWCAP_SHA1
+#define HWCAP_SHA1 (1UL << 5)
+#endif
+#ifndef HWCAP_SHA2
+#define HWCAP_SHA2 (1UL << 6)
+#endif
+#endif
+
 struct mtc_runtime mtc_rt = {0, MTC_BACKEND_PORTABLE, 0};
 
 #ifdef MTC_X86
@@ -50,6 +74,17 @@ int mtc_cpu_features(void)
     if ((f & MTC_CPU_AESNI) && !((f & MTC_CPU_SSSE3) && (f & MTC_CPU_SSE41)))
         f &= ~(MTC_CPU_AESNI | MTC_CPU_VAES);
 #endif
+#ifdef MTC_ARM_HWCAP
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (hw & HWCAP_ASIMD) f |= MTC_CPU_NEON;
+    if (hw & HWCAP_PMULL) f |= MTC_CPU_PCLMUL;
+    if ((hw & HWCAP_AES) && (hw & HWCAP_ASIMD)) f |= MTC_CPU_ARMV8_AES;
+    if ((hw & HWCAP_SHA1) && (hw & HWCAP_SHA2) && (hw & HWCAP_ASIMD)) f |= MTC_CPU_ARMV8_SHA;
+#endif
+#if !MTC_ARMV8
+    /* Seen, but no code for it in this build (big-endian aarch64). */
+    f &= ~(MTC_CPU_ARMV8_AES | MTC_CPU_ARMV8_SHA);
+#endif
     return f;
 }
 
@@ -60,8 +95,7 @@ static int vpaes_usable(int f)
 #if defined(MTC_HAVE_VPAES) && defined(__x86_64__)
     return (f & MTC_CPU_SSSE3) != 0;
 #elif defined(MTC_HAVE_VPAES)
-    (void)f;
-    return 1;
+    return (f & MTC_CPU_NEON) != 0; /* aarch64: Advanced SIMD, as detected (cpu.c) */
 #else
     (void)f;
     return 0;
@@ -76,6 +110,7 @@ int mtc_select_backend(int backend)
     case MTC_BACKEND_AUTO:
         if (f & MTC_CPU_VAES) backend = MTC_BACKEND_VAES;
         else if (f & MTC_CPU_AESNI) backend = MTC_BACKEND_AESNI;
+        else if (f & MTC_CPU_ARMV8_AES) backend = MTC_BACKEND_ARMV8;
         else if (vpaes_usable(f)) backend = MTC_BACKEND_VPAES;
         else backend = MTC_BACKEND_PORTABLE;
         break;
@@ -90,13 +125,16 @@ int mtc_select_backend(int backend)
     case MTC_BACKEND_VPAES:
         if (!vpaes_usable(f)) return MTC_ERR_UNAVAILABLE;
         break;
+    case MTC_BACKEND_ARMV8:
+        if (!(f & MTC_CPU_ARMV8_AES)) return MTC_ERR_UNAVAILABLE;
+        break;
     default:
         return MTC_ERR_ARG;
     }
     mtc_rt.aes = backend;
     /* Forcing the portable backend forces portable hashing too, so that one
      * switch exercises every fallback. */
-    mtc_rt.sha_ni = (backend != MTC_BACKEND_PORTABLE) && (f & MTC_CPU_SHANI);
+    mtc_rt.sha_ni = (backend != MTC_BACKEND_PORTABLE) && (f & (MTC_CPU_SHANI | MTC_CPU_ARMV8_SHA));
     return backend;
 }
 

@@ -3,10 +3,12 @@
 #include "internal.h"
 #include <stdlib.h>
 
+#if defined(__x86_64__)
 static int accelerated(int backend)
 {
     return backend == MTC_BACKEND_AESNI || backend == MTC_BACKEND_VAES;
 }
+#endif
 
 /* The vector-permute backend (aes_vpaes.c), where this build has it. */
 #ifdef MTC_HAVE_VPAES
@@ -29,6 +31,14 @@ int mtc_aes256_init(mtc_aes256 *ctx, const uint8_t *key32)
     if (accelerated(ctx->backend)) {
         mtc_ni_expand_enc(ctx->enc, key32);
         mtc_ni_expand_dec(ctx->dec, ctx->enc);
+        ctx->ready = 1;
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_expand_enc(ctx->enc, key32);
+        mtc_a8_expand_dec(ctx->dec, ctx->enc);
         ctx->ready = 1;
         return MTC_OK;
     }
@@ -170,6 +180,12 @@ int mtc_ige256_encrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
 #ifdef MTC_HAVE_VPAES
     if (VPAES(ctx->backend)) {
         mtc_vp_ige_encrypt(ctx->enc, iv32, in, out, len / 16);
@@ -187,6 +203,12 @@ int mtc_ige256_decrypt(const mtc_aes256 *ctx, uint8_t *iv32, const uint8_t *in,
 #if defined(__x86_64__)
     if (accelerated(ctx->backend)) {
         mtc_ni_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ige_decrypt(ctx->dec, iv32, in, out, len / 16);
         return MTC_OK;
     }
 #endif
@@ -212,6 +234,14 @@ int mtc_ige256_encrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
     if (accelerated(mtc_rt.aes)) {
         mtc_ni_expand_enc(sk, key32);
         mtc_ni_ige_encrypt(sk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        return MTC_OK;
+    }
+#endif
+#if MTC_ARMV8
+    if (mtc_rt.aes == MTC_BACKEND_ARMV8) {
+        mtc_a8_expand_enc(sk, key32);
+        mtc_a8_ige_encrypt(sk, iv, in, out, len / 16);
         mtc_wipe(sk, 30 * sizeof(uint64_t));
         return MTC_OK;
     }
@@ -248,6 +278,17 @@ int mtc_ige256_decrypt_key(const uint8_t *key32, const uint8_t *iv32, const uint
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (mtc_rt.aes == MTC_BACKEND_ARMV8) {
+        uint64_t dk[30];
+        mtc_a8_expand_enc(sk, key32);
+        mtc_a8_expand_dec(dk, sk);
+        mtc_a8_ige_decrypt(dk, iv, in, out, len / 16);
+        mtc_wipe(sk, 30 * sizeof(uint64_t));
+        mtc_wipe(dk, sizeof dk);
+        return MTC_OK;
+    }
+#endif
 #ifdef MTC_HAVE_VPAES
     if (VPAES(mtc_rt.aes)) {
         mtc_vp_expand(NULL, sk, key32);
@@ -269,6 +310,9 @@ int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_VAES) return mtc_vaes_ige_batch(decrypt, n, jobs);
     if (n >= 3 && mtc_rt.aes == MTC_BACKEND_AESNI) return mtc_ni_ige_batch(decrypt, n, jobs);
 #endif
+#if MTC_ARMV8
+    if (n >= 3 && mtc_rt.aes == MTC_BACKEND_ARMV8) return mtc_a8_ige_batch(decrypt, n, jobs);
+#endif
 #ifdef MTC_HAVE_VPAES
     if (n >= 2 && VPAES(mtc_rt.aes)) return mtc_vp_ige_batch(decrypt, n, jobs);
 #endif
@@ -281,6 +325,78 @@ int mtc_ige_batch_jobs(int decrypt, size_t n, const struct mtc_ige_job *jobs)
                          : mtc_ige256_encrypt_key(job->key, job->iv, job->in, job->out, len);
         if (rc != MTC_OK) return rc;
     }
+    return MTC_OK;
+}
+
+static void lane_load(struct mtc_ige_lane *l, int decrypt, const struct mtc_ige_job *job,
+                      const struct mtc_ige_lane_impl *impl)
+{
+    uint64_t enc[30];
+    impl->expand_enc(enc, job->key);
+    if (decrypt)
+        impl->expand_dec(l->rk, enc);
+    else
+        memcpy(l->rk, enc, sizeof l->rk);
+    mtc_wipe(enc, sizeof enc);
+    memcpy(l->y_prev, job->iv, 16);
+    memcpy(l->x_prev, job->iv + 16, 16);
+    l->in = job->in;
+    l->out = job->out;
+    l->left = job->nblocks;
+}
+
+int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
+                        const struct mtc_ige_lane_impl *impl)
+{
+    struct mtc_ige_lane lanes[MTC_IGE_LANES];
+    uint8_t scratch[MTC_IGE_LANES][16];
+    size_t next = 0;
+    int active = 0;
+    memset(lanes, 0, sizeof lanes);
+    memset(scratch, 0, sizeof scratch);
+
+    for (int j = 0; j < MTC_IGE_LANES; j++) {
+        lanes[j].in = scratch[j];
+        lanes[j].out = scratch[j];
+    }
+    for (;;) {
+        /* Refill idle lanes with the next non-empty jobs. */
+        for (int j = 0; j < MTC_IGE_LANES; j++) {
+            if (lanes[j].left) continue;
+            if (lanes[j].in != scratch[j]) {
+                active--;
+                lanes[j].in = scratch[j];
+                lanes[j].out = scratch[j];
+            }
+            while (next < n && jobs[next].nblocks == 0) next++;
+            if (next < n) {
+                lane_load(&lanes[j], decrypt, &jobs[next], impl);
+                next++;
+                active++;
+            }
+        }
+        if (active == 0) break;
+        if (active < 3) {
+            /* Too few chains to interleave: finish them one at a time. */
+            for (int j = 0; j < MTC_IGE_LANES; j++) {
+                if (!lanes[j].left) continue;
+                uint8_t iv[32];
+                memcpy(iv, lanes[j].y_prev, 16);
+                memcpy(iv + 16, lanes[j].x_prev, 16);
+                if (decrypt)
+                    impl->ige_decrypt(lanes[j].rk, iv, lanes[j].in, lanes[j].out, lanes[j].left);
+                else
+                    impl->ige_encrypt(lanes[j].rk, iv, lanes[j].in, lanes[j].out, lanes[j].left);
+                lanes[j].left = 0;
+            }
+            continue;
+        }
+        size_t steps = SIZE_MAX;
+        for (int j = 0; j < MTC_IGE_LANES; j++)
+            if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
+        impl->steps(lanes, decrypt, steps);
+    }
+    mtc_wipe(lanes, sizeof lanes);
     return MTC_OK;
 }
 
@@ -345,6 +461,12 @@ int mtc_cbc256_encrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
 #ifdef MTC_HAVE_VPAES
     if (VPAES(ctx->backend)) {
         mtc_vp_cbc_encrypt(ctx->enc, iv16, in, out, len / 16);
@@ -369,6 +491,12 @@ int mtc_cbc256_decrypt(const mtc_aes256 *ctx, uint8_t *iv16, const uint8_t *in,
         return MTC_OK;
     }
 #endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_cbc_decrypt(ctx->dec, iv16, in, out, len / 16);
+        return MTC_OK;
+    }
+#endif
 #ifdef MTC_HAVE_VPAES
     if (VPAES(ctx->backend)) {
         mtc_vp_cbc_decrypt(ctx->dec, iv16, in, out, len / 16);
@@ -389,6 +517,12 @@ static void ctr_blocks(const mtc_aes256 *ctx, uint8_t *ctr16, const uint8_t *in,
     }
     if (accelerated(ctx->backend)) {
         mtc_ni_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
+        return;
+    }
+#endif
+#if MTC_ARMV8
+    if (ctx->backend == MTC_BACKEND_ARMV8) {
+        mtc_a8_ctr_blocks(ctx->enc, ctr16, in, out, nblocks);
         return;
     }
 #endif

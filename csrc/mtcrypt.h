@@ -30,13 +30,16 @@ enum {
 /* CPU feature bits reported by mtc_cpu_features(). */
 enum {
     MTC_CPU_AESNI = 1,
-    MTC_CPU_PCLMUL = 2,
+    MTC_CPU_PCLMUL = 2,    /* carry-less multiply: PCLMULQDQ, or PMULL on aarch64 */
     MTC_CPU_AVX2 = 4,
     MTC_CPU_AVX512 = 8,    /* AVX-512 F + VL + BW usable (OS saves ZMM state) */
     MTC_CPU_VAES = 16,     /* VAES usable on 512-bit registers */
     MTC_CPU_SHANI = 32,
     MTC_CPU_SSSE3 = 64,
-    MTC_CPU_SSE41 = 128
+    MTC_CPU_SSE41 = 128,
+    MTC_CPU_NEON = 256,        /* aarch64 Advanced SIMD (HWCAP_ASIMD) */
+    MTC_CPU_ARMV8_AES = 512,   /* ARMv8 AESE/AESD/AESMC/AESIMC (HWCAP_AES) */
+    MTC_CPU_ARMV8_SHA = 1024   /* ARMv8 SHA-1 and SHA-256 (HWCAP_SHA1 and HWCAP_SHA2) */
 };
 
 /* AES backends. */
@@ -45,7 +48,8 @@ enum {
     MTC_BACKEND_PORTABLE = 1,  /* bitsliced, constant time, plain C */
     MTC_BACKEND_AESNI = 2,     /* AES-NI on 128-bit registers */
     MTC_BACKEND_VAES = 3,      /* AES-NI for serial chains, VAES/AVX-512 for parallel work */
-    MTC_BACKEND_VPAES = 4      /* vector permutes (SSSE3 or NEON byte shuffles), constant time */
+    MTC_BACKEND_VPAES = 4,     /* vector permutes (SSSE3 or NEON byte shuffles), constant time */
+    MTC_BACKEND_ARMV8 = 5      /* ARMv8 Cryptography Extensions (aarch64) */
 };
 
 int mtc_cpu_features(void);
@@ -53,7 +57,8 @@ int mtc_cpu_features(void);
  * Returns the backend now in use, or MTC_ERR_UNAVAILABLE. */
 int mtc_select_backend(int backend);
 int mtc_backend(void);
-/* 1 when SHA-1/SHA-256 use the SHA extensions, 0 for portable code. */
+/* 1 when SHA-1/SHA-256 use the CPU's SHA instructions (SHA-NI on x86, the
+ * ARMv8 SHA extensions on aarch64), 0 for portable code. */
 int mtc_sha_accelerated(void);
 
 /* An expanded AES-256 key, opaque to callers. The layout depends on the

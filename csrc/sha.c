@@ -4,9 +4,11 @@
  * Two compression-function implementations per hash:
  *   - portable C99, endian-neutral byte loads, no branches on data;
  *   - Intel SHA extensions (SHA-NI) via intrinsics, compiled with a
- *     per-function target attribute so the file itself needs no -m flags.
+ *     per-function target attribute so the file itself needs no -m flags;
+ *   - on aarch64, the ARMv8 SHA1/SHA2 extensions, likewise.
  * mtc_sha256_blocks()/mtc_sha1_blocks() pick one at run time from
- * mtc_rt.sha_ni (set by cpu.c only when the CPU reports SHA, SSSE3, SSE4.1).
+ * mtc_rt.sha_ni (set by cpu.c only when the CPU reports SHA, SSSE3, SSE4.1 on
+ * x86, or HWCAP_SHA1 and HWCAP_SHA2 on aarch64).
  *
  * The streaming update functions hash whole blocks straight from the caller's
  * buffer and only copy a partial block into ctx->buf.
@@ -18,6 +20,10 @@
 #include <immintrin.h>
 #else
 #define MTC_SHA_X86 0
+#endif
+
+#if MTC_ARMV8
+#include <arm_neon.h>
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -491,6 +497,144 @@ static void sha1_blocks_shani(uint32_t *st, const uint8_t *in,
 #endif /* MTC_SHA_X86 */
 
 /* ------------------------------------------------------------------------ */
+/* ARMv8 SHA extensions                                                     */
+/* ------------------------------------------------------------------------ */
+
+#if MTC_ARMV8
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("sha2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("+crypto")
+#endif
+
+/* Message words: big-endian 32-bit words, four to a register. */
+static inline uint32x4_t arm_load_be(const uint8_t *p)
+{
+    return vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(p)));
+}
+
+/*
+ * SHA-256.  The state is {a,b,c,d} and {e,f,g,h} in two registers, the
+ * order the instructions take.  Four rounds: SHA256H gives the new abcd,
+ * SHA256H2 the new efgh from the old abcd.  W group g (words 4g..4g+3) from
+ * groups g-4..g-1: SHA256SU0 adds s0 of the following words, SHA256SU1 adds
+ * W[t-7] and s1(W[t-2]).
+ */
+#define ARM256_4ROUNDS(wv, grp)                                               \
+    do {                                                                      \
+        const uint32x4_t wk_ = vaddq_u32((wv), vld1q_u32(K256 + 4 * (grp)));  \
+        const uint32x4_t abcd_ = abcd;                                        \
+        abcd = vsha256hq_u32(abcd, efgh, wk_);                                \
+        efgh = vsha256h2q_u32(efgh, abcd_, wk_);                              \
+    } while (0)
+
+#define ARM256_SCHED(w0, w1, w2, w3)                                          \
+    (w0) = vsha256su1q_u32(vsha256su0q_u32((w0), (w1)), (w2), (w3))
+
+static void sha256_blocks_arm(uint32_t *st, const uint8_t *in, size_t nblocks)
+{
+    uint32x4_t abcd = vld1q_u32(st);
+    uint32x4_t efgh = vld1q_u32(st + 4);
+
+    while (nblocks--) {
+        const uint32x4_t abcd0 = abcd, efgh0 = efgh;
+        uint32x4_t m0 = arm_load_be(in);
+        uint32x4_t m1 = arm_load_be(in + 16);
+        uint32x4_t m2 = arm_load_be(in + 32);
+        uint32x4_t m3 = arm_load_be(in + 48);
+
+        ARM256_4ROUNDS(m0, 0);
+        ARM256_4ROUNDS(m1, 1);
+        ARM256_4ROUNDS(m2, 2);
+        ARM256_4ROUNDS(m3, 3);
+        for (int g = 4; g < 16; g += 4) {
+            ARM256_SCHED(m0, m1, m2, m3); ARM256_4ROUNDS(m0, g);
+            ARM256_SCHED(m1, m2, m3, m0); ARM256_4ROUNDS(m1, g + 1);
+            ARM256_SCHED(m2, m3, m0, m1); ARM256_4ROUNDS(m2, g + 2);
+            ARM256_SCHED(m3, m0, m1, m2); ARM256_4ROUNDS(m3, g + 3);
+        }
+        abcd = vaddq_u32(abcd, abcd0);
+        efgh = vaddq_u32(efgh, efgh0);
+        in += 64;
+    }
+    vst1q_u32(st, abcd);
+    vst1q_u32(st + 4, efgh);
+}
+
+/*
+ * SHA-1.  abcd in one register (a in lane 0), e a scalar.  SHA1C/SHA1P/SHA1M
+ * run four rounds with Ch, Parity or Maj; the e of the next four rounds is
+ * rol(a, 30) of the a before them (SHA1H).  W group g from groups g-4..g-1:
+ * SHA1SU0 XORs W[t-16], W[t-14] and W[t-8], SHA1SU1 adds W[t-3] and rotates.
+ */
+#define ARM1_SCHED(w0, w1, w2, w3)                                            \
+    (w0) = vsha1su1q_u32(vsha1su0q_u32((w0), (w1), (w2)), (w3))
+
+#define ARM1_4ROUNDS(op, wv, k)                                               \
+    do {                                                                      \
+        const uint32x4_t wk_ = vaddq_u32((wv), vdupq_n_u32(k));               \
+        const uint32_t e_next_ = vsha1h_u32(vgetq_lane_u32(abcd, 0));         \
+        abcd = op(abcd, e, wk_);                                              \
+        e = e_next_;                                                          \
+    } while (0)
+
+static void sha1_blocks_arm(uint32_t *st, const uint8_t *in, size_t nblocks)
+{
+    uint32x4_t abcd = vld1q_u32(st);
+    uint32_t e = st[4];
+
+    while (nblocks--) {
+        const uint32x4_t abcd0 = abcd;
+        const uint32_t e0 = e;
+        uint32x4_t m0 = arm_load_be(in);
+        uint32x4_t m1 = arm_load_be(in + 16);
+        uint32x4_t m2 = arm_load_be(in + 32);
+        uint32x4_t m3 = arm_load_be(in + 48);
+
+        /* rounds 0..19 */
+        ARM1_4ROUNDS(vsha1cq_u32, m0, S1_K0);
+        ARM1_4ROUNDS(vsha1cq_u32, m1, S1_K0);
+        ARM1_4ROUNDS(vsha1cq_u32, m2, S1_K0);
+        ARM1_4ROUNDS(vsha1cq_u32, m3, S1_K0);
+        ARM1_SCHED(m0, m1, m2, m3); ARM1_4ROUNDS(vsha1cq_u32, m0, S1_K0);
+        /* rounds 20..39 */
+        ARM1_SCHED(m1, m2, m3, m0); ARM1_4ROUNDS(vsha1pq_u32, m1, S1_K1);
+        ARM1_SCHED(m2, m3, m0, m1); ARM1_4ROUNDS(vsha1pq_u32, m2, S1_K1);
+        ARM1_SCHED(m3, m0, m1, m2); ARM1_4ROUNDS(vsha1pq_u32, m3, S1_K1);
+        ARM1_SCHED(m0, m1, m2, m3); ARM1_4ROUNDS(vsha1pq_u32, m0, S1_K1);
+        ARM1_SCHED(m1, m2, m3, m0); ARM1_4ROUNDS(vsha1pq_u32, m1, S1_K1);
+        /* rounds 40..59 */
+        ARM1_SCHED(m2, m3, m0, m1); ARM1_4ROUNDS(vsha1mq_u32, m2, S1_K2);
+        ARM1_SCHED(m3, m0, m1, m2); ARM1_4ROUNDS(vsha1mq_u32, m3, S1_K2);
+        ARM1_SCHED(m0, m1, m2, m3); ARM1_4ROUNDS(vsha1mq_u32, m0, S1_K2);
+        ARM1_SCHED(m1, m2, m3, m0); ARM1_4ROUNDS(vsha1mq_u32, m1, S1_K2);
+        ARM1_SCHED(m2, m3, m0, m1); ARM1_4ROUNDS(vsha1mq_u32, m2, S1_K2);
+        /* rounds 60..79 */
+        ARM1_SCHED(m3, m0, m1, m2); ARM1_4ROUNDS(vsha1pq_u32, m3, S1_K3);
+        ARM1_SCHED(m0, m1, m2, m3); ARM1_4ROUNDS(vsha1pq_u32, m0, S1_K3);
+        ARM1_SCHED(m1, m2, m3, m0); ARM1_4ROUNDS(vsha1pq_u32, m1, S1_K3);
+        ARM1_SCHED(m2, m3, m0, m1); ARM1_4ROUNDS(vsha1pq_u32, m2, S1_K3);
+        ARM1_SCHED(m3, m0, m1, m2); ARM1_4ROUNDS(vsha1pq_u32, m3, S1_K3);
+
+        abcd = vaddq_u32(abcd, abcd0);
+        e += e0;
+        in += 64;
+    }
+    vst1q_u32(st, abcd);
+    st[4] = e;
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif /* MTC_ARMV8 */
+
+/* ------------------------------------------------------------------------ */
 /* Dispatch                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -501,6 +645,12 @@ void mtc_sha256_blocks(uint32_t *h, const uint8_t *in, size_t nblocks)
 #if MTC_SHA_X86
     if (mtc_rt.sha_ni) {
         sha256_blocks_shani(h, in, nblocks);
+        return;
+    }
+#endif
+#if MTC_ARMV8
+    if (mtc_rt.sha_ni) {
+        sha256_blocks_arm(h, in, nblocks);
         return;
     }
 #endif
@@ -528,6 +678,12 @@ void mtc_sha1_blocks(uint32_t *h, const uint8_t *in, size_t nblocks)
 #if MTC_SHA_X86
     if (mtc_rt.sha_ni) {
         sha1_blocks_shani(h, in, nblocks);
+        return;
+    }
+#endif
+#if MTC_ARMV8
+    if (mtc_rt.sha_ni) {
+        sha1_blocks_arm(h, in, nblocks);
         return;
     }
 #endif

@@ -19,15 +19,18 @@ from mtcrypt.errors import BackendUnavailable
 
 def test_backend_info_reports_choice() -> None:
     info = mc.backend_info()
-    assert info.aes in ("portable", "vpaes", "aesni", "vaes")
+    assert info.aes in ("portable", "vpaes", "aesni", "vaes", "armv8")
     requested = os.environ.get("MTCRYPT_BACKEND", "auto") or "auto"
     assert info.requested == requested
     if requested == "portable":
         assert info.aes == "portable" and not info.sha_accelerated
     if requested == "auto" and "aesni" in info.cpu_features:
         assert info.aes in ("aesni", "vaes")
-    elif requested == "auto" and "ssse3" in info.cpu_features:
-        assert info.aes == "vpaes"  # x86 without AES-NI: the vector-permute fallback
+    if requested == "auto" and "armv8_aes" in info.cpu_features:
+        assert info.aes == "armv8"
+    elif requested == "auto" and ("ssse3" in info.cpu_features or "neon" in info.cpu_features):
+        if "aesni" not in info.cpu_features:
+            assert info.aes == "vpaes"  # no AES instructions: the vector-permute fallback
 
 
 def test_unknown_backend_rejected() -> None:
@@ -52,7 +55,7 @@ def test_bad_env_var_gives_clear_error() -> None:
     assert "MTCRYPT_BACKEND='nope'" in out.stderr
 
 
-ALL_BACKENDS = ["portable", "vpaes", "aesni", "vaes"]
+ALL_BACKENDS = ["portable", "vpaes", "aesni", "vaes", "armv8"]
 
 
 @pytest.mark.parametrize("name", ALL_BACKENDS)
@@ -77,6 +80,23 @@ def test_every_available_backend_agrees(name: str) -> None:
         assert mc.ige256_encrypt_batch(items) == reference_batch
     finally:
         select_backend(before)
+
+
+def test_backend_of_another_architecture_is_unavailable() -> None:
+    """Each accelerated backend is refused, with the documented error, where its
+    instructions are absent: armv8 on x86, the x86 ones on aarch64."""
+    features = mc.backend_info().cpu_features
+    absent = [
+        name
+        for name, needs in (("armv8", "armv8_aes"), ("aesni", "aesni"), ("vaes", "vaes"))
+        if needs not in features
+    ]
+    assert absent  # no CPU has both AES-NI and the ARMv8 extensions
+    before = mc.backend_info().aes
+    for name in absent:
+        with pytest.raises(BackendUnavailable, match=f"{name!r} is not supported by this CPU"):
+            select_backend(name)
+        assert mc.backend_info().aes == before
 
 
 def test_gil_is_released_during_native_calls() -> None:

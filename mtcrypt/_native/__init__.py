@@ -5,7 +5,7 @@ checks in ``mtcrypt._validation`` and the thin wrappers in :mod:`mtcrypt.crypto`
 and :mod:`mtcrypt.mtproto`; it is excluded from strict typing.
 
 The backend is chosen once, at import, from the ``MTCRYPT_BACKEND`` environment
-variable: ``auto`` (default), ``portable``, ``vpaes``, ``aesni`` or ``vaes``.
+variable: ``auto`` (default), ``portable``, ``vpaes``, ``aesni``, ``vaes`` or ``armv8``.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ BACKENDS: dict[str, int] = {
     "aesni": lib.MTC_BACKEND_AESNI,
     "vaes": lib.MTC_BACKEND_VAES,
     "vpaes": lib.MTC_BACKEND_VPAES,
+    "armv8": lib.MTC_BACKEND_ARMV8,
 }
 BACKEND_NAMES: dict[int, str] = {v: k for k, v in BACKENDS.items() if k != "auto"}
 
@@ -108,6 +109,9 @@ CPU_FEATURES: dict[str, int] = {
     "avx512": lib.MTC_CPU_AVX512,
     "vaes": lib.MTC_CPU_VAES,
     "sha_ni": lib.MTC_CPU_SHANI,
+    "neon": lib.MTC_CPU_NEON,
+    "armv8_aes": lib.MTC_CPU_ARMV8_AES,
+    "armv8_sha": lib.MTC_CPU_ARMV8_SHA,
 }
 
 ENV_VAR = "MTCRYPT_BACKEND"

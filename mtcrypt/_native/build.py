@@ -39,6 +39,7 @@ _SOURCES = [
     "aes_ni.c",
     "aes_vaes.c",
     "aes_vpaes.c",
+    "aes_armv8.c",
     "sha.c",
     "message.c",
     "pq.c",

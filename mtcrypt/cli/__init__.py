@@ -24,7 +24,7 @@ PROG = "python -m mtcrypt"
 DESCRIPTION = "MTProto 2.0 cryptography and protocol tools."
 
 EPILOG = """\
-environment: MTCRYPT_BACKEND=auto|vaes|aesni|vpaes|portable picks the AES backend.
+environment: MTCRYPT_BACKEND=auto|vaes|aesni|armv8|vpaes|portable picks the AES backend.
 Run "python -m mtcrypt COMMAND --help" for a command's options.
 """
 

@@ -15,9 +15,11 @@ class BackendInfo:
     """A snapshot of the native core's configuration."""
 
     aes: str
-    """AES implementation in use: ``"vaes"``, ``"aesni"``, ``"vpaes"`` or ``"portable"``."""
+    """AES implementation in use: ``"vaes"``, ``"aesni"``, ``"armv8"``, ``"vpaes"`` or
+    ``"portable"``."""
     sha_accelerated: bool
-    """Whether SHA-1/SHA-256 use the CPU's SHA extensions."""
+    """Whether SHA-1/SHA-256 use the CPU's SHA extensions (SHA-NI on x86, the ARMv8
+    SHA1/SHA2 instructions on aarch64)."""
     cpu_features: tuple[str, ...]
     """Relevant features the CPU (and OS) support."""
     requested: str
