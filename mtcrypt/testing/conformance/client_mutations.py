@@ -534,22 +534,19 @@ def _reordered() -> MessagePlan:
 _NEW_SALT = 0x0123456789ABCDEF
 
 
-class _BadServerSalt(MessagePlan):
-    def __init__(self, solicited: bool, age: float, observe: Literal["salt", "resend"]) -> None:
-        self.solicited = solicited
-        self.age = age
-        self.salt = _NEW_SALT
-        self.observe = observe
+class _Notice(MessagePlan):
+    """A service notice about the client's mutated ping (``solicited``) or about
+    a message it never sent; then the honest answers (the mutated ping's too
+    when the notice is not about it).  A re-sent ping is answered."""
+
+    solicited = True
+
+    def notice(self, ctx: ServerContext, about: int) -> Out:
+        raise NotImplementedError
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
-        assert self.salt is not None
-        # Unsolicited: an id the client never sent.
-        bad_msg_id = mutated.msg_id if self.solicited else (mutated.msg_id & ~3) - 4096
-        notice = mutators.unsolicited_bad_server_salt(bad_msg_id, self.salt)
-        msg_id = None
-        if self.age:  # outside the client's time window: exempt only if it names its message
-            msg_id = mutators.too_old_msg_id(ctx.now(), from_server=True, seconds=self.age)
-        out: list[Out] = [ctx.seal(ctx.message(notice, msg_id=msg_id))]
+        about = mutated.msg_id if self.solicited else (mutated.msg_id & ~3) - 4096  # never sent
+        out: list[Out] = [self.notice(ctx, about)]
         if not self.solicited:
             out.append(ctx.honest(mutated))
         if sentinel is not None:
@@ -558,6 +555,21 @@ class _BadServerSalt(MessagePlan):
 
     def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
         return [ctx.honest(probe)] if self.solicited else []
+
+
+class _BadServerSalt(_Notice):
+    def __init__(self, solicited: bool, age: float, observe: Literal["salt", "resend"]) -> None:
+        self.solicited = solicited
+        self.age = age
+        self.salt = _NEW_SALT
+        self.observe = observe
+
+    def notice(self, ctx: ServerContext, about: int) -> Out:
+        body = mutators.unsolicited_bad_server_salt(about, _NEW_SALT)
+        msg_id = None
+        if self.age:  # outside the client's time window: exempt only if it names its message
+            msg_id = mutators.too_old_msg_id(ctx.now(), from_server=True, seconds=self.age)
+        return ctx.seal(ctx.message(body, msg_id=msg_id))
 
 
 @_client("bad_server_salt", "message")
@@ -602,7 +614,7 @@ def _future_salts_unsolicited() -> MessagePlan:
     return _FutureSalts()
 
 
-class _TimeNotice(MessagePlan):
+class _TimeNotice(_Notice):
     """bad_msg_notification 16 or 17 under a msg_id that claims the server's
     clock is ``offset`` s off, naming the client's mutated ping (``solicited``)
     or a message it never sent."""
@@ -613,36 +625,21 @@ class _TimeNotice(MessagePlan):
         self.offset = 20.0 if code == 16 else -20.0
         self.observe = "resend" if solicited else "clock"
 
-    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
-        bad_msg_id = mutated.msg_id if self.solicited else (mutated.msg_id & ~3) - 4096
-        notice = tl.make(
-            "bad_msg_notification", bad_msg_id=bad_msg_id, bad_msg_seqno=1, error_code=self.code
+    def notice(self, ctx: ServerContext, about: int) -> Out:
+        body = tl.make(
+            "bad_msg_notification", bad_msg_id=about, bad_msg_seqno=1, error_code=self.code
         )
         claimed = mutators.too_new_msg_id(ctx.now(), from_server=True, seconds=self.offset)
-        out: list[Out] = [ctx.seal(ctx.message(tl.serialize(notice), msg_id=claimed))]
-        if not self.solicited:
-            out.append(ctx.honest(mutated))
-        if sentinel is not None:
-            out.append(ctx.honest(sentinel))
-        return out
-
-    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
-        return [ctx.honest(probe)]
+        return ctx.seal(ctx.message(tl.serialize(body), msg_id=claimed))
 
 
-class _ResendRequest(MessagePlan):
+class _ResendRequest(_Notice):
     observe = "resend"
     must_resend = False
 
-    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
-        request = tl.make("msg_resend_req", msg_ids=[mutated.msg_id])
-        out: list[Out] = [ctx.seal(ctx.message(tl.serialize(request)))]
-        if sentinel is not None:
-            out.append(ctx.honest(sentinel))
-        return out
-
-    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
-        return [ctx.honest(probe)]
+    def notice(self, ctx: ServerContext, about: int) -> Out:
+        request = tl.make("msg_resend_req", msg_ids=[about])
+        return ctx.seal(ctx.message(tl.serialize(request)))
 
 
 @_client("resend_request", "message")
