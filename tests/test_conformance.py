@@ -157,6 +157,7 @@ def test_user_defined_mutation_kind(server_key: RsaPrivateKey) -> None:
 
 def _mirror(enforce_salt: bool, scenarios: list[Scenario], **options: Any) -> Report:
     async def run() -> Report:
+        options.setdefault("dc_id", 2)
         server = ReferenceServer(enforce_salt=enforce_salt, secrets=[SECRET], **options)
         async with server:
             endpoint = ServerEndpoint("127.0.0.1", server.port, server.public_key, secret=SECRET)
@@ -188,6 +189,14 @@ def test_an_unbound_temporary_key_serves_no_api_query() -> None:
     result = _mirror(True, chosen, handler=echo_handler).result("srv-H6-unbound-query")
     assert (result.observed, result.status) == ("rejected", "pass"), result
     assert "AUTH_KEY_PERM_EMPTY" in result.detail
+
+
+def test_a_server_that_knows_its_dc_refuses_another_with_444() -> None:
+    chosen = [s for s in default_scenarios("server") if s.id == "srv-D4.2-error-444-test-dc"]
+    assert _mirror(True, chosen).passed
+    # Told no DC, the server takes any: the scenario sees no -444.
+    result = _mirror(True, chosen, dc_id=None).result("srv-D4.2-error-444-test-dc")
+    assert (result.observed, result.status) == ("rejected", "FAIL"), result
 
 
 def test_mirror_sees_a_server_that_accepts() -> None:

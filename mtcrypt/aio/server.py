@@ -150,7 +150,8 @@ class Server:
     ``handshake_processes=True`` (no GIL shared with the event loop, so honest
     traffic keeps flowing under a handshake flood; needs the default ``rng``
     and an ``if __name__ == "__main__":`` guard in the script),
-    ``accept_legacy_rsa``.  Keys live in ``keys``
+    ``accept_legacy_rsa``, ``dc_id`` (the DC this server is: a handshake naming
+    another gets transport error -444).  Keys live in ``keys``
     (a :class:`~mtcrypt.connection.KeyStore`; default a bounded in-memory
     store).  Randomness and time are injected (``rng``, ``clock``).
     """
@@ -174,6 +175,7 @@ class Server:
         handshake_workers: int | None = None,
         handshake_processes: bool = False,
         accept_legacy_rsa: bool = True,
+        dc_id: int | None = None,
         backlog: int = 1024,
         record_handshakes: bool = False,
         rng: Rng = random_bytes,
@@ -206,6 +208,7 @@ class Server:
         self._processes = handshake_processes
         self._pool: HandshakeWorkers | HandshakeProcesses | None = None
         self._accept_legacy = accept_legacy_rsa
+        self._dc_id = dc_id
         self._backlog = backlog
         self._record = record_handshakes
         self._rng = rng
@@ -295,6 +298,7 @@ class Server:
             budget=self._budget,
             seen=self.seen,
             accept_legacy_rsa=self._accept_legacy,
+            dc_id=self._dc_id,
             check_salt=self._enforce_salt,
             offload_handshakes=self._pool is not None,
             rng=self._rng,

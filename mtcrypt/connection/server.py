@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from .. import tl
 from .._random import random_bytes
-from .._validation import Clock, Rng, as_bytes
+from .._validation import Clock, Rng, as_bytes, check_int
 from ..errors import (
     DecryptionFailed,
     HandshakeError,
@@ -208,6 +208,9 @@ class ServerConnection(ConnectionBase):
         new connection is refused (default: this connection's own).
     :param accept_legacy_rsa: accept the legacy RSA padding in the handshake
         (Telethon and Pyrogram send it).
+    :param dc_id: the DC this server is: a handshake naming another one (a test
+        DC, +10000, included) is refused with transport error -444.  ``None``
+        (the default) takes any.
     :param check_salt: sessions drop messages with a wrong salt (answering
         ``bad_server_salt``).
     :param offload_handshakes: hand handshake steps out as
@@ -233,6 +236,7 @@ class ServerConnection(ConnectionBase):
         budget: BufferBudget | None = None,
         seen: SeenRequests | None = None,
         accept_legacy_rsa: bool = True,
+        dc_id: int | None = None,
         check_salt: bool = False,
         offload_handshakes: bool = False,
         handshake_factory: Callable[[], HandshakeResponder] | None = None,
@@ -260,6 +264,7 @@ class ServerConnection(ConnectionBase):
             raise InvalidArgument("seen must be a SeenRequests")
         self._seen = seen if seen is not None else SeenRequests(4096)
         self._accept_legacy = accept_legacy_rsa
+        self._dc_id = None if dc_id is None else check_int(dc_id, "dc_id", 1, 0x7FFF)
         self._check_salt = check_salt
         self._offload = offload_handshakes
         self._factory = handshake_factory
@@ -429,6 +434,7 @@ class ServerConnection(ConnectionBase):
             return self._factory()
         return ServerHandshake(
             self._rsa_keys,
+            dc=self._dc_id,
             accept_legacy_rsa=self._accept_legacy,
             rng=self._rng,
             clock=self._clock,
@@ -472,7 +478,9 @@ class ServerConnection(ConnectionBase):
             check = error.check if isinstance(error, HandshakeError) else "unexpected_message"
             events.append(HandshakeFailed(check))
             self._handshake = None
-            self._refuse(events, CloseReason.HANDSHAKE_FAILED, check, -404)
+            # -444: the DC id names another DC or environment; -404 for the rest.
+            code = -444 if check == "dc" else -404
+            self._refuse(events, CloseReason.HANDSHAKE_FAILED, check, code)
             return
         packet = self._hooked_plain(answer)
         if packet is not None:

@@ -193,7 +193,9 @@ class ServerHandshake(HandshakeMachine[ServerState, ServerInput]):
     :param dh_prime: the DH prime (checked to be a safe prime with ``g``);
         Telegram's by default (Pyrogram accepts no other).
     :param g: the generator (3 by default, as Telegram).
-    :param dc: if given, the ``dc`` in ``p_q_inner_data_*dc`` must equal it.
+    :param dc: if given, the ``dc`` in ``p_q_inner_data_*dc`` must name it (``dc``,
+        or ``-dc`` for its media form); a test DC (+10000) or another DC fails
+        with the check ``dc`` (answered with transport error -444).
     :param accept_legacy_rsa: accept the legacy SHA-1 RSA padding (default
         ``True``: Telethon and Pyrogram need it).
     :param accept_temp_keys: accept ``p_q_inner_data_temp*`` (default ``True``).
@@ -403,7 +405,7 @@ class ServerHandshake(HandshakeMachine[ServerState, ServerInput]):
             raise HandshakeError("pq", f"{inner.name}.pq differs")
         if not (equal(inner.p, p_bytes) and equal(inner.q, q_bytes)):
             raise HandshakeError("p_q", f"{inner.name} p and q differ")
-        if self._dc is not None and "dc" in inner.fields and inner.dc != self._dc:
+        if self._dc is not None and "dc" in inner.fields and inner.dc not in (self._dc, -self._dc):
             raise HandshakeError("dc", "wrong DC id")
         if "expires_in" in inner.fields and (
             not self._accept_temp or not 0 < inner.expires_in <= self._max_expires_in

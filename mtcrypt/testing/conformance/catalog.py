@@ -1454,6 +1454,14 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
     ),
     # -- deprecated but tolerated: accepting it is a WARN ------------------------------
     _s(
+        "srv-D4.2-error-444-test-dc",
+        "srv_other_dc",
+        "accept",
+        "H2",
+        "p_q_inner_data_dc naming the test DC of the server's DC: transport error -444",
+        params={"offset": 10000},
+    ),
+    _s(
         "srv-D4.2-error-404-req-dh",
         "srv_handshake_error_code",
         "accept",

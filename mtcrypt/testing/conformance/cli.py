@@ -199,7 +199,7 @@ async def _server_report(args: argparse.Namespace, scenarios: list[Scenario]) ->
     async with contextlib.AsyncExitStack() as stack:
         if args.target == "mtcrypt-server":
             server = await stack.enter_async_context(
-                ReferenceServer(enforce_salt=True, secrets=[_SERVER_SECRET])
+                ReferenceServer(enforce_salt=True, secrets=[_SERVER_SECRET], dc_id=2)
             )
             endpoint = ServerEndpoint(
                 "127.0.0.1", server.port, server.public_key, secret=_SERVER_SECRET

@@ -917,6 +917,17 @@ def _srv_handshake_error_code(
     return replace(plan, want_error=-404)
 
 
+@_server("srv_other_dc", "handshake")
+def _srv_other_dc(offset: int = 10000) -> ClientHandshakePlan:
+    """p_q_inner_data_dc naming the server's DC plus ``offset`` (10000: its test twin); judged:
+    the server answers with transport error -444 (D4.2)."""
+    return ClientHandshakePlan(
+        step="req_DH_params",
+        pq_inner=lambda inner: mutators.tl_replace(inner, dc=int(inner.dc) + offset),
+        want_error=-444,
+    )
+
+
 @_server("srv_rsa_block", "handshake")
 def _srv_rsa_block(kind: Literal["garbage", "above_n"] = "garbage") -> ClientHandshakePlan:
     """req_DH_params whose encrypted_data is a random RSA block (``garbage``: the RSA_PAD
