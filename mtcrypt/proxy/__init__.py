@@ -1,0 +1,48 @@
+"""An MTProxy relay (``python -m mtcrypt proxy``), sans-I/O.
+
+* :class:`Relay`: one client connection: recognise the client under a set of
+  named secrets (plain obfuscated2, ``dd``, ``ee`` fake-TLS), open the DC side
+  with keys of its own, re-encrypt both directions; anything that fails the
+  checks is handed to a masking host byte for byte, or held silently.
+* :class:`DcTable`: DC ids (media and test DCs included) to addresses.
+* :class:`SharedReplayCache`: the fake-TLS replay cache in shared memory, for
+  several worker processes on one port.
+
+The asyncio server over it is :class:`mtcrypt.aio.ProxyServer`.
+"""
+
+from __future__ import annotations
+
+from .dcs import TELEGRAM_DCS, TEST_DC_OFFSET, DcTable
+from .relay import (
+    RELAY_TRANSITIONS,
+    DcRequested,
+    MaskRequested,
+    NamedSecret,
+    Rejected,
+    Relay,
+    RelayClosed,
+    RelayCloseReason,
+    RelayEvent,
+    RelayInput,
+    RelayPolicy,
+    RelayState,
+)
+
+__all__ = [
+    "RELAY_TRANSITIONS",
+    "TELEGRAM_DCS",
+    "TEST_DC_OFFSET",
+    "DcRequested",
+    "DcTable",
+    "MaskRequested",
+    "NamedSecret",
+    "Rejected",
+    "Relay",
+    "RelayCloseReason",
+    "RelayClosed",
+    "RelayEvent",
+    "RelayInput",
+    "RelayPolicy",
+    "RelayState",
+]
