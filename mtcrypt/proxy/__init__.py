@@ -5,8 +5,11 @@
   with keys of its own, re-encrypt both directions; anything that fails the
   checks is handed to a masking host byte for byte, or held silently.
 * :class:`DcTable`: DC ids (media and test DCs included) to addresses.
-* :class:`SharedReplayCache`: the fake-TLS replay cache in shared memory, for
-  several worker processes on one port.
+* :class:`RelayStats` and :func:`prometheus_text`: per-secret counters, and
+  their Prometheus text exposition.
+* :class:`SharedReplayCache` and :class:`SharedStats`: the fake-TLS replay
+  cache and the counters in shared memory, for several worker processes on one
+  port.
 
 The asyncio server over it is :class:`mtcrypt.aio.ProxyServer`.
 """
@@ -28,6 +31,8 @@ from .relay import (
     RelayPolicy,
     RelayState,
 )
+from .shared import SharedReplayCache, SharedStats
+from .stats import RelayStats, prometheus_text
 
 __all__ = [
     "RELAY_TRANSITIONS",
@@ -45,4 +50,8 @@ __all__ = [
     "RelayInput",
     "RelayPolicy",
     "RelayState",
+    "RelayStats",
+    "SharedReplayCache",
+    "SharedStats",
+    "prometheus_text",
 ]
