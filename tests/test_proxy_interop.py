@@ -7,13 +7,16 @@ dd and ee)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import require
+from test_interop_server import (  # the fixtures too: pytest finds them imported here
+    _key_id,
+    _Loggers,
+    pyrogram_trusts,  # noqa: F401
+    telethon_trusts,  # noqa: F401
+)
 from test_proxy_aio import DD, EE, PLAIN, relay_to
 
 from mtcrypt.aio import ConnectionInfo, RpcReply
@@ -26,34 +29,6 @@ pytestmark = pytest.mark.interop
 _HELP_GET_CONFIG = 0xC4F9186B
 
 
-def _key_id(key: bytes) -> int:
-    return struct.unpack("<q", hashlib.sha1(key).digest()[-8:])[0]
-
-
-class _Loggers(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: str) -> Any:
-        import logging
-
-        return logging.getLogger(key)
-
-
-@pytest.fixture
-def telethon_trusts(server_key: RsaPrivateKey) -> Iterator[None]:
-    t_rsa = require("telethon.crypto.rsa")
-    t_rsa.add_key(server_key.public_key.to_pem(pkcs1=True), old=False)
-    yield
-    t_rsa._server_keys.pop(server_key.fingerprint, None)
-
-
-@pytest.fixture
-def pyrogram_trusts(server_key: RsaPrivateKey) -> Iterator[None]:
-    p_rsa = require("pyrogram.crypto.rsa")
-    public = server_key.public_key
-    p_rsa.server_public_keys[public.fingerprint] = p_rsa.PublicKey(m=public.n, e=public.e)
-    yield
-    p_rsa.server_public_keys.pop(public.fingerprint, None)
-
-
 TELETHON_CASES = [
     ("ConnectionTcpMTProxyAbridged", PLAIN),
     ("ConnectionTcpMTProxyIntermediate", PLAIN),
@@ -61,7 +36,8 @@ TELETHON_CASES = [
 ]
 
 
-def test_telethon_through_the_relay(server_key: RsaPrivateKey, telethon_trusts: None) -> None:
+@pytest.mark.usefixtures("telethon_trusts")
+def test_telethon_through_the_relay(server_key: RsaPrivateKey) -> None:
     """Telethon's MTProxy connection classes (it has no fake-TLS one), all at
     once: each waits 2 s after connecting to see whether the proxy hangs up."""
     from telethon.network import connection as connections
@@ -115,10 +91,9 @@ def _pyrogram_client(secret: str, port: int) -> Any:
     )
 
 
+@pytest.mark.usefixtures("pyrogram_trusts")
 @pytest.mark.parametrize("secret", [PLAIN, DD, EE], ids=["plain", "dd", "ee"])
-def test_pyrogram_through_the_relay(
-    server_key: RsaPrivateKey, pyrogram_trusts: None, secret: str
-) -> None:
+def test_pyrogram_through_the_relay(server_key: RsaPrivateKey, secret: str) -> None:
     """kurigram's MTProxy support: handshake, then its own session (a ping,
     initConnection(help.getConfig)) and an encrypted ping."""
     from pyrogram import raw

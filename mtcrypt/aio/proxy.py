@@ -56,6 +56,7 @@ from ..proxy.stats import (
 )
 from ..transport import FakeTlsPolicy
 from ._timer import DeadlineTimer
+from .server import listening_port, peer_name
 
 __all__ = ["ProxyServer", "StatsServer"]
 
@@ -149,9 +150,7 @@ class ProxyServer:
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return listening_port(self._server, self._port)
 
     @property
     def connections_open(self) -> int:
@@ -192,13 +191,6 @@ class ProxyServer:
         await self.close()
 
 
-def _peer(transport: asyncio.BaseTransport) -> str:
-    name = transport.get_extra_info("peername")
-    if isinstance(name, tuple) and len(name) >= 2:
-        return f"{name[0]}:{name[1]}"
-    return str(name)
-
-
 def _set_limits(transport: asyncio.Transport, high: int) -> None:
     transport.set_write_buffer_limits(high=high, low=high // 4)
     sock = transport.get_extra_info("socket")
@@ -235,7 +227,7 @@ class _Client(asyncio.Protocol):
             log.warning("refused a connection: max_connections (%d) reached", srv.max_connections)
             transport.abort()
             return
-        self.name = _peer(transport) if srv.log_ips else f"#{id(self) & 0xFFFFFF:06x}"
+        self.name = peer_name(transport) if srv.log_ips else f"#{id(self) & 0xFFFFFF:06x}"
         _set_limits(transport, srv.buffer_bytes)
         self.relay = Relay(srv.policy, rng=srv._rng, clock=srv._clock)
         srv._active.add(self)
@@ -503,9 +495,7 @@ class StatsServer:
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return listening_port(self._server, self._port)
 
     async def start(self) -> StatsServer:
         self._server = await asyncio.start_server(self._serve, self.host, self._port)

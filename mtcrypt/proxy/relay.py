@@ -189,7 +189,10 @@ class Rejected:
     reason: str
 
 
+# duplicates: deliberate -- a plain enum of values, like the other layers' close reasons.
 class RelayCloseReason(enum.Enum):
+    """Why a relay ended (the ``reason`` of :class:`RelayClosed`)."""
+
     CLIENT_CLOSED = "client_closed"
     DC_CLOSED = "dc_closed"
     DC_UNAVAILABLE = "dc_unavailable"
@@ -220,7 +223,10 @@ RelayEvent = DcRequested | MaskRequested | Rejected | RelayClosed
 # ---- the state machine --------------------------------------------------------------
 
 
+# duplicates: deliberate -- enums then table, as each machine declares its own (the data differs).
 class RelayState(enum.Enum):
+    """Where a :class:`Relay` is."""
+
     DETECTING = "detecting"  # reading the client's first bytes
     TLS_HEADER = "tls_header"  # fake-TLS accepted: the obfuscated2 header in records
     RELAYING = "relaying"
