@@ -188,7 +188,20 @@ def test_probes_reach_the_mask_host_byte_for_byte(server_key: RsaPrivateKey) -> 
     asyncio.run(run())
 
 
-def test_without_a_mask_host_failures_are_held_silently(server_key: RsaPrivateKey) -> None:
+def test_a_prober_that_half_closes_gets_the_mask_hosts_answer() -> None:
+    async def run() -> None:
+        async with MaskServer() as mask, relay_to(1, mask=mask.address) as proxy:
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+            writer.write(b"\x00\x01garbage")
+            writer.write_eof()
+            assert await asyncio.wait_for(reader.read(), 5) == MaskServer.REPLY
+            assert mask.received == [b"\x00\x01garbage"]
+            writer.close()
+
+    asyncio.run(run())
+
+
+def test_without_a_mask_host_failures_are_held_silently() -> None:
     async def run() -> None:
         async with relay_to(1, timeouts=Timeouts(handshake=0.5, idle=30.0)) as proxy:
             started = time.monotonic()

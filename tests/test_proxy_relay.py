@@ -393,3 +393,14 @@ def test_every_transition_is_walked_and_no_other() -> None:
 def test_replay_cache_must_have_check_and_add() -> None:
     with pytest.raises(InvalidArgument):
         FakeTlsPolicy(replay_cache=object())  # type: ignore[arg-type]
+
+
+def test_a_half_close_before_a_decision_is_masked() -> None:
+    relay = Relay(_policy(), clock=_Clock())
+    assert relay.receive_from_client(b"\x01\x02\x03") == []
+    mask, closed = relay.receive_from_client(b"")
+    assert isinstance(mask, MaskRequested) and mask.data == b"\x01\x02\x03"
+    assert isinstance(closed, RelayClosed) and closed.reason is RelayCloseReason.MASKED
+    held = Relay(_policy(mask=False), clock=_Clock())
+    held.receive_from_client(b"\x01\x02\x03")
+    assert held.receive_from_client(b"") == [RelayClosed(RelayCloseReason.CLIENT_CLOSED)]

@@ -211,6 +211,7 @@ class _Client(asyncio.Protocol):
         self.name = "-"
         self._slot = -1  # the secret's counters, once recognised
         self._masked = False
+        self._client_eof = False
         self._paused_for: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._timer = DeadlineTimer(self.loop, server._clock, self._on_timer)
@@ -254,12 +255,13 @@ class _Client(asyncio.Protocol):
         self._timer.update(relay.next_deadline())
 
     def eof_received(self) -> bool:
-        if self._masked:
+        self._client_eof = True
+        if not self._masked and self.relay is not None:
+            self._process(self.relay.receive_from_client(b""))
+        if self._masked:  # now, or just now: the client may still read the answer
             if self.other is not None and self.other.can_write_eof():
                 self.other.write_eof()
-            return True  # keep our side open until the mask host is done
-        if self.relay is not None:
-            self._process(self.relay.receive_from_client(b""))
+            return True
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -416,6 +418,8 @@ class _Client(asyncio.Protocol):
         self.other = transport
         if first is not None:
             transport.write(first)
+            if self._client_eof and transport.can_write_eof():
+                transport.write_eof()
         elif self.relay is not None:
             out = self.relay.data_for_dc()
             if out:

@@ -379,6 +379,9 @@ class Relay(StateMachine[RelayState, RelayInput]):
         if self._state is RelayState.CLOSED:
             return []
         if not raw:
+            if self._state is RelayState.DETECTING and self._buf and self.policy.mask:
+                # A prober that sends a few bytes and half-closes gets the web site's answer.
+                return self._reject("end of stream before a valid handshake")
             return self._close(RelayCloseReason.CLIENT_CLOSED)
         if self._state is RelayState.HOLDING:
             return []
