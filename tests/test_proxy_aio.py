@@ -445,6 +445,7 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
         ["--secret", f"a={PLAIN}", "--dc", "2=nowhere"],
         ["--secret", f"a={PLAIN}", "--dc", "0=127.0.0.1:1"],
         ["--secret", f"a={PLAIN}", "--no-mask", "--mask-host", "127.0.0.1:1"],
+        ["--secret", f"a={PLAIN}", "--redis", "nonsense://"],
     ]
     for argv in cases:
         assert cli_main(["proxy", *argv]) == 2, argv

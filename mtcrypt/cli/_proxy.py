@@ -156,6 +156,14 @@ _OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
     (
+        "--redis",
+        {
+            "metavar": "URL",
+            "help": "keep the fake-TLS replay cache in Redis (redis://host:port/db), shared by "
+            "relays on several hosts (the redis extra); replaces the in-memory one",
+        },
+    ),
+    (
         "--stats",
         {
             "type": listen_address,
@@ -236,11 +244,29 @@ class _Config:
             raise UsageError("--buffer-bytes must be at least 1024")
         self.loop_factory = _loop_factory(args.loop)
         self.args = args
+        self.replay_cache()  # a bad --redis URL, or no redis-py: a usage error now
+
+    def replay_cache(self) -> Any:
+        """The Redis replay cache when ``--redis`` is given (one client per process)."""
+        from ..proxy import RedisReplayCache
+        from ..transport import FakeTlsPolicy
+
+        if not self.args.redis:
+            return None
+        window = FakeTlsPolicy()
+        try:
+            return RedisReplayCache(self.args.redis, window=window.max_past + window.max_future)
+        except MtcryptError as exc:
+            raise UsageError(f"--redis: {exc}") from None
 
     def server(self, **extra: Any) -> Any:
         from ..aio.proxy import ProxyServer
+        from ..transport import FakeTlsPolicy
 
         a = self.args
+        redis = self.replay_cache()
+        if redis is not None:
+            extra["tls"] = FakeTlsPolicy(replay_cache=redis)
         return ProxyServer(
             self.secrets,
             host=a.host,
@@ -271,8 +297,10 @@ class _Config:
             for s in self.secrets
         )
         mask = "hold silently" if self.mask is None else f"mask to {self.mask[0]}:{self.mask[1]}"
+        replay = "Redis" if self.args.redis else "in memory"
         return (
-            f"secrets {kinds}; {len(self.dcs)} DCs; failing connections: {mask}; handshake "
+            f"secrets {kinds}; {len(self.dcs)} DCs; failing connections: {mask}; replay "
+            f"cache {replay}; handshake "
             f"timeout {self.args.handshake_timeout:g}s, idle timeout {self.args.idle_timeout:g}s"
         )
 
@@ -374,9 +402,11 @@ def _run_workers(config: _Config) -> int:
 
     args = config.args
     tls_window = FakeTlsPolicy()
-    cache = SharedReplayCache(
-        args.replay_cache_entries, window=tls_window.max_past + tls_window.max_future
-    )
+    cache = None
+    if not args.redis:  # Redis, when given, is the one replay cache of every worker
+        cache = SharedReplayCache(
+            args.replay_cache_entries, window=tls_window.max_past + tls_window.max_future
+        )
     stats = SharedStats([s.name for s in config.secrets], args.workers)
     # Reserve the port (port 0: pick one) with SO_REUSEPORT; the workers bind
     # beside this socket, which never listens, and it is closed once they do.
@@ -387,8 +417,7 @@ def _run_workers(config: _Config) -> int:
         holder.bind((args.host, args.port))
     except OSError as exc:
         holder.close()
-        cache.close()
-        cache.unlink()
+        _free(cache)
         raise CliError(f"cannot listen on {args.host}:{args.port}: {os_reason(exc)}") from None
     bound_port = holder.getsockname()[1]
     ctx = multiprocessing.get_context("fork")
@@ -438,9 +467,14 @@ def _run_workers(config: _Config) -> int:
             if process.is_alive():
                 process.kill()
                 process.join()
+        _free(cache)
+    return 0
+
+
+def _free(cache: Any) -> None:
+    if cache is not None:
         cache.close()
         cache.unlink()
-    return 0
 
 
 def _worker(
@@ -457,9 +491,8 @@ def _worker(
 
     async def serve() -> None:
         config.args.port = bound_port
-        server = config.server(
-            tls=FakeTlsPolicy(replay_cache=cache), reuse_port=True, stats=stats.row(index)
-        )
+        extra: dict[str, Any] = {} if cache is None else {"tls": FakeTlsPolicy(replay_cache=cache)}
+        server = config.server(reuse_port=True, stats=stats.row(index), **extra)
         try:
             await server.start()
         except OSError as exc:
@@ -472,4 +505,5 @@ def _worker(
         await server.close(grace=config.args.shutdown_grace)
 
     _run(config, serve())
-    cache.close()
+    if cache is not None:
+        cache.close()

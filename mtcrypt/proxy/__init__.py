@@ -9,7 +9,8 @@
   their Prometheus text exposition.
 * :class:`SharedReplayCache` and :class:`SharedStats`: the fake-TLS replay
   cache and the counters in shared memory, for several worker processes on one
-  port.
+  port; :class:`RedisReplayCache`, the replay cache in Redis for relays on
+  several hosts (the ``redis`` extra).
 
 The asyncio server over it is :class:`mtcrypt.aio.ProxyServer`.
 """
@@ -17,6 +18,7 @@ The asyncio server over it is :class:`mtcrypt.aio.ProxyServer`.
 from __future__ import annotations
 
 from .dcs import TELEGRAM_DCS, TEST_DC_OFFSET, DcTable
+from .redis_cache import RedisReplayCache
 from .relay import (
     RELAY_TRANSITIONS,
     DcRequested,
@@ -42,6 +44,7 @@ __all__ = [
     "DcTable",
     "MaskRequested",
     "NamedSecret",
+    "RedisReplayCache",
     "Rejected",
     "Relay",
     "RelayCloseReason",
