@@ -113,7 +113,7 @@ def _connect(relay: Relay, client: ClientTransport, step: int = 1 << 20) -> DcRe
         (EE, "tls", None),
     ],
 )
-@pytest.mark.parametrize("step", [1, 7, 1 << 20])
+@pytest.mark.parametrize("step", [1, 1 << 20])
 def test_relays_both_ways_with_independent_keys(
     secret: str, name: str, framing: str | None, step: int
 ) -> None:
