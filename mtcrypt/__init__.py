@@ -8,7 +8,8 @@
 * :mod:`mtcrypt.handshake`: auth-key creation, client and server.
 * :mod:`mtcrypt.transport`: framings, obfuscation, MTProxy secrets.
 * :mod:`mtcrypt.connection`: transport, handshake and session composed, sans-I/O.
-* :mod:`mtcrypt.aio`: asyncio client and server.
+* :mod:`mtcrypt.proxy`: the MTProxy relay, sans-I/O.
+* :mod:`mtcrypt.aio`: asyncio client, server and MTProxy relay.
 * :mod:`mtcrypt.e2e`: secret chats.
 * :mod:`mtcrypt.testing`: the reference server and test tooling.
 * :mod:`mtcrypt.compat`: drop-in replacements for tgcrypto and cryptg.
@@ -39,6 +40,7 @@ __all__ = [
     "errors",
     "handshake",
     "mtproto",
+    "proxy",
     "testing",
     "tl",
     "transport",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
         errors,
         handshake,
         mtproto,
+        proxy,
         testing,
         tl,
         transport,

@@ -199,6 +199,27 @@ def test_into_variants_and_in_place() -> None:
     assert bytes(buf) == stream_b.update(data)
 
 
+def test_ctr_in_place_in_chunks_matches_pycryptodome() -> None:
+    """The in-place bytearray path of Ctr256.update_into (what the MTProxy relay
+    uses), chunk after chunk, odd sizes included."""
+    key, counter = os.urandom(32), os.urandom(16)
+    data = os.urandom(70_001)
+    ref = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=counter).encrypt(data)
+    stream, got, pos = mc.Ctr256(key, counter), b"", 0
+    for size in (0, 1, 15, 17, 4096, 65536, 10**6):
+        buf = bytearray(data[pos : pos + size])
+        stream.update_into(buf, buf)
+        got += buf
+        pos += size
+    assert got == ref
+    stream.wipe()
+    with pytest.raises(InvalidArgument, match="wiped"):
+        stream.update_into(bytearray(16), bytearray(16))
+    with pytest.raises(InvalidArgument, match="wiped"):
+        buf = bytearray(16)
+        stream.update_into(buf, buf)
+
+
 def test_partial_overlap_is_refused() -> None:
     key, iv = os.urandom(32), os.urandom(32)
     buf = bytearray(64)

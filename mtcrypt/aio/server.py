@@ -223,9 +223,7 @@ class Server:
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return listening_port(self._server, self._port)
 
     @property
     def requests_served(self) -> int:
@@ -327,7 +325,7 @@ class _ServerProtocol(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         srv = self.server
         self.transport = transport
-        self.peer = _peer(transport)
+        self.peer = peer_name(transport)
         if srv.max_connections is not None and len(srv._active) >= srv.max_connections:
             srv.stats.connections_refused += 1
             log.warning("refused %s: max_connections (%d) reached", self.peer, srv.max_connections)
@@ -523,7 +521,14 @@ class _ServerProtocol(asyncio.Protocol):
             task.cancel()
 
 
-def _peer(transport: asyncio.BaseTransport) -> str:
+def listening_port(server: asyncio.Server | None, fallback: int) -> int:
+    """The port ``server`` listens on (``fallback`` before it does)."""
+    if server is None or not server.sockets:
+        return fallback
+    return int(server.sockets[0].getsockname()[1])
+
+
+def peer_name(transport: asyncio.BaseTransport) -> str:
     name = transport.get_extra_info("peername")
     if isinstance(name, tuple) and len(name) >= 2:
         return f"{name[0]}:{name[1]}"

@@ -44,7 +44,7 @@ def _version() -> str:
 
 
 def _build_parser() -> tuple[_Parser, dict[str, Callable[[argparse.Namespace], int]]]:
-    from . import _client, _compat, _keygen, _serve
+    from . import _client, _compat, _keygen, _proxy, _serve
 
     parser = _Parser(
         prog=PROG,
@@ -75,6 +75,13 @@ def _build_parser() -> tuple[_Parser, dict[str, Callable[[argparse.Namespace], i
     command("demo", "reference server and client on every transport, with figures", _demo)
     _serve.add_arguments(
         command("serve", "run the reference server (one JSON line out, logs on stderr)", _serve.run)
+    )
+    _proxy.add_arguments(
+        command(
+            "proxy",
+            "run an MTProxy relay (plain, dd and ee secrets) with masking; links on stdout",
+            _proxy.run,
+        )
     )
     _client.add_arguments(
         command(

@@ -94,15 +94,20 @@ def seconds(text: str) -> float:
     return value
 
 
-def address(text: str) -> tuple[str, int]:
+def address(text: str, *, lowest_port: int = 1) -> tuple[str, int]:
     """``HOST:PORT``, ``[IPv6]:PORT`` or ``IPv6:PORT`` (the last colon splits)."""
     host, sep, port_text = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r}: the port must be 1..65535")
+    if not port_text.isdigit() or not lowest_port <= int(port_text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port must be {lowest_port}..65535")
     return host, int(port_text)
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """An address to listen on: ``HOST:PORT`` where port 0 picks any free port."""
+    return address(text, lowest_port=0)
 
 
 # ---- key files ---------------------------------------------------------------------------

@@ -342,6 +342,12 @@ class Ctr256:
         """Like :meth:`update`, writing into ``out`` (same length; may be ``data``)."""
         if not self._state.aes.ready:
             raise InvalidArgument("this stream has been wiped")
+        if out is data and type(data) is bytearray:  # in place: one pointer, no overlap
+            n = len(data)
+            if n:
+                ptr = ffi.from_buffer(data, require_writable=True)
+                _check(_CTR_STREAM(self._state, ptr, ptr, n))
+            return
         src, n = readable(data, "data")
         dst, m = writable(out, "out")
         if m != n:

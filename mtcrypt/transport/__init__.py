@@ -36,7 +36,7 @@ from .events import (
     TransportErrorCode,
     TransportInfo,
 )
-from .faketls import ClientRandomCache, FakeTlsPolicy
+from .faketls import ClientRandomCache, FakeTlsPolicy, ReplayCache
 from .framing import (
     DEFAULT_MAX_FRAME,
     MAX_PADDING,
@@ -72,6 +72,7 @@ __all__ = [
     "ProxyLink",
     "ProxySecret",
     "QuickAck",
+    "ReplayCache",
     "SecretKind",
     "ServerTransport",
     "Sniffed",

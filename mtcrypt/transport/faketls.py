@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from .._random import random_bytes
 from .._validation import Rng, check_int, draw, randbelow, shuffle
@@ -39,6 +39,7 @@ __all__ = [
     "ClientHelloInfo",
     "ClientRandomCache",
     "FakeTlsPolicy",
+    "ReplayCache",
     "TlsRecordReader",
     "TlsRecordWriter",
     "build_client_hello",
@@ -209,6 +210,19 @@ def build_client_hello(
 # ---- the server's view of a ClientHello --------------------------------------
 
 
+@runtime_checkable
+class ReplayCache(Protocol):
+    """What :class:`FakeTlsPolicy` needs from a replay cache: one call that
+    records a client random and says whether it was new.
+    :class:`ClientRandomCache` is the in-process one; the MTProxy relay has one
+    in shared memory for its worker processes
+    (:class:`mtcrypt.proxy.SharedReplayCache`)."""
+
+    def check_and_add(self, client_random: bytes) -> bool:
+        """Record ``client_random``; False if it was already there."""
+        ...
+
+
 class ClientRandomCache:
     """Client randoms already accepted (bounded, oldest evicted first).
 
@@ -247,7 +261,7 @@ class FakeTlsPolicy:
 
     max_past: float = 600.0
     max_future: float = 120.0
-    replay_cache: ClientRandomCache | None = None
+    replay_cache: ReplayCache | None = None
     check_domain: bool = True
     server_hello_size: tuple[int, int] = (2500, 3620)
     max_record: int = MAX_RECORD_RECEIVE
@@ -259,6 +273,8 @@ class FakeTlsPolicy:
         if self.max_past < 0 or self.max_future < 0:
             raise InvalidArgument("time windows must not be negative")
         check_int(self.max_record, "max_record", MAX_RECORD_SEND, 1 << 16)
+        if self.replay_cache is not None and not isinstance(self.replay_cache, ReplayCache):
+            raise InvalidArgument("replay_cache must have a check_and_add(client_random) method")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import enum
 import string
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ..crypto import sha256
 from ..errors import InvalidArgument, InvalidLength, InvalidType
@@ -145,6 +145,15 @@ class ProxyLink:
     server: str
     port: int
     secret: ProxySecret
+
+    def url(self) -> str:
+        """The ready-to-share ``tg://proxy?server=…&port=…&secret=…`` link
+        (the secret in :meth:`ProxySecret.link_form`); :func:`parse_proxy_link`
+        reads it back."""
+        query = urlencode(
+            {"server": self.server, "port": str(self.port), "secret": self.secret.link_form()}
+        )
+        return f"tg://proxy?{query}"
 
 
 def parse_proxy_link(link: str) -> ProxyLink:
