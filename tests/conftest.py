@@ -42,7 +42,7 @@ if not any(
         os.environ["PYTHONSAFEPATH"] = "1"
 # --------------------------------------------------------------------------------------
 
-settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -155,9 +155,12 @@ def test_user_defined_mutation_kind(server_key: RsaPrivateKey) -> None:
 # ---- mirror mode -------------------------------------------------------------------------------
 
 
-def _mirror(enforce_salt: bool, scenarios: list[Scenario], **options: Any) -> Report:
+def _mirror(
+    key: RsaPrivateKey, enforce_salt: bool, scenarios: list[Scenario], **options: Any
+) -> Report:
     async def run() -> Report:
         options.setdefault("dc_id", 2)
+        options.setdefault("rsa_key", key)
         server = ReferenceServer(enforce_salt=enforce_salt, secrets=[SECRET], **options)
         async with server:
             endpoint = ServerEndpoint("127.0.0.1", server.port, server.public_key, secret=SECRET)
@@ -166,46 +169,46 @@ def _mirror(enforce_salt: bool, scenarios: list[Scenario], **options: Any) -> Re
     return asyncio.run(run())
 
 
-def test_mtcrypt_server_passes_every_mirror_scenario() -> None:
-    report = _mirror(True, default_scenarios("server"))
+def test_mtcrypt_server_passes_every_mirror_scenario(server_key: RsaPrivateKey) -> None:
+    report = _mirror(server_key, True, default_scenarios("server"))
     assert report.passed, report.to_table()
     assert len(report.results) == len(default_scenarios("server"))
 
 
-def test_header_scenarios_see_a_server_that_answers() -> None:
+def test_header_scenarios_see_a_server_that_answers(server_key: RsaPrivateKey) -> None:
     """The raw-header judge: a header with a tag the server knows (intermediate) and no
     secret is answered, which the same scenario kind reports as accepted."""
     known = Scenario("T1-x", "x", "srv_obfuscation_header", "reject", "T1", {"tag": "eeeeeeee"})
-    result = _mirror(True, [known]).result("T1-x")
+    result = _mirror(server_key, True, [known]).result("T1-x")
     assert (result.observed, result.status) == ("accepted", "FAIL"), result
 
 
-def test_an_unbound_temporary_key_serves_no_api_query() -> None:
+def test_an_unbound_temporary_key_serves_no_api_query(server_key: RsaPrivateKey) -> None:
     """Even with a handler that answers every query, the server refuses an API
     query under an unbound temporary key itself (AUTH_KEY_PERM_EMPTY)."""
     from mtcrypt.testing.reference import echo_handler
 
     chosen = [s for s in default_scenarios("server") if s.id == "srv-H6-unbound-query"]
-    result = _mirror(True, chosen, handler=echo_handler).result("srv-H6-unbound-query")
+    result = _mirror(server_key, True, chosen, handler=echo_handler).result("srv-H6-unbound-query")
     assert (result.observed, result.status) == ("rejected", "pass"), result
     assert "AUTH_KEY_PERM_EMPTY" in result.detail
 
 
-def test_a_server_that_knows_its_dc_refuses_another_with_444() -> None:
+def test_a_server_that_knows_its_dc_refuses_another_with_444(server_key: RsaPrivateKey) -> None:
     chosen = [s for s in default_scenarios("server") if s.id == "srv-D4.2-error-444-test-dc"]
-    assert _mirror(True, chosen).passed
+    assert _mirror(server_key, True, chosen).passed
     # Told no DC, the server takes any: the scenario sees no -444.
-    result = _mirror(True, chosen, dc_id=None).result("srv-D4.2-error-444-test-dc")
+    result = _mirror(server_key, True, chosen, dc_id=None).result("srv-D4.2-error-444-test-dc")
     assert (result.observed, result.status) == ("rejected", "FAIL"), result
 
 
-def test_mirror_sees_a_server_that_accepts() -> None:
+def test_mirror_sees_a_server_that_accepts(server_key: RsaPrivateKey) -> None:
     """Negative control: a reference server that does not enforce salts
     answers a request with a made-up salt, and the report says so."""
     chosen = [
         s for s in default_scenarios("server") if s.id in ("srv-C9-wrong-salt", "srv-C-honest")
     ]
-    report = _mirror(False, chosen)
+    report = _mirror(server_key, False, chosen)
     assert report.result("srv-C-honest").status == "pass"
     wrong = report.result("srv-C9-wrong-salt")
     assert (wrong.observed, wrong.status) == ("accepted", "FAIL")
@@ -320,12 +323,11 @@ def test_command_adapter_with_the_example_client(server_key: RsaPrivateKey) -> N
     assert {r.status for r in report.results} == {"pass"}
 
 
-def test_command_adapter_environment_and_events() -> None:
-    from mtcrypt.handshake.rsa import generate_private_key
+def test_command_adapter_environment_and_events(server_key: RsaPrivateKey) -> None:
     from mtcrypt.testing.conformance import ClientReport, Endpoint
     from mtcrypt.testing.conformance.adapters import ENV_PREFIX, _read_event
 
-    key = generate_private_key().public_key
+    key = server_key.public_key
     adapter = CommandAdapter(["client"])
     plain = adapter.environment(Endpoint("h", 1, key), "session", 3.0)
     assert ENV_PREFIX + "HEADER_CANDIDATE" not in plain

@@ -1482,8 +1482,8 @@ SERVER_SCENARIOS: list[dict[str, Any]] = [
         "srv_temp_key_expired",
         "reject",
         "H6",
-        "a temporary key bound for 1 s, used 2.5 s later: refused (-404)",
-        params={"lifetime": 1, "wait": 2.5},
+        "a temporary key bound for 1 s, used 1.6 s later: refused (-404)",
+        params={"lifetime": 1, "wait": 1.6},
     ),
     _s(
         "srv-H6-unbound-query",

@@ -209,7 +209,7 @@ class ExpiredKeyPlan:
     (transport error -404)."""
 
     lifetime: int = 1
-    wait: float = 2.5
+    wait: float = 1.6
 
 
 @dataclass
@@ -1230,7 +1230,7 @@ def _srv_bind_field(
 
 
 @_server("srv_temp_key_expired", "message")
-def _srv_temp_key_expired(lifetime: int = 1, wait: float = 2.5) -> ExpiredKeyPlan:
+def _srv_temp_key_expired(lifetime: int = 1, wait: float = 1.6) -> ExpiredKeyPlan:
     """A temporary key bound for ``lifetime`` s, used after ``wait`` s: refused (H6)."""
     if not 0 < lifetime < wait:
         raise InvalidArgument("the wait must outlast the lifetime")
