@@ -5,23 +5,31 @@ relay's; this module accepts sockets, opens the DC and masking-host
 connections the relay asks for, moves bytes, sleeps until each relay's next
 deadline, enforces the connection caps, keeps the counters and logs.
 
-Flow control: a side is read only while the other side's socket takes what it
-is given.  When the socket towards one side holds more than ``buffer_bytes``
-unsent, the other side stops being read until it drains below a quarter of
-that (asyncio's ``pause_writing``/``resume_writing``), so a connection never
-holds more than about ``2 * buffer_bytes`` of relayed data, whichever side is
-slow.
+How bytes move: the sockets are non-blocking and driven by the event loop's
+``add_reader``/``add_writer`` (asyncio's own loop or uvloop), not by
+``asyncio`` transports.  Each readable socket is read straight into one
+buffer per process (``recv_into``), re-encrypted there in place
+(:meth:`~mtcrypt.proxy.Relay.transcode_from_client`, two AES-256-CTR passes
+with no copy), and sent on at once.  Transports would cost a fresh ``bytes``
+per read and a buffer copy per write, which at loopback speeds is most of a
+relay's CPU; this path measured about twice the throughput per core (see the
+performance page).
+
+Flow control: what a socket does not take at once is kept (a copy of the
+remainder, at most ``buffer_bytes``) and the side that feeds it is not read
+again until it has drained, so a connection holds at most about
+``buffer_bytes`` of relayed data per direction, whichever side is slow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import time
 from collections.abc import Sequence
-from typing import cast
 
 from .._random import random_bytes
 from .._validation import Clock, Rng, is_int
@@ -38,6 +46,7 @@ from ..proxy import (
     RelayCloseReason,
     RelayEvent,
     RelayPolicy,
+    RelayState,
 )
 from ..proxy.stats import (
     ACCEPTED,
@@ -56,7 +65,7 @@ from ..proxy.stats import (
 )
 from ..transport import FakeTlsPolicy
 from ._timer import DeadlineTimer
-from .server import listening_port, peer_name
+from .server import listening_port
 
 __all__ = ["ProxyServer", "StatsServer"]
 
@@ -64,6 +73,15 @@ log = logging.getLogger("mtcrypt.proxy")
 
 _CLOSE_GRACE = 2.0
 """Seconds a closing socket may take to flush its last bytes before it is aborted."""
+
+_READS_PER_WAKEUP = 4
+"""Full buffers relayed per readiness callback before the loop serves others."""
+
+_ACCEPTS_PER_WAKEUP = 64
+
+_ACCEPT_PAUSE = 1.0
+"""Seconds accepting stops after the process runs out of descriptors (a
+level-triggered listener would otherwise spin)."""
 
 
 class ProxyServer:
@@ -81,11 +99,14 @@ class ProxyServer:
     :param max_connections: open client connections at once (more are closed
         at accept); ``max_connections_per_secret``: recognised clients per
         secret (more are closed once recognised).
-    :param buffer_bytes: unsent bytes held towards one side before the other
-        side stops being read.
+    :param buffer_bytes: the read size, and the most unsent bytes held towards
+        one side before the other side stops being read.
     :param log_ips: put client addresses in the log (default: never).
     :param reuse_port: bind with ``SO_REUSEPORT`` (several processes on one port).
     :param stats: the counters (default: this process's own).
+
+    It needs an event loop with ``add_reader`` (asyncio's selector loop, the
+    default on Linux and macOS, or uvloop).
     """
 
     def __init__(
@@ -145,11 +166,20 @@ class ProxyServer:
         self._per_secret: dict[str, int] = {s.name: 0 for s in secrets}
         self._rng = rng
         self._clock = clock
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | None = None  # unused: kept for listening_port()
+        self._listeners: list[socket.socket] = []
         self._active: set[_Client] = set()
+        # One read buffer for every connection of this process: a callback
+        # reads, re-encrypts and sends it before it returns (a remainder the
+        # socket did not take is copied out), so nothing outlives the callback.
+        self._scratch = bytearray(buffer_bytes)
+        self._scratch_view = memoryview(self._scratch)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def port(self) -> int:
+        if self._listeners:
+            return int(self._listeners[0].getsockname()[1])
         return listening_port(self._server, self._port)
 
     @property
@@ -158,31 +188,25 @@ class ProxyServer:
 
     async def start(self) -> ProxyServer:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Client(self),
-            self.host,
-            self._port,
-            backlog=self._backlog,
-            reuse_port=self._reuse_port or None,
+        self._loop = loop
+        self._listeners = await _listen(
+            loop, self.host, self._port, self._backlog, self._reuse_port
         )
+        for listener in self._listeners:
+            loop.add_reader(listener.fileno(), self._accept, listener)
         log.info("listening on %s:%d", self.host, self.port)
         return self
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop listening; give open connections ``grace`` seconds to end on
         their own, then close the rest."""
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         if grace > 0:
             deadline = time.monotonic() + grace
             while self._active and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         for client in list(self._active):
             client.shutdown()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
 
     async def __aenter__(self) -> ProxyServer:
         return await self.start()
@@ -190,161 +214,379 @@ class ProxyServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _stop_listening(self) -> None:
+        for listener in self._listeners:
+            if self._loop is not None and listener.fileno() >= 0:
+                self._loop.remove_reader(listener.fileno())
+            listener.close()
 
-def _set_limits(transport: asyncio.Transport, high: int) -> None:
-    transport.set_write_buffer_limits(high=high, low=high // 4)
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(_ACCEPTS_PER_WAKEUP):
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("accept failed: %s", exc.strerror or type(exc).__name__)
+                    return
+                log.warning(
+                    "accept failed (%s): pausing accepts for %.0f s", exc.strerror, _ACCEPT_PAUSE
+                )
+                assert self._loop is not None
+                self._loop.remove_reader(listener.fileno())
+                self._loop.call_later(_ACCEPT_PAUSE, self._resume_accepting, listener)
+                return
+            _Client(self, sock, address)
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        if self._loop is not None and listener.fileno() >= 0:
+            self._loop.add_reader(listener.fileno(), self._accept, listener)
 
 
-class _Client(asyncio.Protocol):
+async def _listen(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, backlog: int, reuse_port: bool
+) -> list[socket.socket]:
+    """Non-blocking listening sockets on every address ``host`` names (one
+    port for all of them, also when ``port`` is 0)."""
+    infos = await loop.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    listeners: list[socket.socket] = []
+    seen: set[object] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if address in seen:
+                continue
+            seen.add(address)
+            sock = socket.socket(family, kind, proto)
+            listeners.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(listeners) > 1:  # the same port on every address
+                address = (address[0], listeners[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
+
+
+async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    """A connected non-blocking socket to the first address of ``host`` that answers."""
+    infos = _numeric(host, port) or await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    failure: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise failure
+
+
+def _numeric(host: str, port: int) -> list[tuple[int, int, int, str, tuple[str, int]]]:
+    """``host`` as an address if it is one (the DC table's usual form): no
+    resolver round trip through the loop's thread pool per connection."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]
+    return []
+
+
+def _nodelay(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _End:
+    """One socket of a connection: what it has not taken yet, and whether it
+    has ended."""
+
+    __slots__ = (
+        "closed",
+        "eof",
+        "fd",
+        "pending",
+        "reading",
+        "shut_when_flushed",
+        "sock",
+        "writing",
+    )
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.pending = bytearray()  # accepted for this socket, not yet sent
+        self.eof = False  # the peer sent FIN (or the socket failed)
+        self.shut_when_flushed = False  # send FIN once ``pending`` is out
+        self.reading = False  # registered with the loop
+        self.writing = False
+        self.closed = False
+
+
+class _Client:
     """One client socket, its relay, and the DC or masking-host socket."""
 
-    def __init__(self, server: ProxyServer) -> None:
+    def __init__(self, server: ProxyServer, sock: socket.socket, address: object) -> None:
+        loop = server._loop
+        assert loop is not None
         self.server = server
-        self.loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.client = _End(sock)
+        self.other: _End | None = None  # the DC or the masking host
         self.relay: Relay | None = None
-        self.transport: asyncio.Transport | None = None
-        self.other: asyncio.Transport | None = None  # the DC or the masking host
         self.name = "-"
         self._slot = -1  # the secret's counters, once recognised
         self._masked = False
-        self._client_eof = False
-        self._paused_for: set[str] = set()
+        self._connecting = False
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._timer = DeadlineTimer(self.loop, server._clock, self._on_timer)
-
-    # ---- the client socket ------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)
-        srv = self.server
-        self.transport = transport
+        self._grace: asyncio.TimerHandle | None = None
+        self._timer = DeadlineTimer(loop, server._clock, self._on_timer)
+        srv = server
         srv.stats.add(0, ACCEPTED)
         if srv.max_connections is not None and len(srv._active) >= srv.max_connections:
             srv.stats.add(0, REFUSED)
             log.warning("refused a connection: max_connections (%d) reached", srv.max_connections)
-            transport.abort()
+            self._closing = True
+            self._close_end(self.client)
             return
-        self.name = peer_name(transport) if srv.log_ips else f"#{id(self) & 0xFFFFFF:06x}"
-        _set_limits(transport, srv.buffer_bytes)
+        sock.setblocking(False)
+        _nodelay(sock)
+        if srv.log_ips and isinstance(address, tuple) and len(address) >= 2:
+            self.name = f"{address[0]}:{address[1]}"
+        else:
+            self.name = f"#{id(self) & 0xFFFFFF:06x}"
         self.relay = Relay(srv.policy, rng=srv._rng, clock=srv._clock)
         srv._active.add(self)
         log.debug("%s: open", self.name)
+        self._refresh()
         self._timer.update(self.relay.next_deadline())
 
-    def data_received(self, data: bytes) -> None:
-        if self._masked:
-            if self.other is not None:
-                self.other.write(data)
-            return
-        relay = self.relay
-        if relay is None:
-            return
-        events = relay.receive_from_client(data)
-        other = self.other
-        if events or other is None:  # not (yet) relaying: the general path
-            self._process(events)
-            return
-        out = relay.data_for_dc()
-        if out:
-            other.write(out)
-            self.server.stats.add(self._slot, BYTES_FROM_CLIENTS, len(out))
-        self._timer.update(relay.next_deadline())
-
-    def eof_received(self) -> bool:
-        self._client_eof = True
-        if not self._masked and self.relay is not None:
-            self._process(self.relay.receive_from_client(b""))
-        if self._masked:  # now, or just now: the client may still read the answer
-            if self.other is not None and self.other.can_write_eof():
-                self.other.write_eof()
-            return True
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        relay = self.relay
-        if relay is not None and not self._masked and relay.closed_event is None:
-            self._process(relay.receive_from_client(b""))
-        self._close_all()
-
-    def pause_writing(self) -> None:  # the client reads slower than the DC sends
-        self._pause_other()
-
-    def resume_writing(self) -> None:
-        self._resume_other()
+    @property
+    def held(self) -> tuple[int, int]:
+        """Unsent bytes held towards (the client, the other side)."""
+        return len(self.client.pending), 0 if self.other is None else len(self.other.pending)
 
     def shutdown(self) -> None:
         if self.relay is not None and not self._masked:
             self._process(self.relay.close())
         self._close_all()
 
-    # ---- the other socket -------------------------------------------------------------
+    # ---- reading ------------------------------------------------------------------------
 
-    def from_other(self, data: bytes) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if self._masked:
-            transport.write(data)
-            return
+    def _read(self, end: _End) -> memoryview | None:
+        """The next bytes from ``end`` in the shared buffer (empty: end of
+        stream), or None if there is nothing now or the socket failed."""
+        try:
+            n = end.sock.recv_into(self.server._scratch)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            self._failed(end, exc)
+            return None
+        return self.server._scratch_view[:n]
+
+    def _client_readable(self) -> None:
         relay = self.relay
         assert relay is not None
-        events = relay.receive_from_dc(data)
-        out = relay.data_for_client()
-        if out:
-            transport.write(out)
-            self.server.stats.add(self._slot, BYTES_TO_CLIENTS, len(data))
-        if events:
-            self._process(events)
-        else:
-            self._timer.update(relay.next_deadline())
+        for _ in range(_READS_PER_WAKEUP):
+            data = self._read(self.client)
+            if data is None:
+                return
+            if not data:
+                self._end_of_stream(self.client)
+                return
+            other = self.other
+            if self._masked:
+                assert other is not None
+                self._send(other, data)
+            elif relay.state is RelayState.RELAYING and other is not None:
+                out = relay.transcode_from_client(data)
+                if relay.closed_event is not None:
+                    self._closed(relay.closed_event)
+                    return
+                if out:
+                    self._send(other, out)
+                    self.server.stats.add(self._slot, BYTES_FROM_CLIENTS, len(out))
+                self._timer.update(relay.next_deadline())
+            else:
+                self._process(relay.receive_from_client(bytes(data)))
+                return
+            if len(data) < len(self.server._scratch) or not self.client.reading:
+                return
 
-    def other_eof(self) -> None:
-        if self._masked:
-            if self.transport is not None and self.transport.can_write_eof():
-                self.transport.write_eof()
-            return
-        if self.relay is not None:
-            self._process(self.relay.receive_from_dc(b""))
-
-    def other_lost(self) -> None:
+    def _other_readable(self) -> None:
         relay = self.relay
-        if not self._masked and relay is not None and relay.closed_event is None:
-            self._process(relay.receive_from_dc(b""))
-        self._close_all()
+        other = self.other
+        assert relay is not None and other is not None
+        for _ in range(_READS_PER_WAKEUP):
+            data = self._read(other)
+            if data is None:
+                return
+            if not data:
+                self._end_of_stream(other)
+                return
+            if self._masked:
+                self._send(self.client, data)
+            elif relay.state is RelayState.RELAYING:
+                self._send(self.client, relay.transcode_from_dc(data))
+                self.server.stats.add(self._slot, BYTES_TO_CLIENTS, len(data))
+                self._timer.update(relay.next_deadline())
+            else:
+                return
+            if len(data) < len(self.server._scratch) or not other.reading:
+                return
 
-    # ---- flow control -------------------------------------------------------------------
+    def _end_of_stream(self, end: _End) -> None:
+        end.eof = True
+        relay = self.relay
+        if self._masked:  # pass the half-close on; the answer may still come
+            peer = self.other if end is self.client else self.client
+            if peer is not None:
+                self._shut_when_flushed(peer)
+            if self.client.eof and (self.other is None or self.other.eof):
+                self._close_all()
+            else:
+                self._refresh()
+            return
+        if relay is not None:
+            if end is self.client:
+                events = relay.receive_from_client(b"")
+            else:
+                events = relay.receive_from_dc(b"")
+            self._process(events)
+        if not self._closing and not self._masked:
+            self._refresh()
 
-    def _pause_self(self, why: str) -> None:
-        if not self._paused_for and self.transport is not None:
-            self.transport.pause_reading()
-        self._paused_for.add(why)
+    def _failed(self, end: _End, exc: OSError) -> None:
+        """A socket error (reset, broken pipe): the connection ends now."""
+        relay = self.relay
+        if relay is not None and not self._masked and relay.closed_event is None:
+            lost = relay.receive_from_client if end is self.client else relay.receive_from_dc
+            self._process(lost(b""))
+        log.debug("%s: %s", self.name, exc.strerror or type(exc).__name__)
+        self._abort()
 
-    def _resume_self(self, why: str) -> None:
-        self._paused_for.discard(why)
-        if not self._paused_for and self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+    # ---- writing ------------------------------------------------------------------------
 
-    def _pause_other(self) -> None:
-        if self.other is not None and not self.other.is_closing():
-            self.other.pause_reading()
+    def _send(self, end: _End, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` now, as far as the socket takes it; keep a copy of the
+        rest and stop reading the side that feeds ``end`` until it drains."""
+        if end.closed or not data:
+            return
+        if end.pending:
+            end.pending += data
+            return
+        try:
+            sent = end.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._failed(end, exc)
+            return
+        if sent < len(data):
+            end.pending += memoryview(data)[sent:]
+            self._refresh()
 
-    def _resume_other(self) -> None:
-        if self.other is not None and not self.other.is_closing():
-            self.other.resume_reading()
+    def _writable(self, end: _End) -> None:
+        try:
+            sent = end.sock.send(end.pending)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._failed(end, exc)
+            return
+        del end.pending[:sent]
+        if end.pending:
+            return
+        if self._closing:
+            self._close_end(end)
+            if self._flushed():
+                self._abort()
+            return
+        if end.shut_when_flushed:
+            self._shut(end)
+        self._refresh()
+
+    def _shut_when_flushed(self, end: _End) -> None:
+        if end.pending:
+            end.shut_when_flushed = True
+        else:
+            self._shut(end)
+
+    def _shut(self, end: _End) -> None:
+        end.shut_when_flushed = False
+        with contextlib.suppress(OSError):
+            end.sock.shutdown(socket.SHUT_WR)
+
+    # ---- which sockets the loop watches --------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Register with the loop exactly the reads and writes wanted now."""
+        client, other = self.client, self.other
+        open_ = not self._closing
+        self._watch(
+            client,
+            read=open_
+            and not client.eof
+            and not self._connecting
+            and (other is None or not other.pending),
+            write=bool(client.pending),
+        )
+        if other is not None:
+            self._watch(
+                other,
+                read=open_ and not other.eof and not client.pending,
+                write=bool(other.pending),
+            )
+
+    def _watch(self, end: _End, *, read: bool, write: bool) -> None:
+        if end.closed:
+            return
+        loop = self.loop
+        if read != end.reading:
+            end.reading = read
+            if read:
+                loop.add_reader(
+                    end.fd, self._client_readable if end is self.client else self._other_readable
+                )
+            else:
+                loop.remove_reader(end.fd)
+        if write != end.writing:
+            end.writing = write
+            if write:
+                loop.add_writer(end.fd, self._writable, end)
+            else:
+                loop.remove_writer(end.fd)
 
     # ---- the relay's events -------------------------------------------------------------
 
     def _process(self, events: list[RelayEvent]) -> None:
         relay = self.relay
         assert relay is not None
-        transport = self.transport
         out = relay.data_for_client()
-        if out and transport is not None and not transport.is_closing():
-            transport.write(out)
+        if out:
+            self._send(self.client, out)
         for event in events:
             if isinstance(event, DcRequested):
                 self._open_dc(event)
@@ -359,7 +601,7 @@ class _Client(asyncio.Protocol):
         if self.other is not None:
             out = relay.data_for_dc()
             if out:
-                self.other.write(out)
+                self._send(self.other, out)
         self._timer.update(relay.next_deadline())
 
     def _open_dc(self, event: DcRequested) -> None:
@@ -369,7 +611,7 @@ class _Client(asyncio.Protocol):
         if cap is not None and srv._per_secret[event.secret_name] >= cap:
             srv.stats.add(slot, SECRET_REFUSED)
             log.warning("%s: refused: secret %s at its cap (%d)", self.name, event.secret_name, cap)
-            self._close_all()
+            self._abort()
             return
         self._slot = slot
         srv._per_secret[event.secret_name] += 1
@@ -383,8 +625,7 @@ class _Client(asyncio.Protocol):
             event.framing.value,
             ", fake-TLS" if event.fake_tls else "",
         )
-        self._pause_self("connecting")
-        self._task = self.loop.create_task(self._connect(event.host, event.port, None))
+        self._start_connecting(event.host, event.port, None)
 
     def _open_mask(self, event: MaskRequested) -> None:
         srv = self.server
@@ -393,38 +634,38 @@ class _Client(asyncio.Protocol):
         assert srv.mask is not None
         self._masked = True
         self._timer.cancel()
-        self._pause_self("connecting")
-        self._task = self.loop.create_task(self._connect(srv.mask[0], srv.mask[1], event.data))
+        self._start_connecting(srv.mask[0], srv.mask[1], event.data)
+
+    def _start_connecting(self, host: str, port: int, first: bytes | None) -> None:
+        self._connecting = True
+        self._refresh()
+        self._task = self.loop.create_task(self._connect(host, port, first))
 
     async def _connect(self, host: str, port: int, first: bytes | None) -> None:
         timeout = self.server.policy.timeouts.handshake or 10.0
         try:
-            other, _ = await asyncio.wait_for(
-                self.loop.create_connection(lambda: _Other(self), host, port), timeout
-            )
+            sock = await asyncio.wait_for(_connect(self.loop, host, port), timeout)
         except (TimeoutError, OSError) as exc:
             what = "mask host" if first is not None else "DC"
             log.warning("%s: cannot reach the %s: %s", self.name, what, type(exc).__name__)
             if first is None and self.relay is not None:
                 self.server.stats.add(0, DC_FAILURES)
                 self._process(self.relay.dc_failed(type(exc).__name__))
-            self._close_all()
+            self._abort()
             return
-        if self.transport is None or self.transport.is_closing():
-            other.close()
+        if self._closing:
+            sock.close()
             return
-        transport = other
-        _set_limits(transport, self.server.buffer_bytes)
-        self.other = transport
+        _nodelay(sock)
+        other = self.other = _End(sock)
+        self._connecting = False
         if first is not None:
-            transport.write(first)
-            if self._client_eof and transport.can_write_eof():
-                transport.write_eof()
+            self._send(other, first)
+            if self.client.eof:
+                self._shut_when_flushed(other)
         elif self.relay is not None:
-            out = self.relay.data_for_dc()
-            if out:
-                transport.write(out)
-        self._resume_self("connecting")
+            self._send(other, self.relay.data_for_dc())
+        self._refresh()
 
     def _closed(self, event: RelayClosed) -> None:
         if event.reason is RelayCloseReason.MASKED:
@@ -442,12 +683,40 @@ class _Client(asyncio.Protocol):
     # ---- endings ------------------------------------------------------------------------
 
     def _close_all(self) -> None:
-        for transport in (self.transport, self.other):
-            if transport is not None and not transport.is_closing():
-                transport.close()  # after the buffered bytes
-                if transport.get_write_buffer_size():
-                    self.loop.call_later(_CLOSE_GRACE, transport.abort)
+        """Stop reading; close each socket once what it holds is sent (at most
+        ``_CLOSE_GRACE`` seconds), the others now."""
+        if not self._closing:
+            self._closing = True
+            for end in (self.client, self.other):
+                if end is not None and not end.pending:
+                    self._close_end(end)
+            if self._flushed():
+                self._finish()
+                return
+            self._refresh()
+            self._grace = self.loop.call_later(_CLOSE_GRACE, self._abort)
         self._finish()
+
+    def _flushed(self) -> bool:
+        return all(end is None or end.closed for end in (self.client, self.other))
+
+    def _abort(self) -> None:
+        self._closing = True
+        for end in (self.client, self.other):
+            if end is not None:
+                self._close_end(end)
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        self._finish()
+
+    def _close_end(self, end: _End) -> None:
+        if end.closed:
+            return
+        self._watch(end, read=False, write=False)
+        end.closed = True
+        end.pending.clear()
+        end.sock.close()
 
     def _finish(self) -> None:
         self._timer.cancel()
@@ -457,31 +726,12 @@ class _Client(asyncio.Protocol):
             if self._slot >= 0 and self.relay is not None and self.relay.secret_name:
                 srv._per_secret[self.relay.secret_name] -= 1
                 srv.stats.add(self._slot, CONNECTIONS_OPEN, -1)
-        if self._task is not None and not self._task.done():
+        if (
+            self._task is not None
+            and not self._task.done()
+            and self._task is not asyncio.current_task()
+        ):
             self._task.cancel()
-
-
-class _Other(asyncio.Protocol):
-    """The DC or masking-host socket of one client."""
-
-    def __init__(self, client: _Client) -> None:
-        self.client = client
-
-    def data_received(self, data: bytes) -> None:
-        self.client.from_other(data)
-
-    def eof_received(self) -> bool:
-        self.client.other_eof()
-        return self.client._masked  # a masked client may still be sending
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.client.other_lost()
-
-    def pause_writing(self) -> None:  # the DC reads slower than the client sends
-        self.client._pause_self("other-slow")
-
-    def resume_writing(self) -> None:
-        self.client._resume_self("other-slow")
 
 
 class StatsServer:

@@ -262,13 +262,21 @@ starts ``DETECTING``; a mask hand-over closes it with
 :attr:`RelayCloseReason.MASKED`)."""
 
 
-def _transcode(data: BytesLike, decrypt: Ctr256, encrypt: Ctr256) -> bytearray:
-    """One side's stream to the other's: a copy, then both CTR passes in place
-    (cheaper than two fresh outputs: no new pages to fault in per chunk)."""
-    buf = bytearray(data)
+def _transcode(buf: bytearray | memoryview, decrypt: Ctr256, encrypt: Ctr256) -> None:
+    """One side's stream to the other's, in place: both CTR passes over the
+    same buffer (no fresh output to fault in per chunk)."""
     decrypt.update_into(buf, buf)
     encrypt.update_into(buf, buf)
-    return buf
+
+
+def _writable(buf: object) -> bytearray | memoryview:
+    if isinstance(buf, bytearray) or (isinstance(buf, memoryview) and not buf.readonly):
+        return buf
+    raise InvalidType("buf must be a bytearray or a writable memoryview")
+
+
+def _owned(data: bytes | bytearray | memoryview) -> bytes | bytearray:
+    return bytes(data) if isinstance(data, memoryview) else data
 
 
 def _drain(parts: list[bytes | bytearray]) -> bytes | bytearray:
@@ -363,17 +371,11 @@ class Relay(StateMachine[RelayState, RelayInput]):
         if self._state is RelayState.RELAYING:
             if not data:
                 return self._close(RelayCloseReason.CLIENT_CLOSED)
-            assert self._client_in is not None and self._dc_out is not None
-            if self._reader is not None:
-                try:
-                    data = self._reader.feed(bytes(data))
-                except TransportError as exc:
-                    return self._close(RelayCloseReason.BAD_STREAM, str(exc))
-                if not data:
-                    return []
-            self._last_activity = self._clock()
-            self.bytes_from_client += len(data)
-            self._to_dc.append(_transcode(data, self._client_in, self._dc_out))
+            out = self.transcode_from_client(bytearray(data))
+            if self.closed_event is not None:  # a broken TLS stream
+                return [self.closed_event]
+            if out:
+                self._to_dc.append(_owned(out))
             return []
         raw = as_bytes(data, "data")
         if self._state is RelayState.CLOSED:
@@ -400,12 +402,51 @@ class Relay(StateMachine[RelayState, RelayInput]):
             raise InvalidArgument("no DC connection before the client is recognised")
         if not data:
             return self._close(RelayCloseReason.DC_CLOSED)
+        self._to_client.append(_owned(self.transcode_from_dc(bytearray(data))))
+        return []
+
+    # ---- the zero-copy path -------------------------------------------------------
+
+    def transcode_from_client(self, buf: bytearray | memoryview) -> bytes | bytearray | memoryview:
+        """While relaying: the client's next bytes ``buf`` (a writable buffer
+        the caller owns), re-encrypted for the DC.
+
+        For an obfuscated2 client the work is done in place and ``buf`` itself
+        is returned; for a fake-TLS client the record payloads come back as
+        new bytes (possibly empty while a record is incomplete).  A broken TLS
+        stream closes the relay: the result is empty and :attr:`closed_event`
+        says why.  The I/O layer's fast path: one read buffer, no copies.
+        """
+        buf = _writable(buf)
+        if self._state is not RelayState.RELAYING:
+            raise InvalidArgument("transcode_from_client is for a relaying connection")
+        assert self._client_in is not None and self._dc_out is not None
+        if self._reader is not None:
+            try:
+                payload = self._reader.feed(bytes(buf))
+            except TransportError as exc:
+                self._close(RelayCloseReason.BAD_STREAM, str(exc))
+                return b""
+            if not payload:
+                return b""
+            buf = bytearray(payload)
+        self._last_activity = self._clock()
+        self.bytes_from_client += len(buf)
+        _transcode(buf, self._client_in, self._dc_out)
+        return buf
+
+    def transcode_from_dc(self, buf: bytearray | memoryview) -> bytes | bytearray | memoryview:
+        """While relaying: the DC's next bytes ``buf`` (a writable buffer the
+        caller owns), re-encrypted for the client, in place (``buf`` itself is
+        returned), or wrapped in TLS records (new bytes) for a fake-TLS client."""
+        buf = _writable(buf)
+        if self._state is not RelayState.RELAYING:
+            raise InvalidArgument("transcode_from_dc is for a relaying connection")
         assert self._dc_in is not None and self._client_out is not None
         self._last_activity = self._clock()
-        self.bytes_from_dc += len(data)
-        out = _transcode(data, self._dc_in, self._client_out)
-        self._to_client.append(out if self._writer is None else self._writer.wrap(bytes(out)))
-        return []
+        self.bytes_from_dc += len(buf)
+        _transcode(buf, self._dc_in, self._client_out)
+        return buf if self._writer is None else self._writer.wrap(bytes(buf))
 
     def dc_failed(self, detail: str = "") -> list[RelayEvent]:
         """The I/O layer could not reach the DC."""
@@ -575,7 +616,9 @@ class Relay(StateMachine[RelayState, RelayInput]):
         ]
         if rest:
             self.bytes_from_client += len(rest)
-            self._to_dc.append(_transcode(rest, self._client_in, self._dc_out))
+            out = bytearray(rest)
+            _transcode(out, self._client_in, self._dc_out)
+            self._to_dc.append(out)
         return events
 
     # ---- endings ----------------------------------------------------------------
