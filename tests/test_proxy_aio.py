@@ -201,6 +201,32 @@ def test_a_prober_that_half_closes_gets_the_mask_hosts_answer() -> None:
     asyncio.run(run())
 
 
+def test_a_masked_connection_that_goes_quiet_is_closed_at_the_idle_timeout() -> None:
+    """A prober (or anyone) handed to a mask host that never answers does not
+    hold the relay's sockets for ever."""
+
+    async def run() -> None:
+        silent: list[asyncio.StreamWriter] = []
+
+        async def mask_host(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            silent.append(writer)  # reads nothing, says nothing, never closes
+
+        mask = await asyncio.start_server(mask_host, "127.0.0.1", 0)
+        address = ("127.0.0.1", mask.sockets[0].getsockname()[1])
+        timeouts = Timeouts(handshake=3.0, idle=0.3)
+        async with relay_to(1, mask=address, timeouts=timeouts) as proxy:
+            started = time.monotonic()
+            assert await _probe(proxy.port, b"GET / HTTP/1.1\r\n\r\n") == b""
+            assert 0.25 < time.monotonic() - started < 3
+            assert proxy.stats.get("masked_total") == 1
+            assert proxy.connections_open == 0
+        mask.close()
+        for writer in silent:
+            writer.close()
+
+    asyncio.run(run())
+
+
 def test_without_a_mask_host_failures_are_held_silently() -> None:
     async def run() -> None:
         async with relay_to(1, timeouts=Timeouts(handshake=0.25, idle=30.0)) as proxy:

@@ -359,6 +359,7 @@ class _Client:
         self._masked = False
         self._connecting = False
         self._closing = False
+        self._mask_deadline: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._timer = DeadlineTimer(loop, server._clock, self._on_timer)
@@ -420,6 +421,7 @@ class _Client:
             if self._masked:
                 assert other is not None
                 self._send(other, data)
+                self._mask_active()
             elif relay.state is RelayState.RELAYING and other is not None:
                 out = relay.transcode_from_client(data)
                 if relay.closed_event is not None:
@@ -448,6 +450,7 @@ class _Client:
                 return
             if self._masked:
                 self._send(self.client, data)
+                self._mask_active()
             elif relay.state is RelayState.RELAYING:
                 self._send(self.client, relay.transcode_from_dc(data))
                 self.server.stats.add(self._slot, BYTES_TO_CLIENTS, len(data))
@@ -634,6 +637,7 @@ class _Client:
         assert srv.mask is not None
         self._masked = True
         self._timer.cancel()
+        self._mask_active()
         self._start_connecting(srv.mask[0], srv.mask[1], event.data)
 
     def _start_connecting(self, host: str, port: int, first: bytes | None) -> None:
@@ -677,8 +681,22 @@ class _Client:
         self._close_all()
 
     def _on_timer(self) -> None:
-        if self.relay is not None and not self._masked and self.relay.closed_event is None:
+        if self._masked:
+            if self._mask_deadline is not None and self.server._clock() >= self._mask_deadline:
+                log.debug("%s: close: masked connection idle", self.name)
+                self._close_all()
+            else:
+                self._timer.update(self._mask_deadline)
+        elif self.relay is not None and self.relay.closed_event is None:
             self._process(self.relay.on_timer())
+
+    def _mask_active(self) -> None:
+        """A masked connection is held to the idle timeout too (the relay's
+        own deadlines end with the hand-over)."""
+        idle = self.server.policy.timeouts.idle
+        if idle is not None:
+            self._mask_deadline = self.server._clock() + idle
+            self._timer.update(self._mask_deadline)
 
     # ---- endings ------------------------------------------------------------------------
 

@@ -423,7 +423,7 @@ class Relay(StateMachine[RelayState, RelayInput]):
         assert self._client_in is not None and self._dc_out is not None
         if self._reader is not None:
             try:
-                payload = self._reader.feed(bytes(buf))
+                payload = self._reader.feed(buf)
             except TransportError as exc:
                 self._close(RelayCloseReason.BAD_STREAM, str(exc))
                 return b""
@@ -446,7 +446,7 @@ class Relay(StateMachine[RelayState, RelayInput]):
         self._last_activity = self._clock()
         self.bytes_from_dc += len(buf)
         _transcode(buf, self._dc_in, self._client_out)
-        return buf if self._writer is None else self._writer.wrap(bytes(buf))
+        return buf if self._writer is None else self._writer.wrap(buf)
 
     def dc_failed(self, detail: str = "") -> list[RelayEvent]:
         """The I/O layer could not reach the DC."""

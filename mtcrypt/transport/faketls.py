@@ -453,10 +453,11 @@ class TlsRecordWriter:
         self.max_record = check_int(max_record, "max_record", 1, 1 << 14)
         self._first = change_cipher_spec
 
-    def wrap(self, data: bytes) -> bytes:
+    def wrap(self, data: bytes | bytearray | memoryview) -> bytes:
+        # Slices of a memoryview are views: the join below is the one copy.
         if not data:
             return b""
-        parts: list[bytes] = []
+        parts: list[bytes | bytearray | memoryview] = []
         if self._first:
             parts.append(CHANGE_CIPHER_SPEC)
             self._first = False
@@ -487,8 +488,9 @@ class TlsRecordReader:
         self._head = b""
         self._remaining = 0
 
-    def feed(self, data: bytes) -> bytes:
-        out: list[bytes] = []
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        # A memoryview is read in place (slices are views); the join is the one copy.
+        out: list[bytes | bytearray | memoryview] = []
         pos, n = 0, len(data)
         while pos < n:
             if self._remaining:
