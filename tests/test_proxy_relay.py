@@ -404,3 +404,49 @@ def test_a_half_close_before_a_decision_is_masked() -> None:
     held = Relay(_policy(mask=False), clock=_Clock())
     held.receive_from_client(b"\x01\x02\x03")
     assert held.receive_from_client(b"") == [RelayClosed(RelayCloseReason.CLIENT_CLOSED)]
+
+
+@pytest.mark.parametrize(("secret", "tls"), [(DD, False), (EE, True)])
+def test_the_in_place_path_matches_the_queued_one(secret: str, tls: bool) -> None:
+    """transcode_from_client/_from_dc (the I/O layer's zero-copy path) produce
+    what receive_from_client/_from_dc queue, working in the caller's buffer for
+    obfuscated2 clients, and the two paths can be mixed on one connection."""
+    relay = Relay(_policy(), clock=_Clock())
+    client = _client(secret)
+    _connect(relay, client)
+    dc = ServerTransport()
+    dc.receive(relay.data_for_dc())
+    for i, size in enumerate((24 + 16 * 3, 24 + 16 * 300, 24 + 16 * 5000)):
+        payload = os.urandom(size)
+        up = bytearray(client.send(payload))
+        view = memoryview(up)
+        out = relay.transcode_from_client(view) if i % 2 == 0 else None
+        if out is None:
+            relay.receive_from_client(bytes(up))
+            out = relay.data_for_dc()
+        elif not tls:
+            assert out is view  # re-encrypted where it lay
+        assert [e.payload for e in dc.receive(bytes(out)) if isinstance(e, Frame)] == [payload]
+        down = bytearray(dc.send(payload))
+        back = relay.transcode_from_dc(memoryview(down))
+        if not tls:
+            assert isinstance(back, memoryview) and back.obj is down
+        frames = [e for e in client.receive(bytes(back)) if isinstance(e, Frame)]
+        assert [f.payload for f in frames] == [payload]
+
+
+def test_the_in_place_path_refuses_what_it_cannot_use() -> None:
+    relay = Relay(_policy(), clock=_Clock())
+    with pytest.raises(InvalidArgument):
+        relay.transcode_from_client(bytearray(8))  # not relaying yet
+    with pytest.raises(InvalidType):
+        relay.transcode_from_dc(b"read-only")  # type: ignore[arg-type]
+    with pytest.raises(InvalidType):
+        relay.transcode_from_client(memoryview(b"read-only"))
+    tls = Relay(_policy(), clock=_Clock())
+    _connect(tls, _client(EE))
+    assert tls.transcode_from_client(bytearray(b"\x15\x03\x03\x00\x02\x02\x28")) == b""
+    assert tls.closed_event is not None
+    assert tls.closed_event.reason is RelayCloseReason.BAD_STREAM
+    with pytest.raises(InvalidArgument):
+        tls.transcode_from_dc(bytearray(8))  # closed

@@ -737,6 +737,9 @@ class _Client:
         end.sock.close()
 
     def _finish(self) -> None:
+        relay = self.relay
+        if relay is not None and relay.closed_event is None:
+            relay.close()  # wipes the four streams' keys; no deadline is left to re-arm the timer
         self._timer.cancel()
         srv = self.server
         if self in srv._active:
