@@ -467,7 +467,7 @@ class _Client:
             peer = self.other if end is self.client else self.client
             if peer is not None:
                 self._shut_when_flushed(peer)
-            if self.client.eof and (self.other is None or self.other.eof):
+            if self.client.eof and self.other is not None and self.other.eof:
                 self._close_all()
             else:
                 self._refresh()
