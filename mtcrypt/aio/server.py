@@ -156,6 +156,8 @@ class Server:
     store).  Randomness and time are injected (``rng``, ``clock``).
     """
 
+    # duplicates: deliberate -- the documented keyword-only signature; it shares option names
+    # with ServerConnection's, which it hands most of them on to.
     def __init__(
         self,
         rsa_key: RsaPrivateKey,
@@ -280,6 +282,8 @@ class Server:
             **options,  # type: ignore[arg-type]
         )
 
+    # duplicates: deliberate -- the server's settings handed on to ServerConnection by keyword,
+    # one per line (as the CLI builds its servers): alike other constructor calls by shape only.
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(
             self.rsa_key,

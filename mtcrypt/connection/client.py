@@ -114,6 +114,8 @@ class ClientConnection(ConnectionBase):
 
     _transport: ClientTransport
 
+    # duplicates: deliberate -- the documented keyword-only signature; aio.Client.connect takes
+    # the same options and hands them on, and the arguments are stored one per line.
     def __init__(
         self,
         transport: ClientTransport,
@@ -177,6 +179,8 @@ class ClientConnection(ConnectionBase):
         return f"<ClientConnection {state} pending={len(self._pending)}>"
 
     # ---- public state ----------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' (session, transports) by shape only.
 
     @property
     def ready(self) -> bool:

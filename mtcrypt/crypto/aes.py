@@ -245,6 +245,8 @@ class Aes256:
             _check(fn(self._ctx, ivbuf, src, dst, n))
         return dst if out is None else None, n
 
+    # duplicates: deliberate -- four public methods, one per mode and direction, each one call into
+    # _run with its own native function and IV size.
     def ige_encrypt(self, data: BytesLike, iv: BytesLike) -> bytes:
         """AES-256-IGE encryption with this key (32-byte ``iv``)."""
         dst, n = self._run(lib.mtc_ige256_encrypt, data, iv, 32, None)

@@ -191,6 +191,8 @@ class SecretChat:
         )
 
     # -- properties -----------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' by shape only.
 
     @property
     def is_creator(self) -> bool:

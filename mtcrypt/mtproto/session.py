@@ -489,6 +489,8 @@ class Session:
         """Counters: packets and messages received, accepted, dropped (by reason), sent."""
 
     # ---- public state -------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' (connections, transports, codecs) by shape only.
 
     @property
     def role(self) -> Role:

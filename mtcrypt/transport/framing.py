@@ -236,6 +236,8 @@ def _take(buf: bytes | bytearray, start: int, end: int) -> bytes:
         return bytes(view[start:end])
 
 
+# duplicates: deliberate -- each codec declares its framing, tags and slots and starts encode()
+# with the base class's two checks; the hot per-frame path stays one call deep.
 class AbridgedCodec(FrameCodec):
     """Abridged: ``len/4`` in one byte (< 127) or ``0x7f`` + 3 bytes LE."""
 
@@ -436,6 +438,7 @@ class FullCodec(FrameCodec):
         self._send_seq = 0
         self._recv_seq = 0
 
+    # duplicates: deliberate -- read-only properties, alike other classes' by shape only.
     @property
     def send_seq(self) -> int:
         """Seqno of the next packet sent."""
