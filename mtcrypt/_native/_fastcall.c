@@ -369,6 +369,8 @@ static PyObject *fc_needs(PyObject *self, PyObject *unused)
     return names;
 }
 
+/* duplicates: deliberate -- the method table, one entry per fast entry point (CPython's
+   required form). */
 static PyMethodDef methods[] = {
     {"needs", fc_needs, METH_NOARGS, "The core functions bind() wants, in order."},
     {"bind", (PyCFunction)(void (*)(void))fc_bind, METH_FASTCALL,

@@ -15,9 +15,9 @@ import inspect
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Protocol, cast
 
 from .._random import random_bytes
 from .._validation import Clock, Rng, is_int
@@ -156,6 +156,8 @@ class Server:
     store).  Randomness and time are injected (``rng``, ``clock``).
     """
 
+    # duplicates: deliberate -- the documented keyword-only signature; it shares option names
+    # with ServerConnection's, which it hands most of them on to.
     def __init__(
         self,
         rsa_key: RsaPrivateKey,
@@ -246,14 +248,8 @@ class Server:
 
     async def close(self) -> None:
         """Stop listening and close every connection (graceful shutdown)."""
-        if self._server is not None:
-            self._server.close()
-        for protocol in list(self._active):
-            protocol.shutdown()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
+        await close_listener(self._server, self._active)
+        self._server = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -286,6 +282,8 @@ class Server:
             **options,  # type: ignore[arg-type]
         )
 
+    # duplicates: deliberate -- the server's settings handed on to ServerConnection by keyword,
+    # one per line (as the CLI builds its servers): alike other constructor calls by shape only.
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(
             self.rsa_key,
@@ -526,6 +524,29 @@ def listening_port(server: asyncio.Server | None, fallback: int) -> int:
     if server is None or not server.sockets:
         return fallback
     return int(server.sockets[0].getsockname()[1])
+
+
+class _Closable(Protocol):
+    def shutdown(self) -> None: ...
+
+
+async def close_listener(
+    server: asyncio.Server | None, active: Collection[_Closable], grace: float = 0.0
+) -> None:
+    """Stop ``server`` listening; give the connections in ``active`` ``grace``
+    seconds to end on their own (they leave the collection as they close), shut the
+    rest down, then wait (at most 5 s) for the listener to close."""
+    if server is not None:
+        server.close()
+    if grace > 0:
+        deadline = time.monotonic() + grace
+        while active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    for connection in list(active):
+        connection.shutdown()
+    if server is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 5)
 
 
 def peer_name(transport: asyncio.BaseTransport) -> str:

@@ -1,15 +1,17 @@
-"""What every subcommand shares: the two kinds of failure, argument types, and
-reading key files named on the command line."""
+"""What every subcommand shares: the two kinds of failure, argument types, option
+tables and logging, and reading key files named on the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import MtcryptError
 
@@ -54,6 +56,36 @@ def os_reason(exc: OSError) -> str:
 
 def print_json(record: dict[str, object]) -> None:
     print(json.dumps(record), flush=True)
+
+
+# ---- option tables and logging (the long-running subcommands: serve, proxy) ------------
+
+Options = tuple[tuple[str, dict[str, Any]], ...]
+"""A subcommand's options as data: each flag, then ``add_argument``'s keywords."""
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def add_options(parser: argparse.ArgumentParser, options: Options) -> None:
+    """Add every option of the table to ``parser``."""
+    for flag, keywords in options:
+        parser.add_argument(flag, **keywords)
+
+
+def log_level_option(help_text: str) -> tuple[str, dict[str, Any]]:
+    """The ``--log-level`` entry of an option table (default ``info``)."""
+    return ("--log-level", {"default": "info", "choices": list(LOG_LEVELS), "help": help_text})
+
+
+def log_to_stderr(level: str, *, with_pid: bool = False) -> None:
+    """Log at ``level`` (a :data:`LOG_LEVELS` name) to stderr, one timestamped line a
+    record; ``with_pid`` adds the process id (for servers that fork workers)."""
+    pid = "[%(process)d]" if with_pid else ""
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s %(levelname)s %(name)s{pid}: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 # ---- argument types (argparse turns a ValueError into a usage error) -------------------

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
-from typing import Any
 
 from ..errors import MtcryptError
 from ._common import (
     CliError,
+    Options,
     UsageError,
+    add_options,
     count,
+    log_level_option,
+    log_to_stderr,
     os_reason,
     port,
     positive_int,
@@ -24,8 +26,7 @@ from ._common import (
 log = logging.getLogger("mtcrypt.server")
 
 
-# The options: flag, then add_argument's keywords.
-_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+_OPTIONS: Options = (
     ("--host", {"default": "127.0.0.1", "help": "address to listen on (default 127.0.0.1)"}),
     (
         "--port",
@@ -136,20 +137,14 @@ _OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
             "help": "listen backlog (default 1024)",
         },
     ),
-    (
-        "--log-level",
-        {
-            "default": "info",
-            "choices": ["debug", "info", "warning", "error", "critical"],
-            "help": "what the server logs to stderr (default info: connections, handshakes, drops)",
-        },
+    log_level_option(
+        "what the server logs to stderr (default info: connections, handshakes, drops)"
     ),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for flag, options in _OPTIONS:
-        parser.add_argument(flag, **options)
+    add_options(parser, _OPTIONS)
 
 
 def _describe_secrets(secrets: list[str]) -> str:
@@ -184,11 +179,7 @@ def run(args: argparse.Namespace) -> int:
         limits = ConnectionLimits(max_frame=args.max_frame)
     except MtcryptError as exc:
         raise UsageError(str(exc)) from None
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_to_stderr(args.log_level)
     if key is None:
         log.info("no --rsa-key: generating a fresh 2048-bit RSA key")
         key = generate_private_key()

@@ -37,6 +37,7 @@ from ..handshake import TELEGRAM_PRODUCTION_KEYS, ClientHandshake, HandshakeResu
 from ..handshake.bind import bind_temp_auth_key
 from ..handshake.rsa import RsaPublicKey
 from ..mtproto import AuthKey
+from ..mtproto.authkey import require_auth_key
 from ..mtproto.session import (
     Acked,
     BadMessage,
@@ -113,6 +114,8 @@ class ClientConnection(ConnectionBase):
 
     _transport: ClientTransport
 
+    # duplicates: deliberate -- the documented keyword-only signature; aio.Client.connect takes
+    # the same options and hands them on, and the arguments are stored one per line.
     def __init__(
         self,
         transport: ClientTransport,
@@ -136,8 +139,8 @@ class ClientConnection(ConnectionBase):
         )
         if not isinstance(transport, ClientTransport):
             raise InvalidArgument("transport must be a ClientTransport")
-        if auth_key is not None and not isinstance(auth_key, AuthKey):
-            raise InvalidArgument("auth_key must be an AuthKey")
+        if auth_key is not None:
+            require_auth_key(auth_key)
         if temp_key_expires_in is not None and (
             not is_int(temp_key_expires_in) or not 0 < temp_key_expires_in < 1 << 31
         ):
@@ -176,6 +179,8 @@ class ClientConnection(ConnectionBase):
         return f"<ClientConnection {state} pending={len(self._pending)}>"
 
     # ---- public state ----------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' (session, transports) by shape only.
 
     @property
     def ready(self) -> bool:

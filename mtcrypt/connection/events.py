@@ -190,6 +190,8 @@ class RequestTimedOut(ConnectionEvent):
     request_id: int
 
 
+# duplicates: deliberate -- the connection-level twins of the session events (Pong, Update):
+# public types with their own names and fields, alike by shape only.
 @dataclass(frozen=True, slots=True)
 class PongReceived(ConnectionEvent):
     """Client: the answer to ``send_ping()`` (``request_id`` is what it returned)."""

@@ -151,6 +151,7 @@ class HandshakeWork:
             self.error = exc
         self.ran = True
 
+    # duplicates: deliberate -- read-only properties, alike other classes' by shape only.
     @property
     def handshake(self) -> HandshakeResponder:
         """The handshake object (after :meth:`adopt`, the one that ran elsewhere)."""
@@ -225,6 +226,8 @@ class ServerConnection(ConnectionBase):
 
     _transport: ServerTransport
 
+    # duplicates: deliberate -- the documented keyword-only signature; aio.Server takes the same
+    # options and hands them on.
     def __init__(
         self,
         rsa_keys: RsaPrivateKey | Iterable[RsaPrivateKey],
@@ -429,6 +432,8 @@ class ServerConnection(ConnectionBase):
         else:
             self._on_encrypted(payload, events)
 
+    # duplicates: deliberate -- the settings handed on by keyword, one per line, like other
+    # constructor calls (the CLI's ProxyServer(...)): alike by shape only.
     def _new_handshake(self) -> HandshakeResponder:
         if self._factory is not None:
             return self._factory()

@@ -38,6 +38,7 @@ from .._random import random_bytes
 from .._validation import BytesLike, Clock, Rng, check_int, draw
 from ..errors import DecryptionFailed, InvalidArgument, TLError
 from ..mtproto import AuthKey
+from ..mtproto.authkey import require_auth_key
 from ..tl import TLObject
 from .crypto import decrypt_e2e, encrypt_e2e
 from .dh import DhConfig
@@ -150,8 +151,7 @@ class SecretChat:
         policy: ChatPolicy | None = None,
         visualization: KeyVisualization | None = None,
     ) -> None:
-        if not isinstance(key, AuthKey):
-            raise InvalidArgument("key must be an AuthKey")
+        require_auth_key(key, "key")
         if not isinstance(dh, DhConfig):
             raise InvalidArgument("dh must be a DhConfig")
         self._policy = policy if policy is not None else ChatPolicy()
@@ -191,6 +191,8 @@ class SecretChat:
         )
 
     # -- properties -----------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' by shape only.
 
     @property
     def is_creator(self) -> bool:

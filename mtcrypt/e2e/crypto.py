@@ -32,6 +32,7 @@ from .._random import random_bytes
 from .._validation import BytesLike, Rng, draw, finish_output, new_output, readable
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
 from ..mtproto import AuthKey
+from ..mtproto.authkey import require_auth_key
 
 __all__ = [
     "E2E_HEADER_SIZE",
@@ -70,12 +71,6 @@ def padding_length(size: int) -> int:
     return (total - 1280 + 447) // 448 * 448 + 1280 - size
 
 
-def _check_key(key: object) -> AuthKey:
-    if not isinstance(key, AuthKey):
-        raise InvalidArgument("key must be an mtcrypt.mtproto.AuthKey (the 256-byte chat key)")
-    return key
-
-
 def encrypt_e2e(
     key: AuthKey,
     payload: BytesLike,
@@ -91,7 +86,7 @@ def encrypt_e2e(
     16); by default :func:`padding_length` chooses. The padding bytes come
     from ``rng``.
     """
-    key = _check_key(key)
+    require_auth_key(key, "key")
     _, n = readable(payload, "payload")
     if n & 3:
         raise InvalidLength("payload must be a multiple of 4 bytes (TL-serialized)")
@@ -116,7 +111,7 @@ def decrypt_e2e(key: AuthKey, packet: BytesLike, *, from_creator: bool) -> bytes
     """Open one secret-chat message and return the payload (the serialized
     ``decryptedMessageLayer``). Raises :class:`DecryptionFailed` for every
     kind of failure, indistinguishably."""
-    key = _check_key(key)
+    require_auth_key(key, "key")
     src, n = readable(packet, "packet")
     # Public checks: the length is visible to anyone on the wire (the C core
     # checks it again, with the key fingerprint).

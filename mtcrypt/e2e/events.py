@@ -105,6 +105,8 @@ class UnsupportedMessage:
     raw: bytes
 
 
+# duplicates: deliberate -- one small public event a fact (Dropped, PeerLayerChanged, KeyChanged,
+# OldKeyDiscarded...): alike by shape only.
 @dataclass(frozen=True, slots=True)
 class Dropped:
     """A message ignored without aborting; counted in ``SecretChat.stats``."""

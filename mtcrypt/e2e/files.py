@@ -121,6 +121,19 @@ class _IgeStream:
             raise InvalidLength("chunks must be a multiple of 16 bytes (except the last)")
         return data
 
+    def _step(self, chunk: BytesLike, *, decrypt: bool) -> tuple[bytes, bytes]:
+        """One part through IGE, moving the IV on: returns ``(plaintext, ciphertext)``
+        (both empty for an empty part)."""
+        data = self._check(chunk)
+        if not data:
+            return b"", b""
+        if decrypt:
+            plain, cipher = ige256_decrypt(data, self._key, self._iv), data
+        else:
+            plain, cipher = data, ige256_encrypt(data, self._key, self._iv)
+        self._iv = cipher[-16:] + plain[-16:]
+        return plain, cipher
+
 
 class FileEncryptor(_IgeStream):
     """Encrypt a file part by part (parts a multiple of 16 bytes); the last
@@ -133,13 +146,9 @@ class FileEncryptor(_IgeStream):
 
     def update(self, chunk: BytesLike) -> bytes:
         """Encrypt a part whose length is a multiple of 16."""
-        plain = self._check(chunk)
-        if not plain:
-            return b""
-        out = ige256_encrypt(plain, self._key, self._iv)
-        self._iv = out[-16:] + plain[-16:]
+        plain, cipher = self._step(chunk, decrypt=False)
         self.size += len(plain)
-        return out
+        return cipher
 
     def finish(self, chunk: BytesLike = b"") -> bytes:
         """Encrypt the last part, padded with random bytes to a multiple of 16."""
@@ -167,11 +176,9 @@ class FileDecryptor(_IgeStream):
 
     def update(self, chunk: BytesLike) -> bytes:
         """Decrypt a part (a multiple of 16 bytes); returns plaintext up to ``size``."""
-        cipher = self._check(chunk)
-        if not cipher:
+        plain, _ = self._step(chunk, decrypt=True)
+        if not plain:
             return b""
-        plain = ige256_decrypt(cipher, self._key, self._iv)
-        self._iv = cipher[-16:] + plain[-16:]
         keep = max(0, min(len(plain), self._size - self._seen))
         self._seen += len(plain)
         if self._seen >= self._size + 16:

@@ -24,8 +24,9 @@ import struct
 from .._random import random_bytes
 from .._validation import BytesLike, Rng, draw, readable
 from ..crypto import ige256_decrypt, ige256_encrypt, sha1
-from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
+from ..errors import DecryptionFailed, InvalidLength
 from ..mtproto import AuthKey, kdf_v1
+from ..mtproto.authkey import require_auth_key
 from .crypto import E2E_HEADER_SIZE, MAX_E2E_PACKET
 
 __all__ = ["decrypt_e2e_v1", "encrypt_e2e_v1"]
@@ -35,8 +36,7 @@ _LEN = struct.Struct("<i")
 
 def encrypt_e2e_v1(key: AuthKey, payload: BytesLike, *, rng: Rng = random_bytes) -> bytes:
     """LEGACY: seal a secret-chat message with MTProto 1.0 (for layer < 73 peers only)."""
-    if not isinstance(key, AuthKey):
-        raise InvalidArgument("key must be an mtcrypt.mtproto.AuthKey")
+    require_auth_key(key, "key")
     _, n = readable(payload, "payload")
     if n & 3 or n > MAX_E2E_PACKET:
         raise InvalidLength("payload must be a multiple of 4 bytes and not too large")
@@ -50,8 +50,7 @@ def encrypt_e2e_v1(key: AuthKey, payload: BytesLike, *, rng: Rng = random_bytes)
 
 def decrypt_e2e_v1(key: AuthKey, packet: BytesLike) -> bytes:
     """LEGACY: open an MTProto 1.0 secret-chat message; returns the payload."""
-    if not isinstance(key, AuthKey):
-        raise InvalidArgument("key must be an mtcrypt.mtproto.AuthKey")
+    require_auth_key(key, "key")
     _, n = readable(packet, "packet")
     data = bytes(packet)
     if n < E2E_HEADER_SIZE + 16 or (n - E2E_HEADER_SIZE) & 15 or n > MAX_E2E_PACKET:

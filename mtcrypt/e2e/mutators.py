@@ -84,6 +84,8 @@ def splice(first: bytes, second: bytes, at_block: int) -> bytes:
     return first[:cut] + second[cut:]
 
 
+# duplicates: deliberate -- a public keyword-only signature, one override per field: it reads
+# like the kit's other keyword-only signatures.
 def forge(
     key: AuthKey,
     *,

@@ -68,6 +68,7 @@ class RekeyInput(Enum):
     ABORT = "abortKey for the open exchange"
 
 
+# duplicates: deliberate -- enum then table, as each machine declares its own (the data differs).
 _S, _I = RekeyState, RekeyInput
 TRANSITIONS = transitions(
     {

@@ -66,3 +66,12 @@ class AuthKey:
 
     def __repr__(self) -> str:
         return f"AuthKey(key_id={self.key_id_bytes[::-1].hex()})"
+
+
+def require_auth_key(value: object, what: str = "auth_key") -> AuthKey:
+    """``value`` if it is an :class:`AuthKey`, else :class:`InvalidArgument`
+    naming the argument ``what``: the one type check of every function that
+    takes a key."""
+    if not isinstance(value, AuthKey):
+        raise InvalidArgument(f"{what} must be an mtcrypt.mtproto.AuthKey")
+    return value

@@ -17,7 +17,7 @@ from .._validation import BytesLike, Rng, draw, readable
 from ..crypto import sha1
 from ..crypto.aes import ige256_decrypt, ige256_encrypt
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
-from .authkey import AuthKey
+from .authkey import AuthKey, require_auth_key
 
 __all__ = ["decrypt_message_v1", "encrypt_message_v1", "kdf_v1"]
 
@@ -38,8 +38,7 @@ def encrypt_message_v1(
 ) -> bytes:
     """Seal with MTProto 1.0: msg_key = SHA1(plaintext)[4:20], 0..15 random
     padding bytes (not covered by msg_key), same outer layout as 2.0."""
-    if not isinstance(auth_key, AuthKey):
-        raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
+    require_auth_key(auth_key)
     _, n = readable(plaintext, "plaintext")
     data = bytes(plaintext)
     if n < 32 or n & 3:
@@ -59,8 +58,7 @@ def decrypt_message_v1(auth_key: AuthKey, packet: BytesLike, *, from_server: boo
     buffer (so a hash is always computed) and every failure raises the same
     :class:`DecryptionFailed`.
     """
-    if not isinstance(auth_key, AuthKey):
-        raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
+    require_auth_key(auth_key)
     _, n = readable(packet, "packet")
     data = bytes(packet)
     if n < 24 + 32 or (n - 24) & 15 or data[:8] != auth_key.key_id_bytes:

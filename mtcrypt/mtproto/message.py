@@ -33,7 +33,7 @@ from .._validation import (
     readable,
 )
 from ..errors import DecryptionFailed, InvalidArgument, InvalidLength
-from .authkey import AuthKey
+from .authkey import AuthKey, require_auth_key
 
 __all__ = [
     "HEADER_SIZE",
@@ -96,7 +96,7 @@ class InnerMessage:
 
 def kdf2(auth_key: AuthKey, msg_key: BytesLike, *, from_server: bool) -> tuple[bytes, bytes]:
     """The MTProto 2.0 KDF: ``(aes_key, aes_iv)`` for ``msg_key`` under ``auth_key``."""
-    key = _auth_key(auth_key)
+    key = require_auth_key(auth_key)
     mk, n = readable(msg_key, "msg_key")
     if n != 16:
         raise InvalidLength(f"msg_key must be 16 bytes long, got {n}")
@@ -137,12 +137,8 @@ def _check_plaintext(plaintext: object) -> tuple[object, int]:
     return src, n
 
 
-def _auth_key(auth_key: object) -> AuthKey:
-    if not isinstance(auth_key, AuthKey):
-        raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
-    return auth_key
-
-
+# duplicates: deliberate -- encrypt_message_quick_ack takes the same public signature and both
+# seal through _seal; only what they return differs.
 def encrypt_message(
     auth_key: AuthKey,
     plaintext: BytesLike,
@@ -210,7 +206,7 @@ def _seal(
     rng: Rng,
     large: object,
 ) -> bytes:
-    key = _auth_key(auth_key)
+    key = require_auth_key(auth_key)
     src, n = _check_plaintext(plaintext)
     pad_len = padding_length(n, extra_blocks)
     padding = draw(rng, pad_len)
@@ -250,7 +246,7 @@ def _open_padded(auth_key: AuthKey, packet: BytesLike, *, from_server: bool) -> 
     decrypted plaintext with its padding still at the end, and the data length
     (the message is the first ``HEADER_SIZE + length`` bytes).  For a large
     message that saves a copy and a fresh buffer's page faults."""
-    key = _auth_key(auth_key)
+    key = require_auth_key(auth_key)
     x = 8 if from_server else 0
     opened = _HOT_OPEN_PADDED(key._key, key.key_id_bytes, x, packet)
     if type(opened) is tuple:
@@ -291,7 +287,7 @@ def encrypt_messages(
 ) -> list[bytes]:
     """Seal many messages under one key in a single native call; the AES work
     of all of them is interleaved across the AES pipelines."""
-    key = _auth_key(auth_key)
+    key = require_auth_key(auth_key)
     parts = [
         p if type(p) is bytes else ffi.buffer(*readable(p, "plaintext"))[:] for p in plaintexts
     ]
@@ -345,7 +341,7 @@ def decrypt_messages(
     :class:`DecryptionFailed` instance in its place; a bad packet does not
     stop the others.
     """
-    key = _auth_key(auth_key)
+    key = require_auth_key(auth_key)
     blobs = [p if type(p) is bytes else ffi.buffer(*readable(p, "packet"))[:] for p in packets]
     if not blobs:
         return []

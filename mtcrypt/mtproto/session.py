@@ -127,7 +127,7 @@ from ..errors import DecryptionFailed, InvalidArgument, SessionError, TLError
 from ..tl import DEFAULT_LIMITS, Limits, Reader, TLObject, default_schema, gunzip, make, serialize
 from ..tl import deserialize as tl_deserialize
 from . import session_events
-from .authkey import AuthKey
+from .authkey import AuthKey, require_auth_key
 from .message import (
     HEADER_SIZE,
     _open_padded,
@@ -432,8 +432,7 @@ class Session:
         check_seq_no: bool = True,
         announce_new_session: bool = True,
     ) -> None:
-        if not isinstance(auth_key, AuthKey):
-            raise InvalidArgument("auth_key must be an mtcrypt.mtproto.AuthKey")
+        require_auth_key(auth_key)
         if not isinstance(role, Role):
             raise InvalidArgument("role must be Role.CLIENT or Role.SERVER")
         if not isinstance(limits, Limits):
@@ -490,6 +489,8 @@ class Session:
         """Counters: packets and messages received, accepted, dropped (by reason), sent."""
 
     # ---- public state -------------------------------------------------------------
+    # duplicates: deliberate -- read-only properties, one per attribute with its own docstring:
+    # alike other classes' (connections, transports, codecs) by shape only.
 
     @property
     def role(self) -> Role:

@@ -277,6 +277,7 @@ class FakeTlsPolicy:
             raise InvalidArgument("replay_cache must have a check_and_add(client_random) method")
 
 
+# duplicates: deliberate -- a record declared field by field, alike any small dataclass.
 @dataclass(frozen=True)
 class ClientHelloInfo:
     key_index: int

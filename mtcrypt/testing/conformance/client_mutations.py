@@ -309,6 +309,8 @@ def _extend(count: int = 16) -> MessagePlan:
     return _Answer(lambda ctx, p: mutators.extend(ctx.honest(p), bytes(count)))
 
 
+# duplicates: deliberate -- mirror.py's srv_forge_msg_key is this scenario for the other role
+# (its own plan type and body); the two read alike on purpose.
 @_client("forge_msg_key", "message")
 def _forge_msg_key(
     session: Literal["same", "other"] = "same", body: Literal["pong", "unknown"] = "pong"

@@ -498,6 +498,8 @@ for _name, _value in (("one", 1), ("p-minus-1", _P - 1)):
     )(_small_subgroup_g_b(_value))
 
 
+# duplicates: deliberate -- the scenarios are data, registered one decorator each (as in
+# catalog.py): entries of one shape repeat.
 @_scenario(
     "e2e-fingerprint-mismatch",
     "E1",
