@@ -10,16 +10,19 @@ import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 from ..errors import MtcryptError
 from ._common import (
     CliError,
+    Options,
     UsageError,
+    add_options,
     address,
     listen_address,
+    log_level_option,
+    log_to_stderr,
     os_reason,
     port,
     positive_int,
@@ -51,7 +54,7 @@ def _dc(text: str) -> tuple[int, tuple[str, int]]:
     return dc_id, address(where)
 
 
-_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+_OPTIONS: Options = (
     (
         "--secret",
         {
@@ -194,20 +197,12 @@ _OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
         "--backlog",
         {"type": positive_int, "default": 1024, "metavar": "N", "help": "listen backlog"},
     ),
-    (
-        "--log-level",
-        {
-            "default": "info",
-            "choices": ["debug", "info", "warning", "error", "critical"],
-            "help": "what is logged to stderr (default info; never a secret)",
-        },
-    ),
+    log_level_option("what is logged to stderr (default info; never a secret)"),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for flag, options in _OPTIONS:
-        parser.add_argument(flag, **options)
+    add_options(parser, _OPTIONS)
 
 
 class _Config:
@@ -323,14 +318,6 @@ def _run(config: _Config, main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def _announce(config: _Config, bound_port: int, stats_port: int | None) -> None:
     links = config.links(bound_port)
     record: dict[str, object] = {"host": config.args.host, "port": bound_port, "links": links}
@@ -351,7 +338,7 @@ async def _wait_for_signal() -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = _Config(args)
-    _logging(args.log_level)
+    log_to_stderr(args.log_level, with_pid=True)
     if args.workers > 1:
         return _run_workers(config)
 

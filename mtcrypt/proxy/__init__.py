@@ -17,44 +17,22 @@ The asyncio server over it is :class:`mtcrypt.aio.ProxyServer`.
 
 from __future__ import annotations
 
+from . import relay
 from .dcs import TELEGRAM_DCS, TEST_DC_OFFSET, DcTable
 from .redis_cache import RedisReplayCache
-from .relay import (
-    RELAY_TRANSITIONS,
-    DcRequested,
-    MaskRequested,
-    NamedSecret,
-    Rejected,
-    Relay,
-    RelayClosed,
-    RelayCloseReason,
-    RelayEvent,
-    RelayInput,
-    RelayPolicy,
-    RelayState,
-)
+from .relay import *  # noqa: F403
 from .shared import SharedReplayCache, SharedStats
 from .stats import RelayStats, prometheus_text
 
+# The relay's names are written once, in its own ``__all__`` (as ``tl`` does).
 __all__ = [
-    "RELAY_TRANSITIONS",
     "TELEGRAM_DCS",
     "TEST_DC_OFFSET",
-    "DcRequested",
     "DcTable",
-    "MaskRequested",
-    "NamedSecret",
     "RedisReplayCache",
-    "Rejected",
-    "Relay",
-    "RelayCloseReason",
-    "RelayClosed",
-    "RelayEvent",
-    "RelayInput",
-    "RelayPolicy",
-    "RelayState",
     "RelayStats",
     "SharedReplayCache",
     "SharedStats",
     "prometheus_text",
 ]
+__all__ += relay.__all__

@@ -16,23 +16,30 @@ from ..errors import InvalidArgument, InvalidLength
 
 __all__ = ["GLOBAL_COUNTERS", "SECRET_COUNTERS", "RelayStats", "prometheus_text"]
 
-SECRET_COUNTERS: Final = (
-    ("connections_total", "counter", "Clients recognised under this secret."),
-    ("connections_open", "gauge", "Clients relayed under this secret now."),
-    ("bytes_from_clients_total", "counter", "Payload bytes relayed from clients to DCs."),
-    ("bytes_to_clients_total", "counter", "Payload bytes relayed from DCs to clients."),
-    ("refused_total", "counter", "Clients turned away at the per-secret connection cap."),
+_COUNTERS: Final = (
+    # (True: one per secret / False: proxy-wide, name, Prometheus type, help)
+    (True, "connections_total", "counter", "Clients recognised under this secret."),
+    (True, "connections_open", "gauge", "Clients relayed under this secret now."),
+    (True, "bytes_from_clients_total", "counter", "Payload bytes relayed from clients to DCs."),
+    (True, "bytes_to_clients_total", "counter", "Payload bytes relayed from DCs to clients."),
+    (True, "refused_total", "counter", "Clients turned away at the per-secret connection cap."),
+    (False, "accepted_total", "counter", "TCP connections accepted."),
+    (False, "refused_total", "counter", "TCP connections closed at once at the global cap."),
+    (
+        False,
+        "masked_total",
+        "counter",
+        "Connections that failed the checks, handed to the mask host.",
+    ),
+    (False, "held_total", "counter", "Connections that failed the checks, held silently."),
+    (False, "dc_failures_total", "counter", "Recognised clients whose DC could not be reached."),
+    (False, "handshake_timeouts_total", "counter", "Connections with no valid handshake in time."),
 )
+
+SECRET_COUNTERS: Final = tuple(row[1:] for row in _COUNTERS if row[0])
 """Per secret: (name, Prometheus type, help)."""
 
-GLOBAL_COUNTERS: Final = (
-    ("accepted_total", "counter", "TCP connections accepted."),
-    ("refused_total", "counter", "TCP connections closed at once at the global cap."),
-    ("masked_total", "counter", "Connections that failed the checks, handed to the mask host."),
-    ("held_total", "counter", "Connections that failed the checks, held silently."),
-    ("dc_failures_total", "counter", "Recognised clients whose DC could not be reached."),
-    ("handshake_timeouts_total", "counter", "Connections with no valid handshake in time."),
-)
+GLOBAL_COUNTERS: Final = tuple(row[1:] for row in _COUNTERS if not row[0])
 """Proxy-wide: (name, Prometheus type, help)."""
 
 _PREFIX: Final = "mtcrypt_proxy_"
