@@ -88,7 +88,8 @@ class MaskServer:
 @contextlib.asynccontextmanager
 async def relay_to(server_port: int, **options: Any) -> AsyncIterator[ProxyServer]:
     options.setdefault("timeouts", Timeouts(handshake=3.0, idle=30.0))
-    proxy = ProxyServer(options.pop("secrets", named()), dcs=local_dcs(server_port), **options)
+    options.setdefault("dcs", local_dcs(server_port))
+    proxy = ProxyServer(options.pop("secrets", named()), **options)
     await proxy.start()
     try:
         yield proxy
@@ -223,6 +224,75 @@ def test_a_masked_connection_that_goes_quiet_is_closed_at_the_idle_timeout() -> 
         mask.close()
         for writer in silent:
             writer.close()
+
+    asyncio.run(run())
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _dd_client_until_closed(port: int) -> bytes:
+    from mtcrypt.transport import ClientTransport
+
+    transport = ClientTransport(secret=DD, dc_id=2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(transport.data_to_send() + transport.send(b"\x00" * 40))
+    try:
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(("127.0.0.1", None), id="refused"),
+        pytest.param(("localhost", None), id="refused-by-name"),
+        pytest.param(("127.0.0.1", -1), id="never-answers"),
+    ],
+)
+def test_a_dc_that_cannot_be_reached_closes_the_client(where: tuple[str, int | None]) -> None:
+    """Refused, by name (resolved first) or never answering (the handshake
+    timeout): the client is closed, the failure counted, nothing leaks."""
+
+    async def run() -> None:
+        host, port = where
+        with contextlib.ExitStack() as stack:
+            if port == -1:  # a listener whose accept queue is full: SYNs are dropped
+                full = stack.enter_context(socket.socket())
+                full.bind(("127.0.0.1", 0))
+                full.listen(0)
+                port = int(full.getsockname()[1])
+                for _ in range(3):
+                    queued = stack.enter_context(socket.socket())
+                    queued.setblocking(False)
+                    queued.connect_ex(("127.0.0.1", port))
+            await _unreachable_dc(host, port or _closed_port(), waits=where[1] == -1)
+
+    async def _unreachable_dc(host: str, port: int, *, waits: bool) -> None:
+        dcs = DcTable({2: (host, port)}, addresses={})
+        timeouts = Timeouts(handshake=0.5, idle=30.0)
+        async with relay_to(1, dcs=dcs, timeouts=timeouts, secrets=named(dd=DD)) as proxy:
+            started = time.monotonic()
+            assert await _dd_client_until_closed(proxy.port) == b""
+            assert (time.monotonic() - started >= 0.45) == waits  # the timeout, or at once
+            assert time.monotonic() - started < 3
+            assert proxy.stats.get("dc_failures_total") == 1
+            assert proxy.connections_open == 0
+            assert proxy.stats.get("connections_open", "dd") == 0
+
+    asyncio.run(run())
+
+
+def test_a_mask_host_given_by_name_is_resolved() -> None:
+    async def run() -> None:
+        async with MaskServer() as mask:
+            by_name = ("localhost", mask.address[1])
+            async with relay_to(1, mask=by_name) as proxy:
+                assert await _probe(proxy.port, b"GET / HTTP/1.1\r\n\r\n") == MaskServer.REPLY
 
     asyncio.run(run())
 

@@ -26,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
+import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .._random import random_bytes
 from .._validation import Clock, Rng, is_int
@@ -280,24 +283,111 @@ async def _listen(
     return listeners
 
 
-async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
-    """A connected non-blocking socket to the first address of ``host`` that answers."""
-    infos = _numeric(host, port) or await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    failure: OSError = OSError(f"no address for {host}")
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
+class _Dial:
+    """A non-blocking connect to the first address of ``host`` that answers,
+    within ``timeout`` seconds; then ``done(socket)`` or ``failed(error)``,
+    once.  A numeric address (the DC table's usual form) is dialled at once on
+    the loop's writer: no task, no future, no resolver round trip through the
+    loop's thread pool, which is most of a new connection's cost otherwise."""
+
+    __slots__ = ("_addresses", "_done", "_failed", "_failure", "_loop", "_sock", "_task", "_timer")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        host: str,
+        port: int,
+        timeout: float,
+        done: Callable[[socket.socket], None],
+        failed: Callable[[OSError], None],
+    ) -> None:
+        self._loop = loop
+        self._done = done
+        self._failed = failed
+        self._sock: socket.socket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._addresses: list[tuple[int, int, int, Any]] = []
+        self._failure = OSError(f"no address for {host}")
+        self._timer = loop.call_later(timeout, self._give_up, TimeoutError())
+        numeric = _numeric(host, port)
+        if numeric:
+            self._try(numeric)
+        else:
+            self._task = loop.create_task(self._resolve(host, port))
+
+    async def _resolve(self, host: str, port: int) -> None:
         try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, address)
+            infos = await self._loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
+            self._give_up(exc)
+            return
+        self._task = None
+        self._try(infos)
+
+    def _try(self, infos: Sequence[tuple[Any, ...]]) -> None:
+        self._addresses = [
+            (family, kind, proto, address) for family, kind, proto, _, address in infos
+        ]
+        self._next()
+
+    def _next(self) -> None:
+        while self._addresses:
+            family, kind, proto, address = self._addresses.pop(0)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError as exc:
+                self._failure = exc
+                continue
+            try:
+                sock.setblocking(False)
+                err = sock.connect_ex(address)
+            except OSError as exc:
+                sock.close()
+                self._failure = exc
+                continue
+            if err == 0:
+                self._succeed(sock)
+                return
+            if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+                self._sock = sock
+                self._loop.add_writer(sock.fileno(), self._writable)
+                return
             sock.close()
-            failure = exc
-            continue
-        except BaseException:
+            self._failure = OSError(err, os.strerror(err))
+        self._give_up(self._failure)
+
+    def _writable(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._loop.remove_writer(sock.fileno())
+        self._sock = None
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
             sock.close()
-            raise
-        return sock
-    raise failure
+            self._failure = OSError(err, os.strerror(err))
+            self._next()
+            return
+        self._succeed(sock)
+
+    def _succeed(self, sock: socket.socket) -> None:
+        self._timer.cancel()
+        self._done(sock)
+
+    def _give_up(self, error: OSError) -> None:
+        self.cancel()
+        self._failed(error)
+
+    def cancel(self) -> None:
+        """Stop trying (idempotent); neither callback runs afterwards."""
+        self._timer.cancel()
+        self._addresses = []
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            self._loop.remove_writer(sock.fileno())
+            sock.close()
 
 
 def _numeric(host: str, port: int) -> list[tuple[int, int, int, str, tuple[str, int]]]:
@@ -360,7 +450,7 @@ class _Client:
         self._connecting = False
         self._closing = False
         self._mask_deadline: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._dial: _Dial | None = None
         self._grace: asyncio.TimerHandle | None = None
         self._timer = DeadlineTimer(loop, server._clock, self._on_timer)
         srv = server
@@ -643,20 +733,27 @@ class _Client:
     def _start_connecting(self, host: str, port: int, first: bytes | None) -> None:
         self._connecting = True
         self._refresh()
-        self._task = self.loop.create_task(self._connect(host, port, first))
-
-    async def _connect(self, host: str, port: int, first: bytes | None) -> None:
         timeout = self.server.policy.timeouts.handshake or 10.0
-        try:
-            sock = await asyncio.wait_for(_connect(self.loop, host, port), timeout)
-        except (TimeoutError, OSError) as exc:
-            what = "mask host" if first is not None else "DC"
-            log.warning("%s: cannot reach the %s: %s", self.name, what, type(exc).__name__)
-            if first is None and self.relay is not None:
-                self.server.stats.add(0, DC_FAILURES)
-                self._process(self.relay.dc_failed(type(exc).__name__))
-            self._abort()
-            return
+        self._dial = _Dial(
+            self.loop,
+            host,
+            port,
+            timeout,
+            functools.partial(self._connected, first),
+            functools.partial(self._unreachable, first),
+        )
+
+    def _unreachable(self, first: bytes | None, error: OSError) -> None:
+        self._dial = None
+        what = "mask host" if first is not None else "DC"
+        log.warning("%s: cannot reach the %s: %s", self.name, what, type(error).__name__)
+        if first is None and self.relay is not None:
+            self.server.stats.add(0, DC_FAILURES)
+            self._process(self.relay.dc_failed(type(error).__name__))
+        self._abort()
+
+    def _connected(self, first: bytes | None, sock: socket.socket) -> None:
+        self._dial = None
         if self._closing:
             sock.close()
             return
@@ -747,12 +844,9 @@ class _Client:
             if self._slot >= 0 and self.relay is not None and self.relay.secret_name:
                 srv._per_secret[self.relay.secret_name] -= 1
                 srv.stats.add(self._slot, CONNECTIONS_OPEN, -1)
-        if (
-            self._task is not None
-            and not self._task.done()
-            and self._task is not asyncio.current_task()
-        ):
-            self._task.cancel()
+        if self._dial is not None:
+            self._dial.cancel()
+            self._dial = None
 
 
 class StatsServer:
