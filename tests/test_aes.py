@@ -220,6 +220,30 @@ def test_ctr_in_place_in_chunks_matches_pycryptodome() -> None:
         stream.update_into(buf, buf)
 
 
+def test_ctr_in_place_on_memoryviews_matches_pycryptodome() -> None:
+    """The same on slices of one scratch buffer (what the relay's pump passes),
+    and a read-only or strided view is refused, not written."""
+    key, counter = os.urandom(32), os.urandom(16)
+    data = os.urandom(40_003)
+    ref = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=counter).encrypt(data)
+    stream, got, pos = mc.Ctr256(key, counter), b"", 0
+    scratch = bytearray(70_000)
+    for size in (0, 3, 16, 4099, 35_885):
+        view = memoryview(scratch)[:size]
+        view[:] = data[pos : pos + size]
+        stream.update_into(view, view)
+        got += view
+        pos += size
+    assert got == ref
+    frozen = memoryview(bytes(32))
+    with pytest.raises(MtcryptError):
+        stream.update_into(frozen, frozen)
+    assert bytes(frozen) == bytes(32)
+    strided = memoryview(bytearray(64))[::2]
+    with pytest.raises(MtcryptError):
+        stream.update_into(strided, strided)
+
+
 def test_partial_overlap_is_refused() -> None:
     key, iv = os.urandom(32), os.urandom(32)
     buf = bytearray(64)

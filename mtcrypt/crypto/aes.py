@@ -345,8 +345,16 @@ class Ctr256:
         """Like :meth:`update`, writing into ``out`` (same length; may be ``data``)."""
         if not self._state.aes.ready:
             raise InvalidArgument("this stream has been wiped")
-        if out is data and type(data) is bytearray:  # in place: one pointer, no overlap
-            n = len(data)
+        if out is data and (
+            type(data) is bytearray
+            or (
+                type(data) is memoryview
+                and not data.readonly
+                and data.c_contiguous
+                and data.itemsize == 1
+            )
+        ):  # in place (the relay's every chunk): one pointer, no overlap to check
+            n = data.nbytes if type(data) is memoryview else len(data)
             if n:
                 ptr = ffi.from_buffer(data, require_writable=True)
                 _check(_CTR_STREAM(self._state, ptr, ptr, n))
