@@ -434,7 +434,7 @@ class TelethonAdapter(_LibraryAdapter):
 
     name = "telethon"
     accelerator = "cryptg"
-    features = frozenset({"full", "obfuscated", "header_rng"})
+    features = frozenset({"full", "obfuscated", "header_rng", "reconnect"})
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:
@@ -470,6 +470,13 @@ class TelethonAdapter(_LibraryAdapter):
         from telethon.network import authenticator
         from telethon.network.mtprotoplainsender import MTProtoPlainSender
 
+        if endpoint.reconnect:  # its own retry loop: MTProtoSender.connect
+            probe = await self.open_session(endpoint, None)
+            assert isinstance(probe, _TelethonSession)
+            try:
+                return bytes(probe.sender.auth_key.key)
+            finally:
+                await probe.close()
         loggers = _CaptureLoggers([])
         conn = self._connection(endpoint, loggers)
         with _first_header(self._header_module(), endpoint.header_candidate):
@@ -569,7 +576,7 @@ class PyrogramAdapter(_LibraryAdapter):
 
     name = "pyrogram"
     accelerator = "tgcrypto"
-    features = frozenset({"full", "obfuscated", "header_rng", "fake_tls"})
+    features = frozenset({"full", "obfuscated", "header_rng", "fake_tls", "reconnect"})
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:
@@ -631,7 +638,8 @@ class PyrogramAdapter(_LibraryAdapter):
     async def _auth(self, client: Any, endpoint: Endpoint) -> bytes:
         auth_module: Any = importlib.import_module("pyrogram.session.auth")
         auth = auth_module.Auth(client, endpoint.dc_id, endpoint.host, endpoint.port, False)
-        auth.MAX_RETRIES = 0  # surface failures instead of retrying them
+        if not endpoint.reconnect:
+            auth.MAX_RETRIES = 0  # surface failures instead of retrying them
         with _first_header(self._header_module(), endpoint.header_candidate):
             key: bytes = await auth.create()
         return key
