@@ -257,6 +257,14 @@ class Client:
     async def _restart(self, error: MtcryptError) -> None:
         """Start again on new connections until one is ready, as the policy
         allows; then fail everything with :class:`ReconnectFailed`."""
+        try:
+            await self._restarting(error)
+        except MtcryptError as exc:  # e.g. too many calls waiting for the new connection
+            self._on_closed(exc)
+        if self._error is not None and not self._conn.closed:
+            self._process(self._conn.close())
+
+    async def _restarting(self, error: MtcryptError) -> None:
         policy, dial = self._policy, self._dial
         assert policy is not None and dial is not None
         loop = asyncio.get_running_loop()
@@ -454,7 +462,8 @@ class Client:
         ``limits.max_pending_requests`` already in flight, waits for a slot.
         Still unanswered when the client starts again on a new connection
         (see :meth:`connect`), the query is sent again there."""
-        await self._check_open(timeout)
+        if self._restart_task is not None or self._error is not None or self._closed:
+            await self._check_open(timeout)
         if len(self._calls) >= self._conn.limits.max_pending_requests:
             await self._slot(timeout)
         result: bytes = await self._call(as_bytes(request, "request"), timeout)
