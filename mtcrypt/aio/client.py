@@ -261,6 +261,8 @@ class Client:
             await self._restarting(error)
         except MtcryptError as exc:  # e.g. too many calls waiting for the new connection
             self._on_closed(exc)
+        finally:
+            self._restart_task = None
         if self._error is not None and not self._conn.closed:
             self._process(self._conn.close())
 
