@@ -78,7 +78,7 @@ def _closed_error(event: Closed) -> MtcryptError:
     return SessionError(f"the connection is closed ({reason.value}{detail})")
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, repr=False)
 class _Call:
     """A request the caller waits for: its body (None for a ping) is kept so
     that it can be sent again on the connection that replaces a lost one."""
@@ -88,9 +88,10 @@ class _Call:
     request_id: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class _Dial:
-    """How to open another connection like the first one."""
+    """How to open another connection like the first one (no repr: it holds
+    the MTProxy secret)."""
 
     host: str
     port: int
