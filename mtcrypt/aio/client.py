@@ -464,7 +464,9 @@ class Client:
         """Send a TL-serialized RPC query; returns the serialized result.  With
         ``limits.max_pending_requests`` already in flight, waits for a slot.
         Still unanswered when the client starts again on a new connection
-        (see :meth:`connect`), the query is sent again there."""
+        (see :meth:`connect`), the query is sent again there, as tdlib does: a
+        query the server had already run may run twice (Telegram's methods that
+        must not, such as ``messages.sendMessage``, carry a ``random_id`` for it)."""
         if self._restart_task is not None or self._error is not None or self._closed:
             await self._check_open(timeout)
         if len(self._calls) >= self._conn.limits.max_pending_requests:
