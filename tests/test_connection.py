@@ -825,6 +825,19 @@ def test_a_refused_handshake_query_calls_for_a_restart_with_a_new_nonce(
     other.start()
     _refused(other, -444)
     assert other.restart is None
+    # Refused while making the temporary key: the permanent one is kept.
+    perm = AuthKey(os.urandom(256))
+    pfs = ClientConnection(
+        ClientTransport("intermediate"),
+        public_keys=[server_key.public_key],
+        auth_key=perm,
+        temp_key_expires_in=600,
+    )
+    pfs.start()
+    _refused(pfs)
+    assert pfs.restart is RestartReason.HANDSHAKE_REFUSED
+    again = pfs.restarted(ClientTransport("intermediate"))
+    assert again.perm_key is perm and again.auth_key is None and not again.ready
 
 
 def test_a_lost_temporary_key_calls_for_a_new_bound_one(server_key: RsaPrivateKey) -> None:
