@@ -32,6 +32,7 @@ __all__ = [
     "InvalidType",
     "MtcryptError",
     "OutOfMemory",
+    "ReconnectFailed",
     "SessionError",
     "StartupHookError",
     "TLError",
@@ -105,6 +106,18 @@ class TransportError(MtcryptError, ValueError):
     def __init__(self, message: str, code: int = -404) -> None:
         self.code = code
         super().__init__(message)
+
+
+class ReconnectFailed(TransportError):
+    """A client connection ended with transport error -404 where the spec says
+    to start again (a refused handshake query, a lost temporary key), and its
+    :class:`~mtcrypt.connection.ReconnectPolicy` gave up: ``attempts`` new
+    connections were made (``code`` is the last transport code, ``__cause__``
+    the last error)."""
+
+    def __init__(self, message: str, code: int = -404, attempts: int = 0) -> None:
+        self.attempts = attempts
+        super().__init__(message, code)
 
 
 class SessionError(MtcryptError, RuntimeError):

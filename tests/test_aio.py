@@ -11,8 +11,11 @@ import pytest
 from conftest import require
 
 from mtcrypt.aio import Client, RpcCallError
+from mtcrypt.connection import ReconnectPolicy
+from mtcrypt.errors import InvalidArgument, ReconnectFailed, TransportError
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.testing import ReferenceServer, ThreadedReferenceServer, echo_handler
+from mtcrypt.testing.conformance.adversary import AdversarialServer, Evidence, HandshakePlan
 
 DD = "dd" + "5a" * 16
 EE = "ee" + "a5" * 16 + b"example.com".hex()
@@ -144,3 +147,84 @@ def test_client_server_on_uvloop(server_key: RsaPrivateKey, case: dict[str, obje
         loop.run_until_complete(_round_trips(server_key, case))
     finally:
         loop.close()
+
+
+# ---- starting again after -404 (digest §4.2, §5.2) ----------------------------------------
+
+
+def test_a_lost_temporary_key_is_replaced_and_the_call_sent_again(
+    server_key: RsaPrivateKey,
+) -> None:
+    async def run() -> None:
+        async with ReferenceServer(server_key, handler=echo_handler) as server:
+            client = await Client.connect(
+                "127.0.0.1",
+                server.port,
+                public_keys=[server.public_key],
+                temp_key_expires_in=600,
+                reconnect=ReconnectPolicy(backoff=0.0),
+            )
+            async with client:
+                perm, temp = client.auth_key, client.connection.auth_key
+                assert perm is not None and temp is not None
+                server.server.keys.remove(temp.key_id)  # the server drops it
+                payload = struct.pack("<I", 0x0D0E0D0E) + os.urandom(16)
+                assert await client.invoke(payload, timeout=5.0) == payload
+                assert client.restarts == 1 and client.auth_key is perm
+                new = client.connection.auth_key
+                assert new is not None and new.key_id != temp.key_id
+                assert client.connection.ready and server.handshakes[-1].key_id == new.key_id
+                # When the policy allows no new connection: ReconnectFailed.
+            async with await Client.connect(
+                "127.0.0.1",
+                server.port,
+                auth_key=perm,
+                public_keys=[server.public_key],
+                temp_key_expires_in=600,
+                reconnect=ReconnectPolicy(max_attempts=0),
+            ) as client:
+                temp = client.connection.auth_key
+                assert temp is not None
+                server.server.keys.remove(temp.key_id)
+                with pytest.raises(ReconnectFailed) as info:
+                    await client.invoke(struct.pack("<I", 0x0D0E0D0E), timeout=5.0)
+                assert info.value.code == -404 and info.value.attempts == 0
+                with pytest.raises(ReconnectFailed):
+                    await client.ping()
+
+    asyncio.run(run())
+
+
+def test_a_refused_handshake_starts_again_with_a_new_nonce(server_key: RsaPrivateKey) -> None:
+    async def connect(reconnect: ReconnectPolicy | None) -> tuple[object, Evidence]:
+        """The client (or what connect() raised) and what the server saw."""
+        plan = HandshakePlan(refuse="req_DH_params")  # the first one only
+        async with AdversarialServer(server_key, handshake_plan=plan) as server:
+            try:
+                client = await Client.connect(
+                    "127.0.0.1",
+                    server.port,
+                    public_keys=[server_key.public_key],
+                    reconnect=reconnect,
+                    timeout=5.0,
+                )
+            except TransportError as exc:
+                return exc, server.evidence
+            await client.close()
+            return client, server.evidence
+
+    async def run() -> None:
+        client, evidence = await connect(ReconnectPolicy(backoff=0.0))
+        assert isinstance(client, Client) and client.restarts == 1
+        assert len(evidence.nonces) == 2 and evidence.nonces[0] != evidence.nonces[1]
+        assert evidence.connections == 2 and evidence.keys
+        error, evidence = await connect(ReconnectPolicy(max_attempts=0))
+        assert type(error) is ReconnectFailed and error.attempts == 0
+        assert isinstance(error.__cause__, TransportError) and len(evidence.nonces) == 1
+        # None: one attempt, and the -404 is raised as it comes
+        error, evidence = await connect(None)
+        assert type(error) is TransportError and error.code == -404
+        with pytest.raises(InvalidArgument):
+            await Client.connect("127.0.0.1", 1, public_keys=[], reconnect=3)  # type: ignore[arg-type]
+
+    asyncio.run(run())

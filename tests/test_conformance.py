@@ -5,19 +5,22 @@ mtcrypt's own server, the command adapter, the report and the command line."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from mtcrypt import tl
 from mtcrypt.__main__ import main as mtcrypt_main
+from mtcrypt.connection import ClientConnection
 from mtcrypt.errors import InvalidArgument
-from mtcrypt.handshake import HandshakeResult, ServerHandshake
+from mtcrypt.handshake import ClientHandshake, HandshakeResult, ServerHandshake
 from mtcrypt.handshake.rsa import RsaPrivateKey
 from mtcrypt.mtproto import InnerMessage, decrypt_message, encrypt_message, next_msg_id
 from mtcrypt.testing import ReferenceServer, mutators
@@ -40,7 +43,7 @@ from mtcrypt.testing.conformance import (
 from mtcrypt.testing.conformance._shared import read_prefix
 from mtcrypt.testing.conformance.adversary import Out
 from mtcrypt.testing.conformance.cli import main as conformance_main
-from mtcrypt.transport import Frame, ServerTransport
+from mtcrypt.transport import ClientTransport, Frame, ServerTransport
 
 SECRET = "ee" + "61" * 16 + b"conformance.test".hex()
 
@@ -311,9 +314,10 @@ def test_command_adapter_with_the_example_client(server_key: RsaPrivateKey) -> N
         "route-mtproxy-dd",
         "route-mtproxy-ee",
         "H6-temp-key",
+        "H6-temp-key-lost",
     }
     chosen = [s for s in default_scenarios("client") if s.id in wanted]
-    features = ["full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys"]
+    features = ["full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys", "reconnect"]
     adapter = CommandAdapter(
         [sys.executable, "-m", "mtcrypt.testing.conformance.example_client"], features=features
     )
@@ -355,8 +359,6 @@ def test_command_adapter_environment_and_events(server_key: RsaPrivateKey) -> No
 
 
 def test_a_client_that_ignores_temp_keys_fails_the_pfs_scenario(server_key: RsaPrivateKey) -> None:
-    import dataclasses
-
     class NoPfs(MtcryptAdapter):
         async def _connect(self, endpoint: Any, auth_key: bytes | None) -> Any:
             plain = dataclasses.replace(endpoint, temp_key_expires_in=None)
@@ -366,6 +368,66 @@ def test_a_client_that_ignores_temp_keys_fails_the_pfs_scenario(server_key: RsaP
     report = run_client_suite_sync(NoPfs(), chosen, rsa_key=server_key)
     (result,) = report.results
     assert result.status == "FAIL" and "permanent key" in result.detail
+
+
+class _FixedNonce(ClientHandshake):
+    """A broken client: every handshake it starts uses the same nonce."""
+
+    def start_with(self, rng: Any, now: float) -> bytes:
+        return super().start_with(lambda n: b"\x07" * n if n == 16 else rng(n), now)
+
+
+class _NonceReuse(MtcryptAdapter):
+    async def _connect(self, endpoint: Any, auth_key: bytes | None) -> Any:
+        with mock.patch("mtcrypt.connection.client.ClientHandshake", _FixedNonce):
+            return await super()._connect(endpoint, auth_key)
+
+
+class _GivesUp(MtcryptAdapter):
+    async def _connect(self, endpoint: Any, auth_key: bytes | None) -> Any:
+        return await super()._connect(dataclasses.replace(endpoint, reconnect=False), auth_key)
+
+
+class _PermFallback(MtcryptAdapter):
+    """A broken client: after a lost temporary key it goes on under the permanent one."""
+
+    async def run(self, endpoint: Any, mode: Any, auth_key: bytes | None, timeout: float) -> Any:
+        def fallback(conn: ClientConnection, transport: ClientTransport) -> ClientConnection:
+            return ClientConnection(
+                transport, public_keys=[endpoint.public_key], auth_key=conn.perm_key
+            )
+
+        with mock.patch.object(ClientConnection, "restarted", fallback):
+            return await super().run(endpoint, mode, auth_key, timeout)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "expected"),
+    [
+        (_NonceReuse(), {"H-404-restart": "nonce it had used", "H-404-restart-dh": "nonce it"}),
+        (
+            _GivesUp(),
+            {
+                "H-404-restart": "did not start again",
+                "H-404-restart-dh": "did not start again",
+                "H6-temp-key-lost": "gave up",
+            },
+        ),
+        (_PermFallback(), {"H6-temp-key-lost": "fell back to the permanent key"}),
+    ],
+    ids=["nonce-reuse", "gives-up", "perm-fallback"],
+)
+def test_reconnect_scenarios_tell_a_broken_client(
+    server_key: RsaPrivateKey, adapter: MtcryptAdapter, expected: dict[str, str]
+) -> None:
+    """The scenarios that let the client reconnect (mtcrypt's own client passes
+    them with the rest of the catalog): each broken variant fails the one it breaks."""
+    chosen = [s for s in default_scenarios("client") if s.id in expected]
+    report = run_client_suite_sync(adapter, chosen, rsa_key=server_key, timeout=2.0)
+    assert {r.id for r in report.results} == set(expected)
+    for result in report.results:
+        assert result.status == "FAIL", report.to_table()
+        assert expected[result.id] in result.detail, report.to_table()
 
 
 def test_route_fields_are_data() -> None:

@@ -55,6 +55,9 @@ TELETHON = {
     "T2-transport-error-404": ("rejected", "pass"),  # AuthKeyNotFound raised to the caller
     "C9-first-salt": ("rejected", "FAIL"),  # salt 0 until bad_server_salt corrects it
     "T2-quick-ack": ("rejected", "FAIL"),  # a negative length kills the receive loop
+    # -404 during key creation: InvalidBufferError escapes MTProtoSender.connect (its retry
+    # loop takes only SecurityError, AssertionError and IOError): it never starts again.
+    "H-404-restart": ("rejected", "FAIL"),
 }
 
 PYROGRAM = {
@@ -104,6 +107,7 @@ TELETHON_HANGS = {
     "C7-time-notice-other": ("accepted", "FAIL"),  # any bad_msg_notification 16/17 moves its clock
     "S4-resend-after-16": ("accepted", "pass"),
     "H1-legacy-rsa": ("accepted", "WARN"),  # the SHA-1 padding RSA_PAD replaced
+    "H-404-restart-dh": ("rejected", "FAIL"),  # as H-404-restart
 }
 
 PYROGRAM_HANGS = {
@@ -122,6 +126,10 @@ PYROGRAM_HANGS = {
     # bad_msg_notification 16 is raised to the caller: the request is never re-sent.
     "S4-resend-after-16": ("rejected", "FAIL"),
     "H4-ok-retry-hash": ("accepted", "FAIL"),  # new_nonce_hash1 is never checked
+    # Auth.create() retries any failure with a new nonce on a new connection (after 1 s:
+    # checked with the whole catalog).
+    "H-404-restart": ("accepted", "pass"),
+    "H-404-restart-dh": ("accepted", "pass"),
 }
 
 

@@ -26,7 +26,7 @@ from mtcrypt.testing.conformance import CommandAdapter, default_scenarios, run_c
 pytestmark = pytest.mark.interop
 
 CLIENT = Path(__file__).resolve().parent.parent / "docs" / "examples" / "conformance-client.mjs"
-FEATURES = ("full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys")
+FEATURES = ("full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys", "reconnect")
 MIN_NODE = 20
 
 # One scenario of each rule family (the whole catalog runs with
@@ -36,6 +36,7 @@ FAMILIES = {
     "H3-g_a-below",
     "H4-ok-bad-hash",
     "H6-temp-key",
+    "H6-temp-key-lost",
     "C1-msg-key-flip",
     "C3-padding-over-1024",
     "C7-duplicate",

@@ -36,8 +36,10 @@ from mtcrypt.connection import (
     MessageRejected,
     PongReceived,
     Ready,
+    ReconnectPolicy,
     RequestFailed,
     RequestTimedOut,
+    RestartReason,
     ResultReceived,
     ServerConnection,
     StoredKey,
@@ -792,3 +794,95 @@ def test_a_refused_container_fails_each_request_in_it(server_key: RsaPrivateKey)
     assert [e.request_id for e in failed] == ids
     assert {e.error_code for e in failed} == {18}
     assert pair.client.pending_requests == ()
+
+
+# ---- starting again after -404 (digest §4.2, §5.2) ----------------------------------------
+
+
+def _refused(conn: ClientConnection, code: int = -404) -> list[ConnectionEvent]:
+    """The server's transport error ``code``, framed as intermediate."""
+    return conn.receive_data(struct.pack("<Ii", 4, code))
+
+
+def test_a_refused_handshake_query_calls_for_a_restart_with_a_new_nonce(
+    server_key: RsaPrivateKey,
+) -> None:
+    conn = ClientConnection(ClientTransport("intermediate"), public_keys=[server_key.public_key])
+    conn.start()
+    first = conn.data_to_send()
+    with pytest.raises(SessionError):
+        conn.restarted(ClientTransport("intermediate"))  # nothing calls for it yet
+    (closed,) = _refused(conn)
+    assert isinstance(closed, Closed) and closed.error_code == -404
+    assert conn.restart is RestartReason.HANDSHAKE_REFUSED
+    again = conn.restarted(ClientTransport("intermediate"))
+    again.start()
+    second = again.data_to_send()
+    # req_pq_multi: tag, length, auth_key_id 0, msg_id, length, constructor, nonce
+    assert first[-16:] != second[-16:] and len(first) == len(second)
+    # -444 (another DC) is not a reason to start again, nor is -404 under a permanent key
+    other = ClientConnection(ClientTransport("intermediate"), public_keys=[server_key.public_key])
+    other.start()
+    _refused(other, -444)
+    assert other.restart is None
+    # Refused while making the temporary key: the permanent one is kept.
+    perm = AuthKey(os.urandom(256))
+    pfs = ClientConnection(
+        ClientTransport("intermediate"),
+        public_keys=[server_key.public_key],
+        auth_key=perm,
+        temp_key_expires_in=600,
+    )
+    pfs.start()
+    _refused(pfs)
+    assert pfs.restart is RestartReason.HANDSHAKE_REFUSED
+    again = pfs.restarted(ClientTransport("intermediate"))
+    assert again.perm_key is perm and again.auth_key is None and not again.ready
+
+
+def test_a_lost_temporary_key_calls_for_a_new_bound_one(server_key: RsaPrivateKey) -> None:
+    pair = Pair(server_key, temp_key_expires_in=3600)
+    pair.pump()
+    perm, temp = pair.client.perm_key, pair.client.auth_key
+    assert perm is not None and temp is not None and pair.client.ready
+    pair.store.remove(temp.key_id)  # a server may drop a temporary key at any time
+    pair.client.send_request(query())
+    pair.pump()
+    (closed,) = pair.of(Closed)
+    assert closed.reason is CloseReason.TRANSPORT_ERROR_RECEIVED and closed.error_code == -404
+    assert pair.client.restart is RestartReason.TEMP_KEY_LOST
+    again = Pair(server_key, store=pair.store, clock=pair.clock, auth_key=perm)
+    # the connection that starts again: what restarted() builds, on the same store
+    again.client = pair.client.restarted(ClientTransport("intermediate"))
+    again.client_events = again.client.start()
+    request = again.client.send_request(query(1))
+    again.pump()
+    assert kinds(again.client_events)[:2] == ["HandshakeComplete", "KeyBound"]
+    assert again.client.perm_key is perm and again.client.auth_key != temp
+    assert [e.request_id for e in again.of(ResultReceived)] == [request]
+    # Under the permanent key (no PFS), -404 is the application's business.
+    plain = Pair(server_key, auth_key=perm)
+    plain.pump()
+    plain.store.remove(perm.key_id)
+    plain.client.send_request(query())
+    plain.pump()
+    assert plain.of(Closed) and plain.client.restart is None
+
+
+def test_reconnect_policy_is_data() -> None:
+    policy = ReconnectPolicy(max_attempts=3, backoff=0.5, backoff_factor=2.0, max_backoff=1.5)
+    assert [policy.delay_before(n, 0.0) for n in (1, 2, 3, 4)] == [0.5, 1.0, 1.5, None]
+    assert ReconnectPolicy(deadline=1.0).delay_before(1, 0.8) is None  # past the deadline
+    assert ReconnectPolicy(max_attempts=0).delay_before(1, 0.0) is None
+    for bad in (
+        {"max_attempts": -1},
+        {"max_attempts": True},
+        {"backoff": -1.0},
+        {"backoff": float("nan")},
+        {"backoff_factor": 0.5},
+        {"deadline": "soon"},
+    ):
+        with pytest.raises(InvalidArgument):
+            ReconnectPolicy(**bad)
+    with pytest.raises(InvalidArgument):
+        policy.delay_before(0, 0.0)

@@ -3,7 +3,7 @@
 //
 //   python -m mtcrypt conformance \
 //       --target "command:node docs/examples/conformance-client.mjs" \
-//       --features full,obfuscated,header_rng,mtproxy,fake_tls,temp_keys
+//       --features full,obfuscated,header_rng,mtproxy,fake_tls,temp_keys,reconnect
 //
 // It reads MTCRYPT_CONFORMANCE_* variables (see mtcrypt's CommandAdapter), creates an auth
 // key, and in `session` mode runs the probe script: ping 1; pings 2 and 3 together; ping 4.
@@ -16,12 +16,15 @@
 // What it does, in file order: transports (abridged, intermediate, padded intermediate,
 // full; obfuscated2; MTProxy with plain, dd and ee (fake-TLS) secrets), the auth-key
 // handshake with every check of core.telegram.org/mtproto/auth_key and security_guidelines,
-// an optional temporary key bound with auth.bindTempAuthKey (PFS), and the encrypted
-// session with the receive checks in the order the spec asks for.
+// an optional temporary key bound with auth.bindTempAuthKey (PFS), the encrypted session
+// with the receive checks in the order the spec asks for, and (with
+// MTCRYPT_CONFORMANCE_RECONNECT=1) starting again after transport error -404 where the spec
+// says to: a refused handshake query (a new connection, a new nonce) and a lost temporary
+// key (a new one, bound before the requests in flight are sent again under it).
 //
 // It is an example: BigInt arithmetic is not constant-time, only Telegram's DH prime is
-// accepted (pinned), there is no reconnection and no gzip_packed, and a broken connection
-// simply fails the requests in flight.  A packet that fails a check is dropped, with an
+// accepted (pinned), there is no gzip_packed, and any other broken connection simply fails
+// the requests in flight.  A packet that fails a check is dropped, with an
 // "error" line saying why (one and the same text for every failure up to the padding check).
 
 import crypto from 'node:crypto';
@@ -866,18 +869,28 @@ class Drop extends Error {}
 // information from a packet that fails them is used, not even why it failed.
 const INVALID_PACKET = 'dropped an invalid encrypted packet';
 
+const LOST = 'transport error -404';
+
+// A session's state on one connection under one key.
+function fresh(conn, key) {
+  const msgIds = new MsgIds();
+  msgIds.offset = key.timeOffset; // from server_DH_inner_data.server_time
+  return {
+    conn,
+    key, // { authKey, keyId, salt, timeOffset, expiresAt } from handshake()
+    salt: key.salt,
+    sessionId: random(8),
+    msgIds,
+    seqNo: 0, // content-related messages sent so far
+    window: new ReplayWindow(),
+    serverOffset: null, // server time - local time, from the first server msg_id
+  };
+}
+
 class Session {
   constructor(conn, key) {
-    this.conn = conn;
-    this.key = key; // { authKey, keyId, salt, timeOffset, expiresAt } from handshake()
-    this.salt = key.salt;
-    this.sessionId = random(8);
-    this.msgIds = new MsgIds();
-    this.msgIds.offset = key.timeOffset; // from server_DH_inner_data.server_time
-    this.seqNo = 0; // content-related messages sent so far
+    Object.assign(this, fresh(conn, key));
     this.pending = new Map(); // msg_id -> a request awaiting its answer
-    this.window = new ReplayWindow();
-    this.serverOffset = null; // server time - local time, from the first server msg_id
     this.closed = null;
   }
 
@@ -951,13 +964,22 @@ class Session {
     }
   }
 
-  // Reads packets until the connection fails; then fails every request in flight.
+  // Reads packets until the connection fails; then fails every request in flight, unless
+  // the server lost our temporary key (-404) and we may start again (this.perm, this.cfg).
   async run() {
-    for (;;) {
+    for (let restarts = 0; ;) {
       let packet;
       try {
         packet = await this.conn.recv();
       } catch (err) {
+        if (this.perm && this.cfg.reconnect && err.message === LOST && restarts++ < 3) {
+          try {
+            await this.replaceTempKey();
+            continue;
+          } catch (again) {
+            err = again;
+          }
+        }
         this.closed = err.message;
         for (const entry of this.pending.values()) entry.settle({ error: err.message });
         return;
@@ -968,6 +990,36 @@ class Session {
         emit({ event: 'error', error: err instanceof Drop ? err.message : `bug: ${err.stack}` });
       }
     }
+  }
+
+  // The temporary key is gone: a new connection and a new temporary key, then (once it is
+  // bound: nothing else goes out under an unbound key, nor under the permanent one) the
+  // requests still waiting are sent again with new msg_ids.
+  async replaceTempKey() {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    const conn = new Connection(this.cfg);
+    try {
+      await conn.open();
+      const temp = await handshake(conn, this.cfg, this.cfg.tempKeyExpiresIn);
+      Object.assign(this, fresh(conn, temp));
+    } catch (err) {
+      conn.close();
+      for (const entry of waiting) this.pending.set(entry.msgId, entry);
+      throw err;
+    }
+    this.bindTempKey(this.perm, 2 * this.cfg.timeout * 1000).then(
+      () => {
+        for (const entry of waiting) {
+          entry.msgId = this.send(entry.body);
+          this.pending.set(entry.msgId, entry);
+        }
+      },
+      (err) => {
+        for (const entry of waiting) entry.settle({ error: err.message });
+        this.conn.close();
+      },
+    );
   }
 
   // Decrypts and checks one packet; throws Drop if it must be ignored.
@@ -1156,27 +1208,35 @@ function config() {
     secret: parseSecret(env('SECRET')),
     headerCandidate: candidate ? Buffer.from(candidate, 'hex') : null,
     tempKeyExpiresIn: Number(env('TEMP_KEY_EXPIRES_IN', '0')),
+    reconnect: env('RECONNECT') === '1',
     mode: env('MODE', 'handshake'),
     timeout: Number(env('PING_TIMEOUT', '3')),
   };
 }
 
 // Creates the keys (a permanent one, and a bound temporary one if asked) and the session.
+// A handshake query answered with -404 means: start again, on a new connection, with a new
+// nonce (a permanent key made before is kept).
 async function connect(cfg) {
-  const conn = new Connection(cfg);
-  try {
-    await conn.open();
-    const perm = await handshake(conn, cfg);
-    if (!cfg.tempKeyExpiresIn) return new Session(conn, perm);
-    // PFS: a temporary key, bound to the permanent one; the session runs under it only.
-    const temp = await handshake(conn, cfg, cfg.tempKeyExpiresIn);
-    const session = new Session(conn, temp);
-    session.running = session.run();
-    await session.bindTempKey(perm, 2 * cfg.timeout * 1000);
-    return session;
-  } catch (err) {
-    conn.close();
-    throw err;
+  let perm = null;
+  for (let attempt = 0; ; attempt++) {
+    const conn = new Connection(cfg);
+    try {
+      await conn.open();
+      perm ??= await handshake(conn, cfg);
+      if (!cfg.tempKeyExpiresIn) return new Session(conn, perm);
+      // PFS: a temporary key, bound to the permanent one; the session runs under it only.
+      const temp = await handshake(conn, cfg, cfg.tempKeyExpiresIn);
+      const session = new Session(conn, temp);
+      Object.assign(session, { perm, cfg });
+      session.running = session.run();
+      await session.bindTempKey(perm, 2 * cfg.timeout * 1000);
+      return session;
+    } catch (err) {
+      conn.close();
+      if (!(cfg.reconnect && err.message === LOST && attempt < 3)) throw err;
+      await sleep(50 * 2 ** attempt);
+    }
   }
 }
 

@@ -21,6 +21,7 @@ from .events import *  # noqa: F403
 from .hooks import ConnectionHooks
 from .keystore import KeyStore, MemoryKeyStore, StoredKey
 from .limits import DEFAULT_MAX_FRAME, BufferBudget, ConnectionLimits, Timeouts
+from .reconnect import ReconnectPolicy, RestartReason
 from .replay import SeenRequests
 from .server import *  # noqa: F403
 from .wrappers import Unwrapped, unwrap_query
@@ -35,6 +36,8 @@ __all__ = [
     "ConnectionLimits",
     "KeyStore",
     "MemoryKeyStore",
+    "ReconnectPolicy",
+    "RestartReason",
     "SeenRequests",
     "StoredKey",
     "Timeouts",

@@ -68,6 +68,7 @@ from .events import (
 )
 from .hooks import ConnectionHooks
 from .limits import ConnectionLimits, Timeouts
+from .reconnect import RestartReason
 
 __all__ = ["ClientConnection"]
 
@@ -170,6 +171,7 @@ class ClientConnection(ConnectionBase):
         self._by_handle: dict[int, _Pending] = {}
         self._last_sent_at = self.opened_at
         self._dirty = False  # the session has something to send: see data_to_send()
+        self._restart: RestartReason | None = None
         # Check the handshake parameters now rather than at start().
         if auth_key is None:
             self._make_handshake(None)
@@ -205,6 +207,40 @@ class ClientConnection(ConnectionBase):
     @property
     def transport(self) -> ClientTransport:
         return self._transport
+
+    @property
+    def restart(self) -> RestartReason | None:
+        """Set when the server's transport error -404 means, per the spec, that
+        the client must start again (see :mod:`mtcrypt.connection.reconnect`):
+        :meth:`restarted` builds the connection that does."""
+        return self._restart
+
+    def restarted(self, transport: ClientTransport) -> ClientConnection:
+        """A new connection over ``transport`` that starts again after this
+        one's -404: key creation with a new nonce (keeping a permanent key made
+        before), or a new temporary key bound before anything else is sent.
+        Every other parameter is this connection's.  The requests still waiting
+        here are not carried over: queue them on the new one.
+
+        Raises :class:`~mtcrypt.errors.SessionError` unless :attr:`restart` is set."""
+        if self._restart is None:
+            raise SessionError("this connection did not end with a -404 that calls for a restart")
+        return ClientConnection(
+            transport,
+            public_keys=self._public_keys,
+            dc_id=self._dc_id,
+            auth_key=self._perm_key,
+            salt=self._salt,
+            time_offset=self._time_offset,
+            temp_key_expires_in=self._temp_expires_in,
+            limits=self.limits,
+            timeouts=self.timeouts,
+            session_options=self._session_options,
+            hooks=self._hooks,
+            handshake_factory=self._handshake_factory,
+            rng=self._rng,
+            clock=self._clock,
+        )
 
     @property
     def pending_requests(self) -> tuple[int, ...]:
@@ -319,6 +355,11 @@ class ClientConnection(ConnectionBase):
 
     def _on_transport_event(self, event: TransportEvent, events: list[ConnectionEvent]) -> None:
         if isinstance(event, TransportErrorCode):
+            if event.code == -404 and self._closed is None:
+                if self._handshake is not None:
+                    self._restart = RestartReason.HANDSHAKE_REFUSED
+                elif self._session is not None and self._temp_key is not None:  # PFS: only under it
+                    self._restart = RestartReason.TEMP_KEY_LOST
             self._close(
                 events,
                 CloseReason.TRANSPORT_ERROR_RECEIVED,

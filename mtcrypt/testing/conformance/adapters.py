@@ -42,6 +42,7 @@ from unittest import mock
 
 from ... import tl
 from ..._validation import Rng
+from ...connection import ReconnectPolicy
 from ...handshake.rsa import RsaPublicKey
 from ._shared import first_draw
 from .adversary import PING_AFTER, PING_MUTATED, PING_SENTINEL, PING_WARMUP, RpcHandler
@@ -87,6 +88,11 @@ class Endpoint:
     temp_key_expires_in: int | None = None
     """Set when the client must create a temporary key (this lifetime, in
     seconds), bind it to its permanent key and work under it (PFS)."""
+    reconnect: bool = False
+    """The scenario answers with transport error -404 where the spec says the
+    client starts again (a refused handshake query, a lost temporary key): the
+    client must be allowed to connect again, as its own reconnection policy
+    does, within the one run; the server judges every connection."""
 
     @property
     def client_framing(self) -> str:
@@ -184,7 +190,8 @@ class ClientAdapter(abc.ABC):
     ``obfuscated``, ``header_rng`` (inject the first obfuscation header
     candidate), ``mtproxy`` (MTProxy with plain and ``dd`` secrets),
     ``fake_tls`` (MTProxy ``ee`` secrets), ``temp_keys`` (PFS: a temporary key
-    bound to the permanent one)."""
+    bound to the permanent one), ``reconnect`` (it connects again, as its
+    reconnection policy says, when :attr:`Endpoint.reconnect` is set)."""
     reuses_keys = True
     """Whether message scenarios may give it an existing key (no handshake)."""
 
@@ -287,12 +294,21 @@ class _MtcryptSession(SessionProbe):
         await self.client.close()
 
 
+def reconnect_policy(allowed: bool) -> ReconnectPolicy | None:
+    """The reconnection policy mtcrypt's clients use in a scenario: the default
+    one with short waits when the scenario lets the client reconnect
+    (:attr:`Endpoint.reconnect`); else None (one connection, as the probe script has)."""
+    return ReconnectPolicy(backoff=0.05, max_backoff=0.2) if allowed else None
+
+
 class MtcryptAdapter(InProcessAdapter):
     """mtcrypt's own :class:`mtcrypt.aio.Client`: the control, which must pass
     every scenario."""
 
     name = "mtcrypt"
-    features = frozenset({"full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys"})
+    features = frozenset(
+        {"full", "obfuscated", "header_rng", "mtproxy", "fake_tls", "temp_keys", "reconnect"}
+    )
 
     def versions(self) -> dict[str, str]:
         from ... import __version__
@@ -320,6 +336,7 @@ class MtcryptAdapter(InProcessAdapter):
             auth_key=None if auth_key is None else AuthKey(auth_key),
             temp_key_expires_in=endpoint.temp_key_expires_in,
             timeout=5.0,
+            reconnect=reconnect_policy(endpoint.reconnect),
             rng=self._rng(endpoint),
         )
 
@@ -417,7 +434,7 @@ class TelethonAdapter(_LibraryAdapter):
 
     name = "telethon"
     accelerator = "cryptg"
-    features = frozenset({"full", "obfuscated", "header_rng"})
+    features = frozenset({"full", "obfuscated", "header_rng", "reconnect"})
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:
@@ -453,6 +470,13 @@ class TelethonAdapter(_LibraryAdapter):
         from telethon.network import authenticator
         from telethon.network.mtprotoplainsender import MTProtoPlainSender
 
+        if endpoint.reconnect:  # its own retry loop: MTProtoSender.connect
+            probe = await self.open_session(endpoint, None)
+            assert isinstance(probe, _TelethonSession)
+            try:
+                return bytes(probe.sender.auth_key.key)
+            finally:
+                await probe.close()
         loggers = _CaptureLoggers([])
         conn = self._connection(endpoint, loggers)
         with _first_header(self._header_module(), endpoint.header_candidate):
@@ -552,7 +576,7 @@ class PyrogramAdapter(_LibraryAdapter):
 
     name = "pyrogram"
     accelerator = "tgcrypto"
-    features = frozenset({"full", "obfuscated", "header_rng", "fake_tls"})
+    features = frozenset({"full", "obfuscated", "header_rng", "fake_tls", "reconnect"})
 
     @contextlib.contextmanager
     def trusting(self, public_key: RsaPublicKey) -> Iterator[None]:
@@ -614,7 +638,8 @@ class PyrogramAdapter(_LibraryAdapter):
     async def _auth(self, client: Any, endpoint: Endpoint) -> bytes:
         auth_module: Any = importlib.import_module("pyrogram.session.auth")
         auth = auth_module.Auth(client, endpoint.dc_id, endpoint.host, endpoint.port, False)
-        auth.MAX_RETRIES = 0  # surface failures instead of retrying them
+        if not endpoint.reconnect:
+            auth.MAX_RETRIES = 0  # surface failures instead of retrying them
         with _first_header(self._header_module(), endpoint.header_candidate):
             key: bytes = await auth.create()
         return key
@@ -708,7 +733,10 @@ class CommandAdapter(ClientAdapter):
     candidate for the obfuscated2 header; it must draw again if the candidate
     is forbidden), ``_TEMP_KEY_EXPIRES_IN`` (set in the PFS scenario: create a
     temporary key of that lifetime, bind it with ``auth.bindTempAuthKey`` and
-    send everything under it), ``_MODE`` (``handshake``: create a key and stop;
+    send everything under it), ``_RECONNECT`` (``1`` in the scenarios that answer
+    -404 where the spec says to start again -- a refused handshake query, a lost
+    temporary key: connect again as the client's reconnection policy does, within
+    the one run, and go on with the script), ``_MODE`` (``handshake``: create a key and stop;
     ``session``: then run the probe script) and ``_PING_TIMEOUT`` (seconds).
 
     **Output**: one line per event on stdout, either words or JSON objects:
@@ -728,7 +756,7 @@ class CommandAdapter(ClientAdapter):
     how a hung receive loop shows: it makes the scenario a ``FAIL``. The
     program is killed after ``4 * timeout`` seconds. ``features`` declares what
     it supports (``full``, ``obfuscated``, ``header_rng``, ``mtproxy``,
-    ``fake_tls``, ``temp_keys``); scenarios needing more are skipped.
+    ``fake_tls``, ``temp_keys``, ``reconnect``); scenarios needing more are skipped.
     ``python -m mtcrypt.testing.conformance.example_client`` is a complete
     example in Python; the conformance guide has one for Node.js.
     """
@@ -770,6 +798,8 @@ class CommandAdapter(ClientAdapter):
             env[ENV_PREFIX + "HEADER_CANDIDATE"] = endpoint.header_candidate.hex()
         if endpoint.temp_key_expires_in is not None:
             env[ENV_PREFIX + "TEMP_KEY_EXPIRES_IN"] = str(endpoint.temp_key_expires_in)
+        if endpoint.reconnect:
+            env[ENV_PREFIX + "RECONNECT"] = "1"
         return env
 
     async def run(

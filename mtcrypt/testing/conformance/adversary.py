@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -173,6 +174,16 @@ class HandshakePlan:
     """After the first ``dh_gen_retry``, expect a new ``set_client_DH_params``
     whose ``retry_id`` is the rejected key's aux hash and answer ``dh_gen_ok``
     (a wrong retry_id fails the handshake, as the real server checks it)."""
+    refuse: Literal["req_DH_params", "set_client_DH_params"] | None = None
+    """Answer the scenario's first query of this name with transport error
+    -404 (what a server answers an incorrect handshake query) and close; judged:
+    the client starts again, on a new connection, with a new nonce, and
+    completes the handshake there (the runner lets it reconnect)."""
+
+    @property
+    def reconnect(self) -> bool:
+        """Whether the client must connect again within the scenario."""
+        return self.refuse is not None
 
     @property
     def changes_group(self) -> bool:
@@ -214,6 +225,7 @@ Observation = Literal[
     "clock",
     "first_salt",
     "new_session_ack",
+    "temp_key_lost",
 ]
 """What the runner judges of a :class:`MessagePlan` (see its ``observe``)."""
 
@@ -259,6 +271,10 @@ class MessagePlan:
     clock_offset: float = 0.0
     """The adversarial server's clock runs this many seconds off the real one
     (with :attr:`fresh_key`: the client learns the server's time in the handshake)."""
+    reconnect: bool = False
+    """The plan ends the client's connection (:meth:`ServerContext.lose_key`): the
+    runner lets the client connect again within the scenario, and the server
+    judges every connection."""
 
     def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
         out: list[Out] = [self.mutate(ctx, mutated)]
@@ -311,6 +327,14 @@ class Evidence:
     keys_offered: list[AuthKey] = field(default_factory=list)
     """Every key the server computed (also those answered with retry or fail)."""
     rsa_schemes: list[str] = field(default_factory=list)
+    nonces: list[bytes] = field(default_factory=list)
+    """The nonce of each req_pq_multi (or req_pq), in order."""
+    refused: int = 0
+    """Handshake queries answered with -404 by the plan (:attr:`HandshakePlan.refuse`)."""
+    lost_keys: dict[int, StoredKey] = field(default_factory=dict)
+    """key_id -> the temporary keys the plan made the server forget (with their binding)."""
+    lost_at: int | None = None
+    """len(key_ids_used) when the first key was lost: the packets after it came after the -404."""
     pq_inners: list[tl.TLObject] = field(default_factory=list)
     """The client's p_q_inner_data of each req_DH_params (when the plan asks)."""
     """The RSA padding of each req_DH_params (when the plan asks): rsa_pad or legacy."""
@@ -436,6 +460,11 @@ class AdversarialHandshake:
         request = plain_object(packet)
         if request is not None:
             self._evidence.handshake_steps.append(request.name)
+            if request.name in ("req_pq_multi", "req_pq"):
+                self._evidence.nonces.append(bytes(request.nonce))
+            elif request.name == self._plan.refuse and not self._evidence.refused:
+                self._evidence.refused += 1
+                raise HandshakeError("refused", f"the plan answers {request.name} with -404")
         if self._group is not None:
             answer = self._last_step(self._group, request, now)
         else:
@@ -626,6 +655,22 @@ class ServerContext(SessionContext):
     def honest(self, probe: Probe) -> bytes:
         """The honest answer to ``probe``, sealed."""
         return self.seal(self.answer(probe))
+
+    def lose_key(self) -> Raw:
+        """Make the server forget this session's key (as a server may drop a
+        temporary key at any time) and the transport error -404 it then answers
+        with, framed; the client's later packets under the key get -404 too."""
+        peer = self.pump
+        assert isinstance(peer, _Peer)
+        server = peer.server
+        key_id = self.auth_key.key_id
+        entry = server.keys.get(key_id, server.clock())
+        if entry is not None:
+            server.evidence.lost_keys[key_id] = entry
+            server.keys.remove(key_id)
+        if server.evidence.lost_at is None:
+            server.evidence.lost_at = len(server.evidence.key_ids_used)
+        return Raw(self.frame(struct.pack("<i", -404)))
 
     def quick_ack(self, token: int) -> Raw:
         """A transport quick-ack carrying ``token`` (its top bit set), framed and

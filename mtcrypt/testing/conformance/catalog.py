@@ -756,6 +756,30 @@ CLIENT_SCENARIOS: list[dict[str, Any]] = [
         "the session runs under a bound temporary key (PFS)",
         temp_key=True,
     ),
+    _s(
+        "H6-temp-key-lost",
+        "temp_key_lost",
+        "accept",
+        "H6",
+        "the server loses the temporary key (-404): a new one is made and bound, not the perm key",
+        temp_key=True,
+    ),
+    _s(
+        "H-404-restart",
+        "handshake_refused",
+        "accept",
+        "H",
+        "req_DH_params answered with -404: the client starts again with a new nonce",
+        params={"query": "req_DH_params"},
+    ),
+    _s(
+        "H-404-restart-dh",
+        "handshake_refused",
+        "accept",
+        "H",
+        "set_client_DH_params answered with -404: the client starts again with a new nonce",
+        params={"query": "set_client_DH_params"},
+    ),
     # -- the ends of every allowed range, and just beyond them: legal but rare
     # values are forced; the time windows keep 5 s from the edge so that a
     # client's clock correction (often whole seconds) cannot decide.

@@ -208,6 +208,18 @@ def _dh_params_fail(bad_hash: bool = False) -> HandshakePlan:
     )
 
 
+@_client("handshake_refused", "handshake")
+def _handshake_refused(
+    query: Literal["req_DH_params", "set_client_DH_params"] = "req_DH_params",
+) -> HandshakePlan:
+    """The first ``query`` is answered with transport error -404 (an incorrect query, or an
+    attempt the server forgot); the client must start again on a new connection with a new
+    nonce and complete the handshake there (D4.2)."""
+    if query not in ("req_DH_params", "set_client_DH_params"):
+        raise InvalidArgument("query must be 'req_DH_params' or 'set_client_DH_params'")
+    return HandshakePlan(refuse=query)
+
+
 # ---- messages ----------------------------------------------------------------------
 
 
@@ -705,6 +717,29 @@ def _quick_ack() -> MessagePlan:
     """A transport quick-ack (a token with the top bit set, in place of a frame length) before
     the answer: the client must take it as the transport says (or ignore it) and go on (T2)."""
     return _QuickAcked()
+
+
+class _TempKeyLost(MessagePlan):
+    """The server forgets the temporary key when the mutated ping arrives and
+    answers -404; the pings that come again, on whatever connection, are answered."""
+
+    observe = "temp_key_lost"
+    reconnect = True
+
+    def respond(self, ctx: ServerContext, mutated: Probe, sentinel: Probe | None) -> list[Out]:
+        del mutated, sentinel
+        return [ctx.lose_key()]
+
+    def on_resend(self, ctx: ServerContext, probe: Probe) -> list[Out]:
+        return [ctx.honest(probe)]
+
+
+@_client("temp_key_lost", "message")
+def _temp_key_lost() -> MessagePlan:
+    """The server loses the temporary key (it may drop one at any time) and answers -404 for it;
+    the client must make and bind a new temporary key and send the pings in flight again under
+    it, never under the permanent key (D5.2; with ``temp_key``)."""
+    return _TempKeyLost()
 
 
 @_client("transport_error", "message")

@@ -8,13 +8,13 @@
 The contract (see :class:`~mtcrypt.testing.conformance.adapters.CommandAdapter`):
 read the endpoint from ``MTCRYPT_CONFORMANCE_*`` variables (framing,
 obfuscation, MTProxy secret, the first obfuscation header candidate, a
-temporary key's lifetime), create an auth key (print ``HANDSHAKE OK`` or
+temporary key's lifetime, whether it may reconnect), create an auth key (print ``HANDSHAKE OK`` or
 ``HANDSHAKE FAILED <reason>``), and in ``session`` mode run the probe script --
 ping 1; pings 2 and 3 together; ping 4 -- printing ``PONG <ping_id>`` for each
 pong that arrives, ``TIMEOUT <ping_id>`` for a ping that got no answer in time
 and ``ERROR <text>`` for other failures.  It declares every feature::
 
-    --features full,obfuscated,header_rng,mtproxy,fake_tls,temp_keys
+    --features full,obfuscated,header_rng,mtproxy,fake_tls,temp_keys,reconnect
 
 Port this file to the client you want to test.
 """
@@ -31,7 +31,14 @@ from ..._validation import Rng
 from ...aio import Client
 from ...handshake.rsa import load_public_key
 from ._shared import first_draw
-from .adapters import ENV_PREFIX, ClientReport, SessionProbe, describe, probe_script
+from .adapters import (
+    ENV_PREFIX,
+    ClientReport,
+    SessionProbe,
+    describe,
+    probe_script,
+    reconnect_policy,
+)
 
 
 class _Printing(SessionProbe):
@@ -80,6 +87,7 @@ async def main() -> int:
             public_keys=[load_public_key(env[ENV_PREFIX + "RSA_PUBLIC_KEY"])],
             temp_key_expires_in=int(temp_key) if temp_key else None,
             timeout=2 * timeout,
+            reconnect=reconnect_policy(env.get(ENV_PREFIX + "RECONNECT") == "1"),
             rng=_rng(env.get(ENV_PREFIX + "HEADER_CANDIDATE", "")),
         )
     except Exception as exc:

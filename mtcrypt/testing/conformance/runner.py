@@ -287,7 +287,8 @@ def judge_client(
     report: ClientReport,
     candidate: bytes | None,
 ) -> tuple[Observed, str]:
-    """The observation for one client scenario, and a detail line."""
+    """The observation for one client scenario, and a detail line (the
+    runner judges the ``temp_key_lost`` observation from the server's keys)."""
     if isinstance(plan, adversary.HandshakePlan):
         return _judge_handshake(plan, evidence, report)
     if isinstance(plan, adversary.MessagePlan):
@@ -344,7 +345,11 @@ def _judge_temp_key(server: adversary.AdversarialServer) -> tuple[Observed, str]
     """Every encrypted packet of a temp-key scenario must use a temporary key
     bound to a permanent one (api PFS: never the permanent key directly)."""
     now = server.clock()
-    entries = [server.keys.get(k, now) for k in dict.fromkeys(server.evidence.key_ids_used)]
+    lost = server.evidence.lost_keys  # forgotten by the plan: judged as they were
+    entries = [
+        lost[k] if k in lost else server.keys.get(k, now)
+        for k in dict.fromkeys(server.evidence.key_ids_used)
+    ]
     if not entries:
         return "rejected", "no encrypted packet arrived"
     if any(e is None or not e.temporary for e in entries):
@@ -361,6 +366,8 @@ def _judge_handshake(
         # Nothing to judge: the client never reached the server (it did not
         # start, or connected elsewhere); a refusal needs a handshake.
         return "error", f"the client never connected: {report.error or 'no error reported'}"
+    if plan.refuse is not None:
+        return _judge_restart(plan.refuse, evidence, report)
     if plan.expect_dc is not None:
         return _judge_pq_inner_dc(plan.expect_dc, evidence, report)
     if plan.observe_rsa:
@@ -393,6 +400,59 @@ def _judge_handshake(
     if plan.step != "none" and evidence.proceeded_after(plan.step):
         return "late", f"sent the next message, then: {error}"
     return "rejected", error
+
+
+def _judge_restart(
+    query: str, evidence: adversary.Evidence, report: ClientReport
+) -> tuple[Observed, str]:
+    """After -404 to ``query``, the client must start again: a new connection,
+    a new req_pq_multi with a nonce it has not used, and a completed handshake."""
+    if not evidence.refused:
+        return "error", report.error or f"no {query} arrived"
+    if len(evidence.nonces) < 2:
+        error = report.error or "no error reported"
+        return "rejected", f"did not start again after -404 to {query} ({error})"
+    if len(set(evidence.nonces)) < len(evidence.nonces):
+        return "rejected", "started again with a nonce it had used before"
+    known = {k.key_id for k in evidence.keys}
+    completed = bool(report.handshake) or any(k in known for k in evidence.key_ids_used)
+    if not completed:
+        error = report.error or "no key"
+        return "rejected", f"started again with a new nonce but did not complete ({error})"
+    return "accepted", (
+        f"started again after -404 to {query} with a new nonce "
+        f"({evidence.connections} connections) and completed"
+    )
+
+
+def _judge_temp_key_lost(
+    server: adversary.AdversarialServer, report: ClientReport
+) -> tuple[Observed, str]:
+    """After the server forgot the temporary key (-404), every packet must come
+    under a new temporary key, bound before anything else is sent, and the
+    pings in flight must be answered there."""
+    evidence = server.evidence
+    if evidence.lost_at is None or not evidence.lost_keys:
+        return "error", "the temporary key was never lost"
+    after = list(dict.fromkeys(evidence.key_ids_used[evidence.lost_at :]))
+    if not after:
+        return "rejected", report.error or "sent nothing after the -404 (gave up)"
+    now = server.clock()
+    for key_id in after:
+        if key_id in evidence.lost_keys:
+            return "rejected", "came back under the temporary key the server had lost"
+        entry = server.keys.get(key_id, now)
+        if entry is None or not entry.temporary:
+            return "rejected", "fell back to the permanent key after the -404"
+        if entry.perm_key_id is None:
+            return "rejected", "used a new temporary key it never bound"
+    if not report.pongs.get(adversary.PING_SENTINEL):
+        lost = "; ".join(report.errors) or "no error reported"
+        return "rejected", f"made a new temporary key, but the pings in flight were lost ({lost})"
+    whole = _judge_temp_key(server)  # before the loss too
+    if whole[0] != "accepted":
+        return whole
+    return "accepted", "made and bound a new temporary key, then sent the pings in flight again"
 
 
 def _judge_message(
@@ -543,6 +603,8 @@ def _needs(scenario: Scenario, plan: Any) -> set[str]:
         need.add("mtproxy")
     if scenario.temp_key:
         need.add("temp_keys")
+    if getattr(plan, "reconnect", False):
+        need.add("reconnect")
     return need
 
 
@@ -667,6 +729,7 @@ async def _play_client(
             secret=secret,
             header_candidate=candidate,
             temp_key_expires_in=TEMP_KEY_EXPIRES_IN if scenario.temp_key else None,
+            reconnect=bool(getattr(plan, "reconnect", False)),
         )
         try:
             report = await asyncio.wait_for(
@@ -675,7 +738,10 @@ async def _play_client(
         except TimeoutError:
             report = ClientReport(error="the adapter did not finish")
     observed, detail = judge_client(scenario, plan, server.evidence, report, candidate)
-    if scenario.temp_key and observed == "accepted":
+    if isinstance(plan, adversary.MessagePlan) and plan.observe == "temp_key_lost":
+        if observed in ("accepted", "rejected"):
+            observed, detail = _judge_temp_key_lost(server, report)
+    elif scenario.temp_key and observed == "accepted":
         observed, detail = _judge_temp_key(server)
     if scenario.proxy is not None and observed == "accepted":
         observed, detail = _judge_proxy_header(scenario.proxy, endpoint, server.evidence)
