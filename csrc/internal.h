@@ -62,14 +62,15 @@ static inline void mtc_ctr_store(uint8_t *ctr, uint64_t hi, uint64_t lo)
 }
 
 /* Lane-interleaved IGE for the backends with 15-round-key schedules (AES-NI,
- * VAES, ARMv8): modes.c keeps the lanes busy (mtc_ige_batch_lanes), the
- * backend supplies its key expansion, its one-chain IGE for short tails, its
- * lane count (eight for the 128-bit code, sixteen for two blocks per 256-bit
- * register), and `steps`, which runs `steps` blocks on every lane (idle lanes
- * point at a scratch block, so it needs no per-lane branch) and advances in,
- * out and left for the lanes with blocks left. */
+ * ARMv8, VAES on 256-bit registers): modes.c keeps the lanes busy
+ * (mtc_ige_batch_lanes), the backend supplies its key expansion, its
+ * one-chain IGE for short tails, its lane count (eight for the 128-bit code,
+ * twelve for VAES with two blocks per register), and `steps`, which runs
+ * `steps` blocks on every lane (idle lanes point at a scratch block, so it
+ * needs no per-lane branch) and advances in, out and left for the lanes with
+ * blocks left. */
 #define MTC_IGE_LANES 8
-#define MTC_IGE_LANES_MAX 16
+#define MTC_IGE_LANES_MAX 12
 struct mtc_ige_lane {
     uint8_t y_prev[16], x_prev[16];   /* previous ciphertext, plaintext block */
     const uint8_t *in;
@@ -89,7 +90,7 @@ struct mtc_ige_lane_impl {
 };
 int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
                         const struct mtc_ige_lane_impl *impl);
-/* After one block on every lane of a group of eight: move the busy lanes on. */
+/* After one block on every lane: move the busy lanes on. */
 static inline void mtc_ige_lanes_advance(struct mtc_ige_lane *lanes)
 {
     for (int j = 0; j < MTC_IGE_LANES; j++) {
