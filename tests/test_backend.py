@@ -7,6 +7,8 @@ import random
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from Crypto.Cipher import AES
@@ -182,3 +184,97 @@ def test_every_backend_matches_pycryptodome(name: str) -> None:
             assert mc.ige256_decrypt_batch(items) == [ige_decrypt(*it) for it in items]
     finally:
         select_backend(before)
+
+
+_T = TypeVar("_T")
+
+
+def _portable_reference(fn: Callable[[], _T]) -> _T:
+    """``fn()`` computed on the portable backend (then back to the one in use)."""
+    before = mc.backend_info().aes
+    select_backend("portable")
+    try:
+        return fn()
+    finally:
+        select_backend(before)
+
+
+# Block counts around the vector widths (2 blocks per 256-bit register, 4 per 512-bit) and the
+# wide kernels' chunks of 16 blocks: a chunk and a tail, several chunks, odd counts.
+EDGE_BLOCKS = (1, 2, 3, 5, 8, 15, 16, 17, 18, 31, 32, 33, 47, 63, 100)
+
+
+@pytest.mark.parametrize("name", ALL_BACKENDS)
+def test_parallel_kernels_at_their_edges(name: str) -> None:
+    """The parallel kernels (VAES on 256- or 512-bit registers, the eight-block AES-NI and
+    ARMv8 loops) against pycryptodome and the portable backend: CTR with the 128-bit
+    counter's low word 1..40 blocks short of its carry (the carry at, inside and after a
+    chunk of 16 blocks) and across 2**128, CBC decryption, both in place and at block counts
+    that are no multiple of the vector width, and batch IGE with more messages than the
+    widest backend has lanes, of unequal lengths, in place."""
+    rng = random.Random(int.from_bytes(os.urandom(8), "big"))
+    before = mc.backend_info().aes
+    try:
+        try:
+            select_backend(name)
+        except BackendUnavailable:
+            pytest.skip(f"{name} not supported here")
+        key = os.urandom(32)
+        for short in (*range(1, 41), 2**64):
+            low = (2**64 - short) % 2**64
+            high = rng.choice((0, rng.getrandbits(64), 2**64 - 1))
+            counter = (high << 64 | low).to_bytes(16, "big")
+            data = os.urandom(16 * rng.choice(EDGE_BLOCKS[5:]) + rng.randrange(16))
+            ref = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=counter).encrypt(data)
+            buf = bytearray(data)
+            stream = mc.Ctr256(key, counter)
+            stream.update_into(buf, buf)
+            assert buf == ref, (short, high)
+            after = (int.from_bytes(counter, "big") + -(-len(data) // 16)) % 2**128
+            assert stream.counter == after.to_bytes(16, "big")
+        for blocks in EDGE_BLOCKS:
+            iv = os.urandom(16)
+            data = os.urandom(16 * blocks)
+            ref = AES.new(key, AES.MODE_CBC, iv=iv).decrypt(data)
+            buf = bytearray(data)
+            mc.cbc256_decrypt_into(buf, key, iv, buf)
+            assert buf == ref, blocks
+            odd = data + os.urandom(rng.randrange(1, 16))
+            assert mc.Ctr256(key, iv).update(odd) == _portable_reference(
+                lambda odd=odd, iv=iv: mc.Ctr256(key, iv).update(odd)
+            )
+        for count in (9, 12, 13, 25, 40):
+            lengths = [16 * rng.choice((0, *EDGE_BLOCKS)) for _ in range(count)]
+            keys, ivs = os.urandom(32 * count), os.urandom(32 * count)
+            data = os.urandom(sum(lengths))
+            for decrypt in (False, True):
+                buf = bytearray(data)
+                mc.ige256_batch_into(buf, keys, ivs, lengths, buf, decrypt=decrypt)
+                one = ige_decrypt if decrypt else ige_encrypt
+                offsets = [sum(lengths[:i]) for i in range(count)]
+                expected = b"".join(
+                    one(data[o : o + n], keys[32 * i : 32 * i + 32], ivs[32 * i : 32 * i + 32])
+                    for i, (o, n) in enumerate(zip(offsets, lengths, strict=True))
+                )
+                assert buf == expected, (count, decrypt)
+                portable = bytearray(len(data))
+                _portable_reference(
+                    lambda portable=portable, decrypt=decrypt: mc.ige256_batch_into(
+                        data, keys, ivs, lengths, portable, decrypt=decrypt
+                    )
+                )
+                assert buf == portable
+    finally:
+        select_backend(before)
+
+
+def test_vaes_feature_means_the_256_bit_form() -> None:
+    """``vaes`` among the CPU features means VAES usable with AVX2 (so AES-NI and ``avx2``
+    are there too); ``avx512`` says whether the 512-bit kernels run.  Where VAES is, auto
+    picks the vaes backend, with or without AVX-512."""
+    info = mc.backend_info()
+    if "vaes" not in info.cpu_features:
+        pytest.skip("no VAES on this CPU")
+    assert {"aesni", "avx2"} <= set(info.cpu_features)
+    if (os.environ.get("MTCRYPT_BACKEND", "auto") or "auto") == "auto":
+        assert info.aes == "vaes"
