@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 import pytest
@@ -258,11 +259,8 @@ def test_parallel_kernels_at_their_edges(name: str) -> None:
                 )
                 assert buf == expected, (count, decrypt)
                 portable = bytearray(len(data))
-                _portable_reference(
-                    lambda portable=portable, decrypt=decrypt: mc.ige256_batch_into(
-                        data, keys, ivs, lengths, portable, decrypt=decrypt
-                    )
-                )
+                batch = partial(mc.ige256_batch_into, data, keys, ivs, lengths, decrypt=decrypt)
+                _portable_reference(partial(batch, portable))
                 assert buf == portable
     finally:
         select_backend(before)
