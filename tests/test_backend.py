@@ -7,7 +7,8 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -61,28 +62,36 @@ def test_bad_env_var_gives_clear_error() -> None:
 ALL_BACKENDS = ["portable", "vpaes", "aesni", "vaes", "armv8"]
 
 
+@contextmanager
+def on_backend(name: str) -> Iterator[None]:
+    """Run the block on backend ``name`` (skipping the test where the CPU lacks it), then
+    switch back to the backend in use before."""
+    before = mc.backend_info().aes
+    try:
+        select_backend(name)
+    except BackendUnavailable:
+        pytest.skip(f"{name} not supported here")
+    try:
+        yield
+    finally:
+        select_backend(before)
+
+
 @pytest.mark.parametrize("name", ALL_BACKENDS)
 def test_every_available_backend_agrees(name: str) -> None:
     """Each backend against the one the process started with (a different
     implementation unless they are the same backend, which the suite's runs
     under every MTCRYPT_BACKEND cover), for single calls, CTR and batches."""
     key, iv, data = os.urandom(32), os.urandom(32), os.urandom(4096)
-    before = mc.backend_info().aes
     items = [(data[: 16 * i], key, iv) for i in range(20)]
     reference = mc.ige256_encrypt(data, key, iv)
     reference_ctr = mc.Ctr256(key, iv[:16]).update(data)
     reference_batch = [mc.ige256_encrypt(*it) for it in items]
-    try:
-        try:
-            select_backend(name)
-        except BackendUnavailable:
-            pytest.skip(f"{name} not supported here")
+    with on_backend(name):
         assert mc.backend_info().aes == name
         assert mc.ige256_encrypt(data, key, iv) == reference
         assert mc.Ctr256(key, iv[:16]).update(data) == reference_ctr
         assert mc.ige256_encrypt_batch(items) == reference_batch
-    finally:
-        select_backend(before)
 
 
 def test_backend_of_another_architecture_is_unavailable() -> None:
@@ -155,12 +164,7 @@ def test_every_backend_matches_pycryptodome(name: str) -> None:
     lengths, and batches of 1..9 messages of unequal lengths (lane refills,
     tails shorter than the interleave)."""
     rng = random.Random(int.from_bytes(os.urandom(8), "big"))
-    before = mc.backend_info().aes
-    try:
-        try:
-            select_backend(name)
-        except BackendUnavailable:
-            pytest.skip(f"{name} not supported here")
+    with on_backend(name):
         for blocks in (0, 1, 2, 3, 4, 5, 7, 8, 9, 17, 64):
             key, iv, data = os.urandom(32), os.urandom(32), os.urandom(16 * blocks)
             assert mc.ige256_encrypt(data, key, iv) == ige_encrypt(data, key, iv)
@@ -183,8 +187,6 @@ def test_every_backend_matches_pycryptodome(name: str) -> None:
             ]
             assert mc.ige256_encrypt_batch(items) == [ige_encrypt(*it) for it in items]
             assert mc.ige256_decrypt_batch(items) == [ige_decrypt(*it) for it in items]
-    finally:
-        select_backend(before)
 
 
 _T = TypeVar("_T")
@@ -192,12 +194,8 @@ _T = TypeVar("_T")
 
 def _portable_reference(fn: Callable[[], _T]) -> _T:
     """``fn()`` computed on the portable backend (then back to the one in use)."""
-    before = mc.backend_info().aes
-    select_backend("portable")
-    try:
+    with on_backend("portable"):
         return fn()
-    finally:
-        select_backend(before)
 
 
 # Block counts around the vector widths (2 blocks per 256-bit register, 4 per 512-bit) and the
@@ -214,12 +212,7 @@ def test_parallel_kernels_at_their_edges(name: str) -> None:
     that are no multiple of the vector width, and batch IGE with more messages than the
     widest backend has lanes, of unequal lengths, in place."""
     rng = random.Random(int.from_bytes(os.urandom(8), "big"))
-    before = mc.backend_info().aes
-    try:
-        try:
-            select_backend(name)
-        except BackendUnavailable:
-            pytest.skip(f"{name} not supported here")
+    with on_backend(name):
         key = os.urandom(32)
         for short in (*range(1, 41), 2**64):
             low = (2**64 - short) % 2**64
@@ -262,8 +255,6 @@ def test_parallel_kernels_at_their_edges(name: str) -> None:
                 batch = partial(mc.ige256_batch_into, data, keys, ivs, lengths, decrypt=decrypt)
                 _portable_reference(partial(batch, portable))
                 assert buf == portable
-    finally:
-        select_backend(before)
 
 
 def test_vaes_feature_means_the_256_bit_form() -> None:
