@@ -123,6 +123,7 @@ static void vaes256_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_
  * per register, and keeps the chaining blocks in registers. */
 #define V256_LANES 12
 #define V256_GROUPS (V256_LANES / 2)
+_Static_assert(V256_LANES <= MTC_IGE_LANES_MAX && V256_LANES % 2 == 0, "two lanes per register, within the scheduler's bound");
 
 static inline __m256i gather2(const uint8_t *lo, const uint8_t *hi)
 {
