@@ -106,7 +106,7 @@ CPU_FEATURES: dict[str, int] = {
     "ssse3": lib.MTC_CPU_SSSE3,
     "sse4.1": lib.MTC_CPU_SSE41,
     "avx2": lib.MTC_CPU_AVX2,
-    "avx512": lib.MTC_CPU_AVX512,  # the vaes backend's 512-bit kernels run
+    "avx512": lib.MTC_CPU_AVX512,  # F+VL+BW; with vaes, the 512-bit kernels run
     "vaes": lib.MTC_CPU_VAES,  # VAES usable with AVX2 (256-bit registers) at least
     "sha_ni": lib.MTC_CPU_SHANI,
     "neon": lib.MTC_CPU_NEON,

@@ -22,7 +22,8 @@ class BackendInfo:
     SHA1/SHA2 instructions on aarch64)."""
     cpu_features: tuple[str, ...]
     """Relevant features the CPU (and OS) support.  ``"vaes"`` means VAES usable with AVX2
-    (256-bit registers, no AVX-512 needed); ``"avx512"`` whether the 512-bit kernels run."""
+    (256-bit registers, no AVX-512 needed); with ``"avx512"`` as well, the vaes backend's
+    512-bit kernels run."""
     requested: str
     """The value of ``MTCRYPT_BACKEND`` (``"auto"`` when unset)."""
     entry: str = "cffi"
