@@ -311,6 +311,7 @@ static void a8_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps
 
 static const struct mtc_ige_lane_impl a8_lanes = {
     mtc_a8_expand_enc, mtc_a8_expand_dec, mtc_a8_ige_encrypt, mtc_a8_ige_decrypt, a8_batch_steps,
+    MTC_IGE_LANES,
 };
 
 int mtc_a8_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)

@@ -302,6 +302,7 @@ static void ni_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps
 
 static const struct mtc_ige_lane_impl ni_lanes = {
     mtc_ni_expand_enc, mtc_ni_expand_dec, mtc_ni_ige_encrypt, mtc_ni_ige_decrypt, ni_batch_steps,
+    MTC_IGE_LANES,
 };
 
 int mtc_ni_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs)

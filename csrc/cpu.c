@@ -64,7 +64,10 @@ int mtc_cpu_features(void)
         /* AVX-512 F (b16), BW (b30), VL (b31) */
         if (zmm_ok && (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31)))
             f |= MTC_CPU_AVX512;
-        if ((f & MTC_CPU_AVX512) && (c & (1u << 9)) && (f & MTC_CPU_AESNI))
+        /* VAES (c9) in its VEX-encoded 256-bit form needs AVX2 for the integer
+         * work around it and the OS saving YMM state (both in MTC_CPU_AVX2); the
+         * vaes backend adds its 512-bit kernels where MTC_CPU_AVX512 is set too. */
+        if ((f & MTC_CPU_AVX2) && (c & (1u << 9)) && (f & MTC_CPU_AESNI))
             f |= MTC_CPU_VAES;
     }
     /* SHA-NI code also needs SSSE3 and SSE4.1 shuffles and blends. */

@@ -61,13 +61,16 @@ static inline void mtc_ctr_store(uint8_t *ctr, uint64_t hi, uint64_t lo)
     }
 }
 
-/* Eight-lane interleaved IGE for the backends with 15-round-key schedules
- * (AES-NI, ARMv8): modes.c keeps the lanes busy (mtc_ige_batch_lanes), the
- * backend supplies its key expansion, its one-chain IGE for short tails, and
- * `steps`, which runs `steps` blocks on every lane (idle lanes point at a
- * scratch block, so it needs no per-lane branch) and advances in, out and
- * left for the lanes with blocks left. */
+/* Lane-interleaved IGE for the backends with 15-round-key schedules (AES-NI,
+ * ARMv8, VAES on 256-bit registers): modes.c keeps the lanes busy
+ * (mtc_ige_batch_lanes), the backend supplies its key expansion, its
+ * one-chain IGE for short tails, its lane count (eight for the 128-bit code,
+ * twelve for VAES with two blocks per register), and `steps`, which runs
+ * `steps` blocks on every lane (idle lanes point at a scratch block, so it
+ * needs no per-lane branch) and advances in, out and left for the lanes with
+ * blocks left. */
 #define MTC_IGE_LANES 8
+#define MTC_IGE_LANES_MAX 12
 struct mtc_ige_lane {
     uint8_t y_prev[16], x_prev[16];   /* previous ciphertext, plaintext block */
     const uint8_t *in;
@@ -83,6 +86,7 @@ struct mtc_ige_lane_impl {
     void (*ige_decrypt)(const uint64_t *dec, uint8_t *iv32, const uint8_t *in, uint8_t *out,
                         size_t nblocks);
     void (*steps)(struct mtc_ige_lane *lanes, int decrypt, size_t steps);
+    int lanes;                        /* MTC_IGE_LANES, or up to MTC_IGE_LANES_MAX */
 };
 int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
                         const struct mtc_ige_lane_impl *impl);
@@ -114,7 +118,8 @@ void mtc_ni_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
                        uint8_t *out, size_t nblocks);
 int mtc_ni_ige_batch(int decrypt, size_t n, const struct mtc_ige_job *jobs);
 
-/* VAES + AVX-512 (aes_vaes.c), same key schedules as AES-NI. */
+/* VAES (aes_vaes.c), same key schedules as AES-NI: 512-bit registers where
+ * AVX-512 is usable (MTC_CPU_AVX512), 256-bit ones (AVX2) elsewhere. */
 void mtc_vaes_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
                          uint8_t *out, size_t nblocks);
 void mtc_vaes_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_t *in,

@@ -348,20 +348,21 @@ static void lane_load(struct mtc_ige_lane *l, int decrypt, const struct mtc_ige_
 int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
                         const struct mtc_ige_lane_impl *impl)
 {
-    struct mtc_ige_lane lanes[MTC_IGE_LANES];
-    uint8_t scratch[MTC_IGE_LANES][16];
+    struct mtc_ige_lane lanes[MTC_IGE_LANES_MAX];
+    uint8_t scratch[MTC_IGE_LANES_MAX][16];
+    const int count = impl->lanes;
     size_t next = 0;
     int active = 0;
     memset(lanes, 0, sizeof lanes);
     memset(scratch, 0, sizeof scratch);
 
-    for (int j = 0; j < MTC_IGE_LANES; j++) {
+    for (int j = 0; j < count; j++) {
         lanes[j].in = scratch[j];
         lanes[j].out = scratch[j];
     }
     for (;;) {
         /* Refill idle lanes with the next non-empty jobs. */
-        for (int j = 0; j < MTC_IGE_LANES; j++) {
+        for (int j = 0; j < count; j++) {
             if (lanes[j].left) continue;
             if (lanes[j].in != scratch[j]) {
                 active--;
@@ -378,7 +379,7 @@ int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
         if (active == 0) break;
         if (active < 3) {
             /* Too few chains to interleave: finish them one at a time. */
-            for (int j = 0; j < MTC_IGE_LANES; j++) {
+            for (int j = 0; j < count; j++) {
                 if (!lanes[j].left) continue;
                 uint8_t iv[32];
                 memcpy(iv, lanes[j].y_prev, 16);
@@ -392,7 +393,7 @@ int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
             continue;
         }
         size_t steps = SIZE_MAX;
-        for (int j = 0; j < MTC_IGE_LANES; j++)
+        for (int j = 0; j < count; j++)
             if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
         impl->steps(lanes, decrypt, steps);
     }

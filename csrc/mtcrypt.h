@@ -33,7 +33,7 @@ enum {
     MTC_CPU_PCLMUL = 2,    /* carry-less multiply: PCLMULQDQ, or PMULL on aarch64 */
     MTC_CPU_AVX2 = 4,
     MTC_CPU_AVX512 = 8,    /* AVX-512 F + VL + BW usable (OS saves ZMM state) */
-    MTC_CPU_VAES = 16,     /* VAES usable on 512-bit registers */
+    MTC_CPU_VAES = 16,     /* VAES usable with AVX2 (256-bit); 512-bit too if MTC_CPU_AVX512 */
     MTC_CPU_SHANI = 32,
     MTC_CPU_SSSE3 = 64,
     MTC_CPU_SSE41 = 128,
@@ -47,7 +47,7 @@ enum {
     MTC_BACKEND_AUTO = 0,
     MTC_BACKEND_PORTABLE = 1,  /* bitsliced, constant time, plain C */
     MTC_BACKEND_AESNI = 2,     /* AES-NI on 128-bit registers */
-    MTC_BACKEND_VAES = 3,      /* AES-NI for serial chains, VAES/AVX-512 for parallel work */
+    MTC_BACKEND_VAES = 3,      /* AES-NI for serial chains, VAES (512- or 256-bit) for parallel work */
     MTC_BACKEND_VPAES = 4,     /* vector permutes (SSSE3 or NEON byte shuffles), constant time */
     MTC_BACKEND_ARMV8 = 5      /* ARMv8 Cryptography Extensions (aarch64) */
 };

@@ -7,6 +7,10 @@ import random
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TypeVar
 
 import pytest
 from Crypto.Cipher import AES
@@ -58,28 +62,36 @@ def test_bad_env_var_gives_clear_error() -> None:
 ALL_BACKENDS = ["portable", "vpaes", "aesni", "vaes", "armv8"]
 
 
+@contextmanager
+def on_backend(name: str) -> Iterator[None]:
+    """Run the block on backend ``name`` (skipping the test where the CPU lacks it), then
+    switch back to the backend in use before."""
+    before = mc.backend_info().aes
+    try:
+        select_backend(name)
+    except BackendUnavailable:
+        pytest.skip(f"{name} not supported here")
+    try:
+        yield
+    finally:
+        select_backend(before)
+
+
 @pytest.mark.parametrize("name", ALL_BACKENDS)
 def test_every_available_backend_agrees(name: str) -> None:
     """Each backend against the one the process started with (a different
     implementation unless they are the same backend, which the suite's runs
     under every MTCRYPT_BACKEND cover), for single calls, CTR and batches."""
     key, iv, data = os.urandom(32), os.urandom(32), os.urandom(4096)
-    before = mc.backend_info().aes
     items = [(data[: 16 * i], key, iv) for i in range(20)]
     reference = mc.ige256_encrypt(data, key, iv)
     reference_ctr = mc.Ctr256(key, iv[:16]).update(data)
     reference_batch = [mc.ige256_encrypt(*it) for it in items]
-    try:
-        try:
-            select_backend(name)
-        except BackendUnavailable:
-            pytest.skip(f"{name} not supported here")
+    with on_backend(name):
         assert mc.backend_info().aes == name
         assert mc.ige256_encrypt(data, key, iv) == reference
         assert mc.Ctr256(key, iv[:16]).update(data) == reference_ctr
         assert mc.ige256_encrypt_batch(items) == reference_batch
-    finally:
-        select_backend(before)
 
 
 def test_backend_of_another_architecture_is_unavailable() -> None:
@@ -152,12 +164,7 @@ def test_every_backend_matches_pycryptodome(name: str) -> None:
     lengths, and batches of 1..9 messages of unequal lengths (lane refills,
     tails shorter than the interleave)."""
     rng = random.Random(int.from_bytes(os.urandom(8), "big"))
-    before = mc.backend_info().aes
-    try:
-        try:
-            select_backend(name)
-        except BackendUnavailable:
-            pytest.skip(f"{name} not supported here")
+    with on_backend(name):
         for blocks in (0, 1, 2, 3, 4, 5, 7, 8, 9, 17, 64):
             key, iv, data = os.urandom(32), os.urandom(32), os.urandom(16 * blocks)
             assert mc.ige256_encrypt(data, key, iv) == ige_encrypt(data, key, iv)
@@ -180,5 +187,83 @@ def test_every_backend_matches_pycryptodome(name: str) -> None:
             ]
             assert mc.ige256_encrypt_batch(items) == [ige_encrypt(*it) for it in items]
             assert mc.ige256_decrypt_batch(items) == [ige_decrypt(*it) for it in items]
-    finally:
-        select_backend(before)
+
+
+_T = TypeVar("_T")
+
+
+def _portable_reference(fn: Callable[[], _T]) -> _T:
+    """``fn()`` computed on the portable backend (then back to the one in use)."""
+    with on_backend("portable"):
+        return fn()
+
+
+# Block counts around the vector widths (2 blocks per 256-bit register, 4 per 512-bit) and the
+# wide kernels' chunks of 16 blocks: a chunk and a tail, several chunks, odd counts.
+EDGE_BLOCKS = (1, 2, 3, 5, 8, 15, 16, 17, 18, 31, 32, 33, 47, 63, 100)
+
+
+@pytest.mark.parametrize("name", ALL_BACKENDS)
+def test_parallel_kernels_at_their_edges(name: str) -> None:
+    """The parallel kernels (VAES on 256- or 512-bit registers, the eight-block AES-NI and
+    ARMv8 loops) against pycryptodome and the portable backend: CTR with the 128-bit
+    counter's low word 1..40 blocks short of its carry (the carry at, inside and after a
+    chunk of 16 blocks) and across 2**128, CBC decryption, both in place and at block counts
+    that are no multiple of the vector width, and batch IGE with more messages than the
+    widest backend has lanes, of unequal lengths, in place."""
+    rng = random.Random(int.from_bytes(os.urandom(8), "big"))
+    with on_backend(name):
+        key = os.urandom(32)
+        for short in (*range(1, 41), 2**64):
+            low = (2**64 - short) % 2**64
+            high = rng.choice((0, rng.getrandbits(64), 2**64 - 1))
+            counter = (high << 64 | low).to_bytes(16, "big")
+            data = os.urandom(16 * rng.choice(EDGE_BLOCKS[5:]) + rng.randrange(16))
+            ref = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=counter).encrypt(data)
+            buf = bytearray(data)
+            stream = mc.Ctr256(key, counter)
+            stream.update_into(buf, buf)
+            assert buf == ref, (short, high)
+            after = (int.from_bytes(counter, "big") + -(-len(data) // 16)) % 2**128
+            assert stream.counter == after.to_bytes(16, "big")
+        for blocks in EDGE_BLOCKS:
+            iv = os.urandom(16)
+            data = os.urandom(16 * blocks)
+            ref = AES.new(key, AES.MODE_CBC, iv=iv).decrypt(data)
+            buf = bytearray(data)
+            mc.cbc256_decrypt_into(buf, key, iv, buf)
+            assert buf == ref, blocks
+            odd = data + os.urandom(rng.randrange(1, 16))
+            assert mc.Ctr256(key, iv).update(odd) == _portable_reference(
+                lambda odd=odd, iv=iv: mc.Ctr256(key, iv).update(odd)
+            )
+        for count in (9, 12, 13, 25, 40):
+            lengths = [16 * rng.choice((0, *EDGE_BLOCKS)) for _ in range(count)]
+            keys, ivs = os.urandom(32 * count), os.urandom(32 * count)
+            data = os.urandom(sum(lengths))
+            for decrypt in (False, True):
+                buf = bytearray(data)
+                mc.ige256_batch_into(buf, keys, ivs, lengths, buf, decrypt=decrypt)
+                one = ige_decrypt if decrypt else ige_encrypt
+                offsets = [sum(lengths[:i]) for i in range(count)]
+                expected = b"".join(
+                    one(data[o : o + n], keys[32 * i : 32 * i + 32], ivs[32 * i : 32 * i + 32])
+                    for i, (o, n) in enumerate(zip(offsets, lengths, strict=True))
+                )
+                assert buf == expected, (count, decrypt)
+                portable = bytearray(len(data))
+                batch = partial(mc.ige256_batch_into, data, keys, ivs, lengths, decrypt=decrypt)
+                _portable_reference(partial(batch, portable))
+                assert buf == portable
+
+
+def test_vaes_feature_means_the_256_bit_form() -> None:
+    """``vaes`` among the CPU features means VAES usable with AVX2 (so AES-NI and ``avx2``
+    are there too); ``avx512`` says whether the 512-bit kernels run.  Where VAES is, auto
+    picks the vaes backend, with or without AVX-512."""
+    info = mc.backend_info()
+    if "vaes" not in info.cpu_features:
+        pytest.skip("no VAES on this CPU")
+    assert {"aesni", "avx2"} <= set(info.cpu_features)
+    if (os.environ.get("MTCRYPT_BACKEND", "auto") or "auto") == "auto":
+        assert info.aes == "vaes"

@@ -106,8 +106,8 @@ CPU_FEATURES: dict[str, int] = {
     "ssse3": lib.MTC_CPU_SSSE3,
     "sse4.1": lib.MTC_CPU_SSE41,
     "avx2": lib.MTC_CPU_AVX2,
-    "avx512": lib.MTC_CPU_AVX512,
-    "vaes": lib.MTC_CPU_VAES,
+    "avx512": lib.MTC_CPU_AVX512,  # F+VL+BW; with vaes, the 512-bit kernels run
+    "vaes": lib.MTC_CPU_VAES,  # VAES usable with AVX2 (256-bit registers) at least
     "sha_ni": lib.MTC_CPU_SHANI,
     "neon": lib.MTC_CPU_NEON,
     "armv8_aes": lib.MTC_CPU_ARMV8_AES,

@@ -21,7 +21,9 @@ class BackendInfo:
     """Whether SHA-1/SHA-256 use the CPU's SHA extensions (SHA-NI on x86, the ARMv8
     SHA1/SHA2 instructions on aarch64)."""
     cpu_features: tuple[str, ...]
-    """Relevant features the CPU (and OS) support."""
+    """Relevant features the CPU (and OS) support.  ``"vaes"`` means VAES usable with AVX2
+    (256-bit registers, no AVX-512 needed); with ``"avx512"`` as well, the vaes backend's
+    512-bit kernels run."""
     requested: str
     """The value of ``MTCRYPT_BACKEND`` (``"auto"`` when unset)."""
     entry: str = "cffi"

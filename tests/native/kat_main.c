@@ -380,6 +380,12 @@ static void diff_case(uint64_t seed, struct diff_out *o)
         memcpy(ctr, iv, 16);
         if (below(3) == 0) memset(ctr + (below(2) ? 0 : 8), 0xff, 8);
         if (below(4) == 0) memset(ctr, 0xff, 16);
+        /* the low word 1..40 blocks short of its carry, so that the carry falls
+         * at, inside or just after a wide backend's chunk of 16 blocks */
+        if (below(3) == 0) {
+            memset(ctr + 8, 0xff, 8);
+            ctr[15] = (uint8_t)(0xff - below(40));
+        }
         size_t clen = len + below(16), pos = 0;
         while (pos < clen) {
             size_t n = below(4) ? below(clen - pos + 1) : clen - pos;
@@ -392,17 +398,20 @@ static void diff_case(uint64_t seed, struct diff_out *o)
         if (off >= 16) memset(o->ctr_state + 16, 0, 16); /* nothing buffered: not compared */
     }
 
-    /* Batch IGE, packed and with pointers: 0..11 messages, lengths 0..MAXB/6 blocks */
+    /* Batch IGE, packed and with pointers: 0..27 messages (more than the
+     * widest backend's lanes, so lanes refill), lengths 0..MAXB/6 blocks, or
+     * 0..MAXB/14 for more than 12 messages (the buffers hold 2 * MAXB blocks) */
     {
-        size_t n = below(12), off = 0;
-        uint8_t keys[12 * 32], ivs[12 * 32];
-        uint64_t lens[12];
-        const uint8_t *kp[12], *ip[12], *inp[12];
-        uint8_t *outp[12];
+        size_t n = below(28), off = 0;
+        size_t cap = n > 12 ? MAXB / 14 : MAXB / 6;
+        uint8_t keys[28 * 32], ivs[28 * 32];
+        uint64_t lens[28];
+        const uint8_t *kp[28], *ip[28], *inp[28];
+        uint8_t *outp[28];
         fill(keys, sizeof keys);
         fill(ivs, sizeof ivs);
         for (size_t i = 0; i < n; i++) {
-            lens[i] = 16 * (uint64_t)below(MAXB / 6);
+            lens[i] = 16 * (uint64_t)below(cap);
             kp[i] = keys + 32 * i;
             ip[i] = ivs + 32 * i;
             inp[i] = data;
