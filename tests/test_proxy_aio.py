@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -605,3 +606,109 @@ class ReferenceServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self._server.stop()
+
+
+def test_a_crowd_of_broken_clients_leaves_nothing_behind() -> None:
+    """Honest, slow, resetting, half-closing, garbage and bad-TLS clients at
+    once, through the relay to an echoing DC and a mask host: no exception
+    reaches the loop, no log record above WARNING, and every connection and
+    socket is gone at the end."""
+    import random
+    import struct
+
+    from mtcrypt.transport import ClientTransport
+
+    rnd = random.Random(2026)
+    problems: list[str] = []
+
+    async def echo_dc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readexactly(64)
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    def reset(writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def one(port: int, kind: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            if kind in ("dd", "slow", "drop"):
+                client = ClientTransport(secret=DD, dc_id=2)
+                writer.write(client.data_to_send())
+                for _ in range(rnd.randint(1, 6)):
+                    writer.write(client.send(os.urandom(24 + 16 * rnd.randint(1, 3000))))
+                    if kind == "drop" and rnd.random() < 0.5:
+                        return reset(writer)
+                    if kind == "dd":
+                        await asyncio.wait_for(reader.read(1 << 20), 3)
+            elif kind == "ee":
+                client = ClientTransport(secret=EE, dc_id=2)
+                writer.write(client.data_to_send())
+                client.receive(await asyncio.wait_for(reader.read(65536), 3))
+                writer.write(client.data_to_send() + client.send(os.urandom(24 + 16 * 500)))
+                await asyncio.wait_for(reader.read(65536), 3)
+            elif kind == "bad_tls":
+                writer.write(_hello())
+                await asyncio.wait_for(reader.read(65536), 3)
+                writer.write(b"\x17\x03\x03\xff\xff" + os.urandom(64))
+                await asyncio.wait_for(reader.read(), 3)
+            elif kind == "garbage":
+                writer.write(os.urandom(rnd.randint(1, 3000)))
+                await asyncio.wait_for(reader.read(), 3)
+            elif kind == "half":
+                writer.write(os.urandom(rnd.randint(1, 63)))
+                writer.write_eof()
+                await asyncio.wait_for(reader.read(), 3)
+            else:  # "reset"
+                writer.write(os.urandom(rnd.randint(1, 200)))
+                return reset(writer)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno > logging.WARNING or record.exc_info:
+                problems.append(record.getMessage())
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: problems.append(str(context)))
+        dc = await asyncio.start_server(echo_dc, "127.0.0.1", 0)
+        dcs = DcTable({2: ("127.0.0.1", dc.sockets[0].getsockname()[1])}, addresses={})
+        fds_before = len(os.listdir("/proc/self/fd"))
+        async with (
+            MaskServer() as mask,
+            relay_to(
+                1,
+                dcs=dcs,
+                mask=mask.address,
+                timeouts=Timeouts(handshake=1.0, idle=1.0),
+                buffer_bytes=16384,
+            ) as proxy,
+        ):
+            kinds = ["dd", "slow", "drop", "ee", "bad_tls", "garbage", "half", "reset"]
+            await asyncio.gather(*(one(proxy.port, rnd.choice(kinds)) for _ in range(96)))
+            for _ in range(60):
+                if proxy.connections_open == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert proxy.connections_open == 0
+            assert proxy.stats.get("masked_total") > 0
+        dc.close()
+        await asyncio.sleep(0.05)
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+
+    handler = Catch()
+    logging.getLogger("mtcrypt").addHandler(handler)
+    try:
+        asyncio.run(run())
+    finally:
+        logging.getLogger("mtcrypt").removeHandler(handler)
+    assert problems == []
