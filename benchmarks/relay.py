@@ -7,6 +7,8 @@ this process as the clients (``dd`` secret, padded-intermediate tag, DC 2).  Rel
 
 * ``mtcrypt``: ``python -m mtcrypt proxy`` as shipped (on uvloop when it is installed);
 * ``mtcrypt-asyncio``: the same with ``--loop asyncio`` (the standard event loop);
+* ``mtcrypt-ee``: the shipped relay with fake-TLS clients (an ``ee`` secret): the client side
+  of the TLS records is done here, the relay unwraps and wraps every record (throughput only);
 * ``mtprotoproxy``: alexbers/mtprotoproxy's single file (``--mtprotoproxy PATH``; not a pip
   package), configured for the local DC, with its defaults (uvloop and ``cryptography``'s
   AES-CTR when installed; ``FAST_MODE``: the DC-side keys are derived from the client's, so
@@ -54,6 +56,7 @@ HERE = Path(__file__).resolve()
 MB = 1_000_000
 MIB = 1 << 20
 SECRET = "dd" + "5c" * 16
+TLS_SECRET = "ee" + "5c" * 16 + b"localhost".hex()
 HEADER = 64
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -258,9 +261,10 @@ STATS_PRINT_PERIOD = 100000
 
 def start_relay(kind: str, port: int, dc_port: int, mtpp: Path | None, tmp: Path) -> Any:
     py = sys.executable
-    if kind in ("mtcrypt", "mtcrypt-asyncio"):
+    if kind in ("mtcrypt", "mtcrypt-asyncio", "mtcrypt-ee"):
         argv = [py, "-m", "mtcrypt", "proxy", "--host=127.0.0.1", f"--port={port}"]
-        argv += [f"--secret=bench={SECRET}", f"--dc=2=127.0.0.1:{dc_port}", "--no-mask"]
+        argv += [f"--secret=bench={SECRET}", f"--secret=tls={TLS_SECRET}"]
+        argv += [f"--dc=2=127.0.0.1:{dc_port}", "--no-mask"]
         argv += ["--log-level=warning", "--loop=" + ("asyncio" if "asyncio" in kind else "auto")]
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, cwd=ROOT)
     if kind == "forwarder":
@@ -289,16 +293,65 @@ def client_header() -> tuple[bytes, Any]:
     return header.wire, header.encryptor
 
 
+class _FakeTls:
+    """The client's side of an ``ee`` connection, just enough for the benchmark: the
+    ClientHello, the relay's answer skipped, the obfuscated2 header and the payload in
+    application-data records, and the payload counted out of the records coming back."""
+
+    def __init__(self) -> None:
+        from mtcrypt.transport.faketls import build_client_hello
+
+        self.hello = build_client_hello(bytes.fromhex(SECRET[2:]), "localhost", int(time.time()))
+        self.answer: bytearray | None = bytearray()  # None once the ServerHello is skipped
+        self.head = b""  # a record header split across reads
+        self.left = 0  # payload bytes still to come in the current record
+
+    def opening(self) -> bytes:
+        return self.hello.record + b"\x14\x03\x03\x00\x01\x01" + wrap(client_header()[0])
+
+    def payload(self, data: bytes) -> int:
+        """How many payload bytes ``data`` (the next bytes from the relay) carries."""
+        from mtcrypt.transport.faketls import server_hello_length
+
+        if self.answer is not None:
+            self.answer += data
+            end = server_hello_length(self.answer)
+            if not end:
+                return 0
+            data, self.answer = bytes(self.answer[end:]), None
+        got, pos = 0, 0
+        while pos < len(data):
+            if self.left:
+                take = min(self.left, len(data) - pos)
+                got, pos, self.left = got + take, pos + take, self.left - take
+                continue
+            need = 5 - len(self.head)
+            self.head += data[pos : pos + need]
+            pos += need
+            if len(self.head) == 5:
+                self.left, self.head = int.from_bytes(self.head[3:5], "big"), b""
+        return got
+
+
+def wrap(data: bytes) -> bytes:
+    """``data`` in application-data records of at most 16 KiB."""
+    return b"".join(
+        b"\x17\x03\x03" + len(chunk).to_bytes(2, "big") + chunk
+        for chunk in (data[i : i + 16384] for i in range(0, len(data), 16384))
+    )
+
+
 class _Down(asyncio.Protocol):
-    def __init__(self, expect: int, done: asyncio.Future[None]) -> None:
+    def __init__(self, expect: int, done: asyncio.Future[None], tls: bool = False) -> None:
         self.expect, self.done, self.got = expect, done, 0
+        self.tls = _FakeTls() if tls else None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(client_header()[0])
+        transport.write(client_header()[0] if self.tls is None else self.tls.opening())
 
     def data_received(self, data: bytes) -> None:
-        self.got += len(data)
+        self.got += len(data) if self.tls is None else self.tls.payload(data)
         if self.got >= self.expect and not self.done.done():
             self.done.set_result(None)
             self.transport.close()
@@ -310,19 +363,24 @@ class _Down(asyncio.Protocol):
 
 class _Up(asyncio.Protocol):
     CHUNK = os.urandom(MIB)
+    RECORDS = wrap(CHUNK)
 
-    def __init__(self, amount: int, done: asyncio.Future[None]) -> None:
+    def __init__(self, amount: int, done: asyncio.Future[None], tls: bool = False) -> None:
         self.left, self.done, self.paused = amount, done, False
+        self.tls = _FakeTls() if tls else None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(client_header()[0])
+        transport.write(client_header()[0] if self.tls is None else self.tls.opening())
         self._send()
 
     def _send(self) -> None:
         while self.left > 0 and not self.paused:
             n = min(self.left, MIB)
-            self.transport.write(self.CHUNK if n == MIB else self.CHUNK[:n])
+            if self.tls is not None:
+                self.transport.write(self.RECORDS if n == MIB else wrap(self.CHUNK[:n]))
+            else:
+                self.transport.write(self.CHUNK if n == MIB else self.CHUNK[:n])
             self.left -= n
 
     def pause_writing(self) -> None:
@@ -337,12 +395,12 @@ class _Up(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def transfer(port: int, direction: str, conns: int, each: int) -> float:
+async def transfer(port: int, direction: str, conns: int, each: int, tls: bool = False) -> float:
     loop = asyncio.get_running_loop()
     futures = [loop.create_future() for _ in range(conns)]
     start = time.perf_counter()
     for fut in futures:
-        proto = _Down(each, fut) if direction == "down" else _Up(each, fut)
+        proto = _Down(each, fut, tls) if direction == "down" else _Up(each, fut, tls)
         await loop.create_connection(lambda p=proto: p, "127.0.0.1", port)  # type: ignore[misc]
     await asyncio.wait_for(asyncio.gather(*futures), 600)
     return time.perf_counter() - start
@@ -423,7 +481,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         mode = "source" if direction == "down" else "sink"
         with relay_and_dc(kind, mode, each, args, tmp) as (port, pid):
             before = cpu_seconds(pid)
-            seconds = asyncio.run(transfer(port, direction, conns, each))
+            seconds = asyncio.run(transfer(port, direction, conns, each, kind.endswith("-ee")))
             cpu = cpu_seconds(pid) - before
         moved = conns * each
         result[f"{direction}_{label}"] = {
@@ -438,6 +496,8 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             f"{moved / max(cpu, 1e-9) / MB:8.1f} MB/s per relay core",
             flush=True,
         )
+    if kind.endswith("-ee"):  # the same relay as "mtcrypt": its new connections are measured there
+        return result
     with relay_and_dc(kind, "echo", 0, args, tmp) as (port, pid):
         before = cpu_seconds(pid)
         seconds = asyncio.run(churn(port, args.conns, 32))
@@ -463,7 +523,8 @@ def main() -> int:
     parser.add_argument("--many", type=int, default=16, help="connections in the 'many' runs")
     parser.add_argument("--conns", type=int, default=2048, help="connections in the churn run")
     parser.add_argument(
-        "--relays", default="forwarder,mtcrypt,mtcrypt-asyncio,mtprotoproxy,mtprotoproxy-nofast"
+        "--relays",
+        default="forwarder,mtcrypt,mtcrypt-asyncio,mtcrypt-ee,mtprotoproxy,mtprotoproxy-nofast",
     )
     parser.add_argument("--quick", action="store_true", help="64 MiB transfers, 512 connections")
     parser.add_argument("--json", type=Path, help="write the results here")

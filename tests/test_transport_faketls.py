@@ -354,6 +354,22 @@ def test_records_round_trip_any_split(chunks: list[bytes], cuts: list[int]) -> N
     assert b"".join(reader.feed(piece) for piece in split(wire, cuts)) == data
 
 
+@given(chunks=st.lists(st.binary(max_size=7000), max_size=5), cuts=cut_lists)
+def test_records_unwrap_in_place_any_split(chunks: list[bytes], cuts: list[int]) -> None:
+    """feed_into (the relay's path) moves each piece's payload to the start of
+    the piece's own buffer, a slice of one scratch buffer as the relay has."""
+    writer = TlsRecordWriter(change_cipher_spec=True)
+    wire = b"".join(writer.wrap(c) for c in chunks)
+    reader = TlsRecordReader(allow_change_cipher_spec=True)
+    scratch = memoryview(bytearray(len(wire) + 1))
+    got = b""
+    for piece in split(wire, cuts):
+        view = scratch[: len(piece)]
+        view[:] = piece
+        got += view[: reader.feed_into(view)]
+    assert got == b"".join(chunks)
+
+
 def test_record_sizes() -> None:
     writer = TlsRecordWriter(change_cipher_spec=False)
     wire = writer.wrap(bytes(MAX_RECORD_SEND * 2 + 1))

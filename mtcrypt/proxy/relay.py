@@ -411,9 +411,10 @@ class Relay(StateMachine[RelayState, RelayInput]):
         """While relaying: the client's next bytes ``buf`` (a writable buffer
         the caller owns), re-encrypted for the DC.
 
-        For an obfuscated2 client the work is done in place and ``buf`` itself
-        is returned; for a fake-TLS client the record payloads come back as
-        new bytes (possibly empty while a record is incomplete).  A broken TLS
+        The work is done in place: for an obfuscated2 client ``buf`` itself is
+        returned; for a fake-TLS client, a view of its start, where the records'
+        payload has been moved over their headers (empty while a record's
+        header is incomplete).  A broken TLS
         stream closes the relay: the result is empty and :attr:`closed_event`
         says why.  The I/O layer's fast path: one read buffer, no copies.
         """
@@ -421,15 +422,15 @@ class Relay(StateMachine[RelayState, RelayInput]):
         if self._state is not RelayState.RELAYING:
             raise InvalidArgument("transcode_from_client is for a relaying connection")
         assert self._client_in is not None and self._dc_out is not None
-        if self._reader is not None:
+        if self._reader is not None:  # the records' payload, moved over their headers
             try:
-                payload = self._reader.feed(buf)
+                size = self._reader.feed_into(buf)
             except TransportError as exc:
                 self._close(RelayCloseReason.BAD_STREAM, str(exc))
                 return b""
-            if not payload:
+            if not size:
                 return b""
-            buf = bytearray(payload)
+            buf = memoryview(buf)[:size]
         self._last_activity = self._clock()
         self.bytes_from_client += len(buf)
         _transcode(buf, self._client_in, self._dc_out)

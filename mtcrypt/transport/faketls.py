@@ -490,18 +490,28 @@ class TlsRecordReader:
         self._remaining = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> bytes:
-        # A memoryview is read in place (slices are views); the join is the one copy.
-        out: list[bytes | bytearray | memoryview] = []
-        pos, n = 0, len(data)
+        """The payload carried by ``data`` (the stream's next bytes), as new bytes."""
+        buf = bytearray(data)
+        return bytes(memoryview(buf)[: self.feed_into(buf)])
+
+    def feed_into(self, buf: bytearray | memoryview) -> int:
+        """Like :meth:`feed`, in place: the payload of ``buf`` (the stream's
+        next bytes, in a writable buffer) is moved to its start, over the
+        record headers, and its length returned.  No copy leaves the buffer
+        (the relay's path: one read buffer per process)."""
+        view = memoryview(buf)
+        written, pos, n = 0, 0, len(view)
         while pos < n:
             if self._remaining:
                 take = min(self._remaining, n - pos)
-                out.append(data[pos : pos + take])
+                if written != pos:  # moves left only: memoryview assignment is a memmove
+                    view[written : written + take] = view[pos : pos + take]
+                written += take
                 self._remaining -= take
                 pos += take
                 continue
             need = 5 - len(self._head)
-            self._head += data[pos : pos + need]
+            self._head += bytes(view[pos : pos + need])
             pos += need
             if len(self._head) < 5:
                 break
@@ -516,10 +526,10 @@ class TlsRecordReader:
                 if pos >= n:  # the one body byte has not arrived yet
                     self._head = head
                     break
-                if data[pos] != 0x01:
+                if view[pos] != 0x01:
                     raise TransportError("fake-TLS: bad change_cipher_spec", code=-404)
                 pos += 1
                 self._allow_ccs = False
             else:
                 raise TransportError("fake-TLS: unexpected TLS record", code=-404)
-        return b"".join(out)
+        return written
