@@ -21,6 +21,11 @@
 
 /* ---- 256-bit registers: VAES + AVX2 ------------------------------------- */
 
+/* duplicates: deliberate -- the 256-bit kernels below and the 512-bit ones
+ * further down have the same shape (a mode's loop over vectors of blocks) but
+ * different types, intrinsics and target regions, which C cannot share without
+ * macros that would hide exactly what each region is allowed to emit. */
+
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("aes,sse4.1,ssse3,avx,avx2,vaes"))), apply_to = function)
 #else
