@@ -712,3 +712,46 @@ def test_a_crowd_of_broken_clients_leaves_nothing_behind() -> None:
     finally:
         logging.getLogger("mtcrypt").removeHandler(handler)
     assert problems == []
+
+
+def test_close_leaves_no_socket_behind_when_a_client_does_not_read() -> None:
+    """A connection closed while its client is not reading keeps its unsent
+    bytes for at most the close grace; ProxyServer.close() waits for that and
+    then nothing of the relay is left open."""
+
+    async def run() -> None:
+        async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                await reader.readexactly(64)
+                for _ in range(64):
+                    writer.write(os.urandom(1 << 20))
+                    await writer.drain()
+            writer.close()
+
+        dc = await asyncio.start_server(flood, "127.0.0.1", 0)
+        dcs = DcTable({2: ("127.0.0.1", dc.sockets[0].getsockname()[1])}, addresses={})
+        fds_before = len(os.listdir("/proc/self/fd"))
+        proxy = ProxyServer(named(dd=DD), dcs=dcs, buffer_bytes=64 * 1024)
+        await proxy.start()
+        from mtcrypt.transport import ClientTransport
+
+        transport = ClientTransport(secret=DD, dc_id=2)
+        sock = socket.create_connection(("127.0.0.1", proxy.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(transport.data_to_send())  # then reads nothing
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if proxy._active and next(iter(proxy._active)).held[0]:
+                break
+        (client,) = proxy._active
+        assert client.held[0] > 0  # bytes waiting for the client
+        started = time.monotonic()
+        await proxy.close()
+        assert time.monotonic() - started < 3
+        assert not proxy._active and not proxy._flushing
+        sock.close()
+        dc.close()
+        await dc.wait_closed()
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+
+    asyncio.run(run())

@@ -172,6 +172,7 @@ class ProxyServer:
         self._server: asyncio.Server | None = None  # unused: kept for listening_port()
         self._listeners: list[socket.socket] = []
         self._active: set[_Client] = set()
+        self._flushing: set[_Client] = set()  # closed, still sending their last bytes
         # One read buffer for every connection of this process: a callback
         # reads, re-encrypts and sends it before it returns (a remainder the
         # socket did not take is copied out), so nothing outlives the callback.
@@ -210,6 +211,13 @@ class ProxyServer:
                 await asyncio.sleep(0.05)
         for client in list(self._active):
             client.shutdown()
+        # What the closed connections still had to send gets its last moments
+        # (at most _CLOSE_GRACE); then nothing of this server is left open.
+        deadline = time.monotonic() + _CLOSE_GRACE
+        while self._flushing and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for client in list(self._flushing):
+            client._abort()
 
     async def __aenter__(self) -> ProxyServer:
         return await self.start()
@@ -810,6 +818,7 @@ class _Client:
                 return
             self._refresh()
             self._grace = self.loop.call_later(_CLOSE_GRACE, self._abort)
+            self.server._flushing.add(self)
         self._finish()
 
     def _flushed(self) -> bool:
@@ -823,6 +832,7 @@ class _Client:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
+        self.server._flushing.discard(self)
         self._finish()
 
     def _close_end(self, end: _End) -> None:
