@@ -17,6 +17,7 @@ A root-level private module: it imports only :mod:`mtcrypt.errors`,
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Callable, MutableSequence
 from typing import Any, TypeGuard, TypeVar
@@ -123,6 +124,23 @@ def check_int(value: object, what: str, lo: int | None = None, hi: int | None = 
             raise InvalidArgument(f"{what} must be <= {hi}, got {value}")
         raise InvalidArgument(f"{what} must be in [{lo}, {hi}], got {value}")
     return value
+
+
+def check_seconds(value: object, what: str, *, optional: bool = False, zero: bool = False) -> None:
+    """``value`` is a finite number of seconds (``int`` or ``float``, not
+    ``bool``), positive, or ``>= 0`` with ``zero``; ``None`` passes with
+    ``optional``.  :class:`InvalidArgument` otherwise: the one rule for every
+    timeout, deadline, backoff and time window."""
+    if value is None and optional:
+        return
+    if (
+        not (isinstance(value, float) or is_int(value))
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        bound = "a number of seconds >= 0" if zero else "a positive number of seconds"
+        raise InvalidArgument(f"{what} must be {bound}" + (" or None" if optional else ""))
 
 
 # ---- bytes-like objects ------------------------------------------------------------

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from .._validation import is_int
+from .._validation import check_seconds, is_int
 from ..errors import InvalidArgument
 
 __all__ = ["BufferBudget", "ConnectionLimits", "Timeouts"]
@@ -18,14 +17,6 @@ servers take) with room to spare, and a 512 KiB file part many times over."""
 def _positive_int(name: str, value: object) -> None:
     if not is_int(value) or value < 1:
         raise InvalidArgument(f"{name} must be a positive int")
-
-
-def _seconds(name: str, value: object, *, optional: bool) -> None:
-    if value is None and optional:
-        return
-    if not (isinstance(value, float) or is_int(value)) or not math.isfinite(value) or value <= 0:
-        what = "a positive number of seconds" + (" or None" if optional else "")
-        raise InvalidArgument(f"{name} must be {what}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +78,7 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         for name in Timeouts.__slots__:
-            _seconds(name, getattr(self, name), optional=True)
+            check_seconds(getattr(self, name), name, optional=True)
 
 
 class BufferBudget:

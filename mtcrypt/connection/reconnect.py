@@ -26,7 +26,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from .._validation import is_int
+from .._validation import check_seconds, is_int
 from ..errors import InvalidArgument
 
 __all__ = ["ReconnectPolicy", "RestartReason"]
@@ -41,15 +41,6 @@ class RestartReason(enum.Enum):
     TEMP_KEY_LOST = "temp_key_lost"
     """-404 under the temporary key: make a new temporary key, bind it to the
     permanent one, then send the requests still waiting again under it."""
-
-
-def _seconds(value: object, name: str, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgument(f"{name} must be a number of seconds")
-    if not math.isfinite(value) or value < 0:
-        raise InvalidArgument(f"{name} must be finite and >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +70,14 @@ class ReconnectPolicy:
     def __post_init__(self) -> None:
         if not is_int(self.max_attempts) or not 0 <= self.max_attempts <= 1000:
             raise InvalidArgument("max_attempts must be an int from 0 to 1000")
-        _seconds(self.backoff, "backoff")
-        _seconds(self.max_backoff, "max_backoff")
-        _seconds(self.deadline, "deadline", allow_none=True)
-        _seconds(self.backoff_factor, "backoff_factor")
-        if self.backoff_factor < 1:
+        check_seconds(self.backoff, "backoff", zero=True)
+        check_seconds(self.max_backoff, "max_backoff", zero=True)
+        check_seconds(self.deadline, "deadline", optional=True, zero=True)
+        if (
+            not (isinstance(self.backoff_factor, float) or is_int(self.backoff_factor))
+            or not math.isfinite(self.backoff_factor)
+            or self.backoff_factor < 1
+        ):
             raise InvalidArgument("backoff_factor must be >= 1")
 
     def delay_before(self, attempt: int, elapsed: float) -> float | None:

@@ -21,6 +21,7 @@ import logging
 import math
 from typing import Any
 
+from .._validation import check_seconds
 from ..errors import InvalidArgument
 from ..transport import ClientRandomCache
 
@@ -56,8 +57,7 @@ class RedisReplayCache:
             ) from None
         if (url is None) == (client is None):
             raise InvalidArgument("give exactly one of url and client")
-        if not isinstance(window, int | float) or not window > 0:
-            raise InvalidArgument("window must be a positive number of seconds")
+        check_seconds(window, "window")
         if client is None:
             assert url is not None
             try:

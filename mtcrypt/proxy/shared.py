@@ -36,7 +36,7 @@ import time
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any, Final
 
-from .._validation import Clock, check_int
+from .._validation import Clock, check_int, check_seconds
 from ..errors import InvalidArgument
 from .stats import RelayStats, row_size
 
@@ -61,8 +61,7 @@ class SharedReplayCache:
         self, entries: int = 1 << 20, *, window: float = 720.0, clock: Clock = time.time
     ) -> None:
         entries = check_int(entries, "entries", BUCKET_SLOTS, 1 << 28)
-        if not isinstance(window, int | float) or not window > 0:
-            raise InvalidArgument("window must be a positive number of seconds")
+        check_seconds(window, "window")
         self.buckets = -(-entries // BUCKET_SLOTS)
         self.window = float(window)
         self._clock = clock
