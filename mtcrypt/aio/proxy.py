@@ -169,7 +169,6 @@ class ProxyServer:
         self._per_secret: dict[str, int] = {s.name: 0 for s in secrets}
         self._rng = rng
         self._clock = clock
-        self._server: asyncio.Server | None = None  # unused: kept for listening_port()
         self._listeners: list[socket.socket] = []
         self._active: set[_Client] = set()
         self._flushing: set[_Client] = set()  # closed, still sending their last bytes
@@ -184,7 +183,7 @@ class ProxyServer:
     def port(self) -> int:
         if self._listeners:
             return int(self._listeners[0].getsockname()[1])
-        return listening_port(self._server, self._port)
+        return self._port
 
     @property
     def connections_open(self) -> int:
@@ -230,6 +229,7 @@ class ProxyServer:
             if self._loop is not None and listener.fileno() >= 0:
                 self._loop.remove_reader(listener.fileno())
             listener.close()
+        self._listeners = []
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(_ACCEPTS_PER_WAKEUP):
