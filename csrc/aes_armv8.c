@@ -270,8 +270,9 @@ void mtc_a8_ctr_blocks(const uint64_t *enc, uint8_t *ctr16, const uint8_t *in,
 /* Runs `steps` blocks on every lane (modes.c schedules the lanes).  Per
  * block and lane the first round is AESE(chain value, data ^ k0), the last
  * an XOR with k14 ^ chain value, as in the single-stream code. */
-static void a8_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps)
+static void a8_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps, uint8_t *state)
 {
+    (void)state; /* the schedules are read in place */
     for (size_t t = 0; t < steps; t++) {
         uint8x16_t s[MTC_IGE_LANES], a[MTC_IGE_LANES];
         for (int j = 0; j < MTC_IGE_LANES; j++) {

@@ -264,8 +264,9 @@ void mtc_ni_ctr_blocks(const uint64_t *enc, uint8_t *ctr16,
 /* ---- multi-message IGE: eight independent chains interleaved ----------- */
 
 /* Runs `steps` blocks on every lane (modes.c schedules the lanes). */
-static void ni_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps)
+static void ni_batch_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps, uint8_t *state)
 {
+    (void)state; /* the schedules are read in place */
     for (size_t t = 0; t < steps; t++) {
         __m128i s[MTC_IGE_LANES], a[MTC_IGE_LANES];
         for (int j = 0; j < MTC_IGE_LANES; j++) {

@@ -129,6 +129,7 @@ static void vaes256_cbc_decrypt(const uint64_t *dec, uint8_t *iv16, const uint8_
 #define V256_LANES 12
 #define V256_GROUPS (V256_LANES / 2)
 _Static_assert(V256_LANES <= MTC_IGE_LANES_MAX && V256_LANES % 2 == 0, "two lanes per register, within the scheduler's bound");
+_Static_assert(V256_GROUPS * 15 * 32 <= MTC_IGE_KERNEL_STATE, "the pairwise schedules fit the kernel state");
 
 static inline __m256i gather2(const uint8_t *lo, const uint8_t *hi)
 {
@@ -141,16 +142,23 @@ static inline void scatter2(uint8_t *lo, uint8_t *hi, __m256i v)
     STORE(hi, _mm256_extracti128_si256(v, 1));
 }
 
-static void vaes256_ige_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps)
+static void vaes256_ige_steps(struct mtc_ige_lane *lanes, int decrypt, size_t steps,
+                              uint8_t *state)
 {
-    _Alignas(32) uint8_t keys[V256_GROUPS][15][32];
+    /* The pairwise schedules live in the scheduler's state across calls: a
+     * lane's are copied only when it takes a new job, so that a call of a
+     * few steps (staggered lanes refill one at a time) costs little more. */
+    uint8_t (*keys)[15][32] = (uint8_t (*)[15][32])state;
     const uint8_t *in[V256_LANES];
     uint8_t *out[V256_LANES];
     size_t stride[V256_LANES];
     __m256i yp[V256_GROUPS], xp[V256_GROUPS];
     for (int j = 0; j < V256_LANES; j++) {
-        for (int r = 0; r < 15; r++)
-            memcpy(keys[j / 2][r] + 16 * (j % 2), (const uint8_t *)lanes[j].rk + 16 * r, 16);
+        if (lanes[j].fresh) {
+            for (int r = 0; r < 15; r++)
+                memcpy(keys[j / 2][r] + 16 * (j % 2), (const uint8_t *)lanes[j].rk + 16 * r, 16);
+            lanes[j].fresh = 0;
+        }
         in[j] = lanes[j].in;
         out[j] = lanes[j].out;
         stride[j] = lanes[j].left ? 16 : 0;
@@ -203,7 +211,7 @@ static void vaes256_ige_steps(struct mtc_ige_lane *lanes, int decrypt, size_t st
         lanes[j].out = out[j];
         if (lanes[j].left) lanes[j].left -= steps;
     }
-    mtc_wipe(keys, sizeof keys);
+    /* The schedules stay in `state` for the next call; the scheduler wipes it. */
 }
 
 #if defined(__clang__)

@@ -76,8 +76,13 @@ struct mtc_ige_lane {
     const uint8_t *in;
     uint8_t *out;
     size_t left;                      /* blocks left in the current job */
+    int fresh;                        /* set when a job is loaded; a kernel that keeps
+                                         its own copy of the schedule clears it */
     uint64_t rk[30];                  /* the enc or dec schedule, 15 x 16 bytes */
 };
+/* Per-call state a lanes kernel may keep across `steps` calls of one batch
+ * (the VAES-256 kernel's pairwise round keys); the scheduler wipes it. */
+#define MTC_IGE_KERNEL_STATE 3072
 struct mtc_ige_lane_impl {
     void (*expand_enc)(uint64_t *enc, const uint8_t *key32);
     void (*expand_dec)(uint64_t *dec, const uint64_t *enc);
@@ -85,7 +90,7 @@ struct mtc_ige_lane_impl {
                         size_t nblocks);
     void (*ige_decrypt)(const uint64_t *dec, uint8_t *iv32, const uint8_t *in, uint8_t *out,
                         size_t nblocks);
-    void (*steps)(struct mtc_ige_lane *lanes, int decrypt, size_t steps);
+    void (*steps)(struct mtc_ige_lane *lanes, int decrypt, size_t steps, uint8_t *state);
     int lanes;                        /* MTC_IGE_LANES, or up to MTC_IGE_LANES_MAX */
 };
 int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,

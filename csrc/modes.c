@@ -343,6 +343,34 @@ static void lane_load(struct mtc_ige_lane *l, int decrypt, const struct mtc_ige_
     l->in = job->in;
     l->out = job->out;
     l->left = job->nblocks;
+    l->fresh = 1;
+}
+
+/* The L1 data cache set (64-byte lines, 64 sets) that address p maps to. */
+static unsigned l1_set(const uint8_t *p)
+{
+    return (unsigned)((uintptr_t)p >> 6) & 63;
+}
+
+/* Whether the first jobs' buffers crowd into a few L1 sets: more lines in one
+ * set than its 8 ways hold.  Lanes move in lockstep, so buffers that sit a
+ * multiple of 4 KiB apart (one packed buffer of 4 KiB messages, say) keep
+ * every lane's input and output line in the same set: 24 lines for 8 ways,
+ * and every load misses.  Measured on a Zen 3 (VAES-256, 12 lanes), 256
+ * packed messages: 3.5 GB/s at 4 KiB and 8 KiB without the stagger, 5.6-6.3
+ * with it, against 6.4 for 4160-byte messages; 1 KiB messages (six lines a
+ * set) run at 5.2 without it and lose a third with it, hence the threshold. */
+static int lanes_crowd(size_t n, const struct mtc_ige_job *jobs, int count)
+{
+    uint8_t per_set[64] = {0};
+    int seen = 0;
+    for (size_t i = 0; i < n && seen < count; i++) {
+        if (!jobs[i].nblocks) continue;
+        if (++per_set[l1_set(jobs[i].in)] > 8) return 1;
+        if (jobs[i].out != jobs[i].in && ++per_set[l1_set(jobs[i].out)] > 8) return 1;
+        seen++;
+    }
+    return 0;
 }
 
 int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
@@ -350,20 +378,32 @@ int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
 {
     struct mtc_ige_lane lanes[MTC_IGE_LANES_MAX];
     uint8_t scratch[MTC_IGE_LANES_MAX][16];
+    _Alignas(64) uint8_t state[MTC_IGE_KERNEL_STATE];
+    /* Blocks a lane waits before its first job: staggered by one cache line
+     * (4 blocks) per lane when the buffers crowd (see lanes_crowd), so that
+     * each lane works in its own set.  Equal-length jobs then keep the
+     * stagger as lanes are refilled.  The cost is 4 * (lanes - 1) steps once. */
+    size_t hold[MTC_IGE_LANES_MAX] = {0};
     const int count = impl->lanes;
     size_t next = 0;
-    int active = 0;
+    int active = 0, holding = 0;
     memset(lanes, 0, sizeof lanes);
     memset(scratch, 0, sizeof scratch);
+    memset(state, 0, sizeof state);
 
     for (int j = 0; j < count; j++) {
         lanes[j].in = scratch[j];
         lanes[j].out = scratch[j];
+        lanes[j].fresh = 1;
+    }
+    if (n >= (size_t)count && lanes_crowd(n, jobs, count)) {
+        for (int j = 1; j < count; j++) hold[j] = 4 * (size_t)j;
+        holding = count - 1;
     }
     for (;;) {
         /* Refill idle lanes with the next non-empty jobs. */
         for (int j = 0; j < count; j++) {
-            if (lanes[j].left) continue;
+            if (lanes[j].left || hold[j]) continue;
             if (lanes[j].in != scratch[j]) {
                 active--;
                 lanes[j].in = scratch[j];
@@ -377,7 +417,7 @@ int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
             }
         }
         if (active == 0) break;
-        if (active < 3) {
+        if (active < 3 && !holding) {
             /* Too few chains to interleave: finish them one at a time. */
             for (int j = 0; j < count; j++) {
                 if (!lanes[j].left) continue;
@@ -393,11 +433,19 @@ int mtc_ige_batch_lanes(int decrypt, size_t n, const struct mtc_ige_job *jobs,
             continue;
         }
         size_t steps = SIZE_MAX;
-        for (int j = 0; j < count; j++)
+        for (int j = 0; j < count; j++) {
             if (lanes[j].left && lanes[j].left < steps) steps = lanes[j].left;
-        impl->steps(lanes, decrypt, steps);
+            if (hold[j] && hold[j] < steps) steps = hold[j];
+        }
+        impl->steps(lanes, decrypt, steps, state);
+        for (int j = 0; j < count; j++) {
+            if (!hold[j]) continue;
+            hold[j] -= steps;
+            holding -= hold[j] == 0;
+        }
     }
     mtc_wipe(lanes, sizeof lanes);
+    mtc_wipe(state, sizeof state);
     return MTC_OK;
 }
 

@@ -257,6 +257,40 @@ def test_parallel_kernels_at_their_edges(name: str) -> None:
                 assert buf == portable
 
 
+@pytest.mark.parametrize("name", ALL_BACKENDS)
+def test_batch_ige_with_buffers_in_one_cache_set(name: str) -> None:
+    """Packed messages whose lengths are multiples of 4 KiB all start in one L1 set, which
+    makes the lane scheduler stagger its lanes (modes.c, lanes_crowd): lanes wait before
+    their first job, then refill one at a time.  Equal and unequal lengths, empty messages,
+    fewer and more messages than lanes, bytes input (the fast entry) and in place, both
+    directions, against the one-message reference."""
+    rng = random.Random(int.from_bytes(os.urandom(8), "big"))
+    with on_backend(name):
+        for count, sizes in (
+            (12, (4096,)),
+            (13, (4096,)),
+            (25, (4096, 8192)),
+            (30, (0, 4096, 8192, 12288)),
+            (7, (4096,)),
+        ):
+            lengths = [rng.choice(sizes) for _ in range(count)]
+            keys, ivs = os.urandom(32 * count), os.urandom(32 * count)
+            data = os.urandom(sum(lengths))
+            offsets = [sum(lengths[:i]) for i in range(count)]
+            for decrypt in (False, True):
+                one = ige_decrypt if decrypt else ige_encrypt
+                expected = b"".join(
+                    one(data[o : o + n], keys[32 * i : 32 * i + 32], ivs[32 * i : 32 * i + 32])
+                    for i, (o, n) in enumerate(zip(offsets, lengths, strict=True))
+                )
+                out = bytearray(len(data))
+                mc.ige256_batch_into(data, keys, ivs, lengths, out, decrypt=decrypt)
+                assert out == expected, (count, decrypt)
+                buf = bytearray(data)
+                mc.ige256_batch_into(buf, keys, ivs, tuple(lengths), buf, decrypt=decrypt)
+                assert buf == expected, (count, decrypt)
+
+
 def test_vaes_feature_means_the_256_bit_form() -> None:
     """``vaes`` among the CPU features means VAES usable with AVX2 (so AES-NI and ``avx2``
     are there too); ``avx512`` says whether the 512-bit kernels run.  Where VAES is, auto

@@ -47,6 +47,7 @@ static const char *const NEEDS[] = {
     "mtc_ige256_encrypt_key",
     "mtc_ige256_decrypt_key",
     "mtc_ige256_batch_ptrs",
+    "mtc_ige256_batch",
     "mtc_msg_seal_random_parts",
     "mtc_msg_open",
     "mtc_wipe",
@@ -56,9 +57,11 @@ static const char *const NEEDS[] = {
 static __typeof__(mtc_ige256_encrypt_key) *core_ige_encrypt;
 static __typeof__(mtc_ige256_decrypt_key) *core_ige_decrypt;
 static __typeof__(mtc_ige256_batch_ptrs) *core_ige_batch_ptrs;
+static __typeof__(mtc_ige256_batch) *core_ige_batch_packed;
 static __typeof__(mtc_msg_seal_random_parts) *core_msg_seal_parts;
 static __typeof__(mtc_msg_open) *core_msg_open;
 static __typeof__(mtc_wipe) *core_wipe;
+static void *bound_to[N_NEEDS]; /* the addresses bind() took, to recognise the same core */
 static int bound;
 
 /* The data pointer and length of an exact bytes object, or NULL. */
@@ -119,19 +122,23 @@ static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         }
     }
     if (bound) {
-        if (fn[0] == (void *)core_ige_encrypt && fn[1] == (void *)core_ige_decrypt &&
-            fn[2] == (void *)core_ige_batch_ptrs && fn[3] == (void *)core_msg_seal_parts &&
-            fn[4] == (void *)core_msg_open && fn[5] == (void *)core_wipe)
-            Py_RETURN_NONE; /* the same core again: a re-import, a subinterpreter */
-        PyErr_SetString(PyExc_RuntimeError, "the fast entry is already bound to another core");
-        return NULL;
+        for (size_t i = 0; i < N_NEEDS; i++) {
+            if (fn[i] != bound_to[i]) {
+                PyErr_SetString(PyExc_RuntimeError,
+                                "the fast entry is already bound to another core");
+                return NULL;
+            }
+        }
+        Py_RETURN_NONE; /* the same core again: a re-import, a subinterpreter */
     }
     core_ige_encrypt = (__typeof__(core_ige_encrypt))fn[0];
     core_ige_decrypt = (__typeof__(core_ige_decrypt))fn[1];
     core_ige_batch_ptrs = (__typeof__(core_ige_batch_ptrs))fn[2];
-    core_msg_seal_parts = (__typeof__(core_msg_seal_parts))fn[3];
-    core_msg_open = (__typeof__(core_msg_open))fn[4];
-    core_wipe = (__typeof__(core_wipe))fn[5];
+    core_ige_batch_packed = (__typeof__(core_ige_batch_packed))fn[3];
+    core_msg_seal_parts = (__typeof__(core_msg_seal_parts))fn[4];
+    core_msg_open = (__typeof__(core_msg_open))fn[5];
+    core_wipe = (__typeof__(core_wipe))fn[6];
+    for (size_t i = 0; i < N_NEEDS; i++) bound_to[i] = fn[i];
     bound = 1;
     Py_RETURN_NONE;
 }
@@ -247,6 +254,72 @@ fail:
     release_items(made, nmade);
     free(slots);
     return NULL;
+}
+
+/* ige256_batch_into(decrypt, data, keys, ivs, lengths, out) -> True | None
+ * The packed batch: data, keys and ivs exact bytes, lengths an exact list or
+ * tuple of exact ints (each a multiple of 16), out any writable contiguous
+ * buffer of sum(lengths) bytes.  Returns True when done.  `out` is held as an
+ * exported buffer for the call, so it cannot be resized while the GIL is
+ * released; bytes inputs cannot overlap a writable buffer. */
+static PyObject *fc_ige256_batch_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!bound || nargs != 6) Py_RETURN_NONE;
+    int decrypt = PyObject_IsTrue(args[0]);
+    Py_ssize_t n, nk, ni;
+    const uint8_t *data = bytes_data(args[1], &n);
+    const uint8_t *keys = bytes_data(args[2], &nk);
+    const uint8_t *ivs = bytes_data(args[3], &ni);
+    PyObject *lengths = args[4];
+    int is_list = PyList_CheckExact(lengths);
+    if (decrypt < 0 || !data || !keys || !ivs || (!is_list && !PyTuple_CheckExact(lengths))) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t count = is_list ? PyList_Size(lengths) : PyTuple_Size(lengths);
+    if (count <= 0 || nk != 32 * count || ni != 32 * count) Py_RETURN_NONE;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[5], &view, PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    uint64_t *lens = malloc((size_t)count * sizeof *lens);
+    if (!lens) {
+        PyBuffer_Release(&view);
+        return refused(NULL);
+    }
+    /* Nothing here runs Python code, so the sequence cannot change under us. */
+    uint64_t total = 0;
+    int plain = 1;
+    for (Py_ssize_t i = 0; i < count && plain; i++) {
+        PyObject *item = is_list ? PyList_GetItem(lengths, i) : PyTuple_GetItem(lengths, i);
+        unsigned long long len = (item && PyLong_CheckExact(item)) ? PyLong_AsUnsignedLongLong(item)
+                                                                    : (unsigned long long)-1;
+        if (len == (unsigned long long)-1 || (len & 15) || len > (uint64_t)n - total) {
+            plain = 0;
+            break;
+        }
+        lens[i] = (uint64_t)len;
+        total += (uint64_t)len;
+    }
+    PyErr_Clear();
+    /* A writable view of a bytes object's storage (ctypes can make one) must
+     * be exactly in place, as the slow path allows; a shifted one it refuses. */
+    uintptr_t a = (uintptr_t)data, b = (uintptr_t)view.buf;
+    int shifted = n && a != b && a < b + (uintptr_t)n && b < a + (uintptr_t)n;
+    if (!plain || total != (uint64_t)n || view.len != n || shifted) {
+        free(lens);
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    int rc;
+    CALL_CORE(n, rc = core_ige_batch_packed(decrypt, (size_t)count, keys, ivs, lens, data,
+                                            (uint8_t *)view.buf));
+    free(lens);
+    PyBuffer_Release(&view);
+    if (rc != MTC_OK) return refused(NULL);
+    Py_RETURN_TRUE;
 }
 
 /* The arguments seal and open share: auth_key (256 bytes), key_id (8), x
@@ -379,6 +452,8 @@ static PyMethodDef methods[] = {
      "ige256(decrypt, data, key, iv) -> bytes | None"},
     {"ige256_batch", (PyCFunction)(void (*)(void))fc_ige256_batch, METH_FASTCALL,
      "ige256_batch(decrypt, items) -> list[bytes] | None"},
+    {"ige256_batch_into", (PyCFunction)(void (*)(void))fc_ige256_batch_into, METH_FASTCALL,
+     "ige256_batch_into(decrypt, data, keys, ivs, lengths, out) -> True | None"},
     {"msg_seal_random", (PyCFunction)(void (*)(void))fc_msg_seal_random, METH_FASTCALL,
      "msg_seal_random(auth_key, key_id, x, plain, extra_blocks[, tail]) -> bytes | None"},
     {"msg_open", (PyCFunction)(void (*)(void))fc_msg_open, METH_FASTCALL,

@@ -1,4 +1,4 @@
-"""The cffi twin of the fast entry (``_fastcall.c``): the same five functions,
+"""The cffi twin of the fast entry (``_fastcall.c``): the same six functions,
 the same contract, through cffi.
 
 It serves where the fast entry is not built (another interpreter, a build
@@ -16,7 +16,14 @@ from typing import Any
 
 from . import ffi, lib
 
-__all__ = ["ige256", "ige256_batch", "msg_open", "msg_open_padded", "msg_seal_random"]
+__all__ = [
+    "ige256",
+    "ige256_batch",
+    "ige256_batch_into",
+    "msg_open",
+    "msg_open_padded",
+    "msg_seal_random",
+]
 
 # The core writes into fresh ``bytes`` objects (CPython passes their storage to
 # C); elsewhere it writes into cffi buffers that are copied out.
@@ -93,6 +100,38 @@ def ige256_batch(decrypt: object, items: object) -> list[bytes] | None:
     if rc:
         return None
     return [_finish(obj, int(lens[i])) for i, obj in enumerate(results)]
+
+
+def ige256_batch_into(
+    decrypt: object, data: object, keys: object, ivs: object, lengths: object, out: object
+) -> bool | None:
+    if (
+        type(data) is not bytes
+        or type(keys) is not bytes
+        or type(ivs) is not bytes
+        or not (type(lengths) is list or type(lengths) is tuple)
+    ):
+        return None
+    snapshot: tuple[object, ...] = tuple(lengths)
+    count = len(snapshot)
+    if not count or len(keys) != 32 * count or len(ivs) != 32 * count:
+        return None
+    sizes = [n for n in snapshot if type(n) is int and n >= 0 and not n & 15]
+    if len(sizes) != count or sum(sizes) != len(data):
+        return None
+    try:
+        dst = ffi.from_buffer(out, require_writable=True)
+    except (TypeError, ValueError, BufferError):
+        return None
+    if len(dst) != len(data):
+        return None
+    src = ffi.from_buffer(data)
+    a, b, n = int(ffi.cast("uintptr_t", src)), int(ffi.cast("uintptr_t", dst)), len(data)
+    if n and a != b and a < b + n and b < a + n:  # shifted: the slow path refuses it
+        return None
+    lens = ffi.new("uint64_t[]", sizes)
+    rc = lib.mtc_ige256_batch(1 if decrypt else 0, count, keys, ivs, lens, src, dst)
+    return None if rc else True
 
 
 def msg_seal_random(

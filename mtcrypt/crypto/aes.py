@@ -77,6 +77,7 @@ def _ige_into(fn: Any, data: object, key: object, iv: object, out: object) -> No
 
 _HOT_IGE = HOT.ige256  # the plain case in one native call; None for anything else
 _HOT_BATCH = HOT.ige256_batch
+_HOT_BATCH_INTO = HOT.ige256_batch_into
 
 
 def ige256_encrypt(data: BytesLike, key: BytesLike, iv: BytesLike) -> bytes:
@@ -125,6 +126,8 @@ def ige256_batch_into(
     multiple of 16).  The chains are interleaved across the AES pipelines,
     which is several times faster than one call per message.
     """
+    if _HOT_BATCH_INTO(decrypt, data, keys, ivs, lengths, out):
+        return  # the plain case (bytes inputs, a list or tuple of ints), in one native call
     count = len(lengths)
     keys_ptr, nk = readable(keys, "keys")
     ivs_ptr, ni = readable(ivs, "ivs")
