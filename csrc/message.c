@@ -279,6 +279,51 @@ int mtc_e2e_open(const uint8_t *auth_key256, const uint8_t *key_fingerprint8, in
     return open_one(E2E_HEADER, auth_key256, key_fingerprint8, x, packet, len, plain);
 }
 
+/* ---- batches ------------------------------------------------------------
+ * One pass of interleaved IGE for many messages under one key.  The packed
+ * forms (one buffer in, one out) and the pointer forms (a buffer per message,
+ * what the Python entries hand over) share the work below. */
+
+/* Laid-out messages (jobs[i].in == jobs[i].out: plaintext and padding in
+ * place, the 24-byte header before them) sealed: msg_key two messages at a
+ * time, the header and the KDF per message, then one interleaved IGE pass. */
+static int seal_laid_out(const uint8_t *ak, const uint8_t *key_id8, int x, size_t n,
+                         struct mtc_ige_job *jobs, uint8_t *keys)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        uint8_t large[2][32];
+        if (i + 1 < n)
+            msg_hash_two(ak, x, jobs[i].in, 16 * jobs[i].nblocks, large[0], jobs[i + 1].in,
+                         16 * jobs[i + 1].nblocks, large[1]);
+        else
+            msg_hash_one(ak, x, jobs[i].in, 16 * jobs[i].nblocks, large[0]);
+        for (size_t j = i; j < n && j < i + 2; j++) {
+            uint8_t *head = (uint8_t *)jobs[j].out - 24;
+            memcpy(head, key_id8, 8);
+            memcpy(head + 8, large[j - i] + 8, 16);
+            kdf2(ak, x, head + 8, keys + 64 * j, keys + 64 * j + 32);
+            jobs[j].key = keys + 64 * j;
+            jobs[j].iv = keys + 64 * j + 32;
+        }
+        mtc_wipe(large, sizeof large);
+    }
+    int rc = mtc_ige_batch_jobs(0, n, jobs);
+    mtc_wipe(keys, 64 * n);
+    return rc;
+}
+
+/* The per-message arrays of a batch, in one allocation. */
+static int batch_alloc(size_t n, uint8_t **keys, struct mtc_ige_job **jobs)
+{
+    if (n > SIZE_MAX / (64 + sizeof **jobs)) return MTC_ERR_NOMEM;
+    *keys = malloc(64 * n);
+    *jobs = malloc(n * sizeof **jobs);
+    if (*keys && *jobs) return MTC_OK;
+    free(*keys);
+    free(*jobs);
+    return MTC_ERR_NOMEM;
+}
+
 int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
                        const uint8_t *plains, const uint64_t *plain_lens,
                        const uint8_t *paddings, const uint64_t *pad_lens, uint8_t *outs)
@@ -292,13 +337,9 @@ int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
             return MTC_ERR_ARG;
         in_off += (size_t)plain_lens[i];
     }
-    uint8_t *keys = malloc(64 * n);
-    struct mtc_ige_job *jobs = malloc(n * sizeof *jobs);
-    if (!keys || !jobs) {
-        free(keys);
-        free(jobs);
-        return MTC_ERR_NOMEM;
-    }
+    uint8_t *keys;
+    struct mtc_ige_job *jobs;
+    if (batch_alloc(n, &keys, &jobs) != MTC_OK) return MTC_ERR_NOMEM;
     /* Lay out every plaintext with its padding where its ciphertext goes. */
     size_t pad_off = 0, out_off = 0;
     in_off = 0;
@@ -314,71 +355,86 @@ int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
         pad_off += pd;
         out_off += 24 + pl + pd;
     }
-    /* msg_key two messages at a time, then the KDF per message. */
-    for (size_t i = 0; i < n; i += 2) {
-        uint8_t large[2][32];
-        if (i + 1 < n)
-            msg_hash_two(auth_key256, x, jobs[i].in, 16 * jobs[i].nblocks, large[0],
-                         jobs[i + 1].in, 16 * jobs[i + 1].nblocks, large[1]);
-        else
-            msg_hash_one(auth_key256, x, jobs[i].in, 16 * jobs[i].nblocks, large[0]);
-        for (size_t j = i; j < n && j < i + 2; j++) {
-            uint8_t *head = (uint8_t *)jobs[j].out - 24;
-            memcpy(head, key_id8, 8);
-            memcpy(head + 8, large[j - i] + 8, 16);
-            kdf2(auth_key256, x, head + 8, keys + 64 * j, keys + 64 * j + 32);
-            jobs[j].key = keys + 64 * j;
-            jobs[j].iv = keys + 64 * j + 32;
-        }
-        mtc_wipe(large, sizeof large);
-    }
-    int rc = mtc_ige_batch_jobs(0, n, jobs);
-    mtc_wipe(keys, 64 * n);
+    int rc = seal_laid_out(auth_key256, key_id8, x, n, jobs, keys);
     free(keys);
     free(jobs);
     return rc;
 }
 
-int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
-                       const uint8_t *packets, const uint64_t *packet_lens, uint8_t *plains,
-                       int *results)
+/* The random padding of a sealed message: the least (12..27 bytes) that
+ * makes plaintext and padding whole blocks. */
+static size_t least_padding(size_t plain_len)
+{
+    return 12 + ((0 - (plain_len + 12)) & 15);
+}
+
+int mtc_msg_seal_random_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                              const uint8_t *const *plains, const uint64_t *plain_lens,
+                              uint8_t *const *outs)
+{
+    if (n == 0) return MTC_OK;
+    if (!auth_key256 || !key_id8 || !plains || !plain_lens || !outs) return MTC_ERR_ARG;
+    for (size_t i = 0; i < n; i++) {
+        size_t pl = (size_t)plain_lens[i];
+        if (!plains[i] || !outs[i] || pl >= 0x7fffffff ||
+            !seal_args_ok(MTPROTO_HEADER, x, plains[i], pl, least_padding(pl)))
+            return MTC_ERR_ARG;
+    }
+    uint8_t *keys, *padding = NULL;
+    struct mtc_ige_job *jobs;
+    if (batch_alloc(n, &keys, &jobs) != MTC_OK) return MTC_ERR_NOMEM;
+    int rc = (padding = malloc(27 * n)) ? mtc_random_bytes(padding, 27 * n) : MTC_ERR_NOMEM;
+    if (rc == MTC_OK) {
+        for (size_t i = 0; i < n; i++) {
+            size_t pl = (size_t)plain_lens[i], pd = least_padding(pl);
+            uint8_t *body = outs[i] + 24;
+            memmove(body, plains[i], pl);
+            memcpy(body + pl, padding + 27 * i, pd);
+            jobs[i].in = body;
+            jobs[i].out = body;
+            jobs[i].nblocks = (pl + pd) / 16;
+        }
+        rc = seal_laid_out(auth_key256, key_id8, x, n, jobs, keys);
+        if (rc != MTC_OK) /* refused: no plaintext left in the outputs */
+            for (size_t i = 0; i < n; i++) mtc_wipe(outs[i] + 24, 16 * jobs[i].nblocks);
+    }
+    if (padding) mtc_wipe(padding, 27 * n);
+    free(padding);
+    free(keys);
+    free(jobs);
+    return rc;
+}
+
+int mtc_msg_open_batch_ptrs(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                            const uint8_t *const *packets, const uint64_t *packet_lens,
+                            uint8_t *const *plains, int *results)
 {
     if (n == 0) return MTC_OK;
     if (!auth_key256 || !key_id8 || !packets || !packet_lens || !plains || !results ||
         (x != 0 && x != 8))
         return MTC_ERR_ARG;
-    uint8_t *keys = malloc(64 * n);
-    struct mtc_ige_job *jobs = malloc(n * sizeof *jobs);
-    if (!keys || !jobs) {
-        free(keys);
-        free(jobs);
-        return MTC_ERR_NOMEM;
-    }
-    size_t in_off = 0, out_off = 0, m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!packets[i] || (packet_lens[i] >= 24 && !plains[i])) return MTC_ERR_ARG;
+    uint8_t *keys;
+    struct mtc_ige_job *jobs;
+    if (batch_alloc(n, &keys, &jobs) != MTC_OK) return MTC_ERR_NOMEM;
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)packet_lens[i];
-        const uint8_t *packet = packets + in_off;
-        /* Plaintext slot i starts at out_off = sum of (len - 24) before it;
-         * rejected packets keep their (zeroed) slot so offsets stay simple. */
-        if (len >= 24) {
-            results[i] = MTC_ERR_DECRYPT;
-            if (open_public_ok(MTPROTO_HEADER, key_id8, packet, len)) {
-                kdf2(auth_key256, x, packet + 8, keys + 64 * m, keys + 64 * m + 32);
-                jobs[m].key = keys + 64 * m;
-                jobs[m].iv = keys + 64 * m + 32;
-                jobs[m].in = packet + 24;
-                jobs[m].out = plains + out_off;
-                jobs[m].nblocks = (len - 24) / 16;
-                results[i] = 0; /* provisional: decrypt, then verify */
-                m++;
-            } else {
-                memset(plains + out_off, 0, len - 24);
-            }
-            out_off += len - 24;
-        } else {
-            results[i] = MTC_ERR_DECRYPT;
+        results[i] = MTC_ERR_DECRYPT;
+        if (len < 24) continue;
+        if (!open_public_ok(MTPROTO_HEADER, key_id8, packets[i], len)) {
+            memset(plains[i], 0, len - 24); /* a rejected packet's slot holds nothing */
+            continue;
         }
-        in_off += len;
+        kdf2(auth_key256, x, packets[i] + 8, keys + 64 * m, keys + 64 * m + 32);
+        jobs[m].key = keys + 64 * m;
+        jobs[m].iv = keys + 64 * m + 32;
+        jobs[m].in = packets[i] + 24;
+        jobs[m].out = plains[i];
+        jobs[m].nblocks = (len - 24) / 16;
+        results[i] = 0; /* provisional: decrypt, then verify */
+        m++;
     }
     int rc = mtc_ige_batch_jobs(1, m, jobs);
     mtc_wipe(keys, 64 * n);
@@ -386,48 +442,61 @@ int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
     free(jobs);
     if (rc != MTC_OK) return rc;
     /* Verify: msg_key two messages at a time, then the field checks. */
-    size_t pending = SIZE_MAX; /* index of a decrypted packet waiting for a partner */
-    const uint8_t *pend_plain = NULL, *pend_key = NULL;
-    in_off = 0;
-    out_off = 0;
+    size_t pending = SIZE_MAX; /* a decrypted packet waiting for a partner */
     for (size_t i = 0; i <= n; i++) {
-        size_t len = i < n ? (size_t)packet_lens[i] : 0;
-        int ready = i < n && len >= 24 && results[i] == 0;
+        int ready = i < n && packet_lens[i] >= 24 && results[i] == 0;
         if (ready && pending == SIZE_MAX) {
             pending = i;
-            pend_plain = plains + out_off;
-            pend_key = packets + in_off + 8;
-        } else if (pending != SIZE_MAX && (ready || i == n)) {
-            uint8_t large[2][32];
-            size_t plen = (size_t)packet_lens[pending] - 24;
-            if (ready)
-                msg_hash_two(auth_key256, x, pend_plain, plen, large[0], plains + out_off,
-                             len - 24, large[1]);
-            else
-                msg_hash_one(auth_key256, x, pend_plain, plen, large[0]);
+            continue;
+        }
+        if (pending == SIZE_MAX || !(ready || i == n)) continue;
+        size_t both[2] = {pending, i};
+        uint8_t large[2][32];
+        size_t plen = (size_t)packet_lens[pending] - 24;
+        if (ready)
+            msg_hash_two(auth_key256, x, plains[pending], plen, large[0], plains[i],
+                         (size_t)packet_lens[i] - 24, large[1]);
+        else
+            msg_hash_one(auth_key256, x, plains[pending], plen, large[0]);
+        for (int k = 0; k < 1 + ready; k++) {
+            size_t j = both[k], total = (size_t)packet_lens[j] - 24;
             uint32_t data_len = 0;
-            if (open_check(MTPROTO_HEADER, pend_key, large[0], pend_plain, plen, &data_len)) {
-                results[pending] = (int)data_len;
+            if (open_check(MTPROTO_HEADER, packets[j] + 8, large[k], plains[j], total, &data_len)) {
+                results[j] = (int)data_len;
             } else {
-                results[pending] = MTC_ERR_DECRYPT;
-                mtc_wipe((uint8_t *)pend_plain, plen);
+                results[j] = MTC_ERR_DECRYPT;
+                mtc_wipe(plains[j], total);
             }
-            if (ready) {
-                if (open_check(MTPROTO_HEADER, packets + in_off + 8, large[1],
-                               plains + out_off, len - 24, &data_len)) {
-                    results[i] = (int)data_len;
-                } else {
-                    results[i] = MTC_ERR_DECRYPT;
-                    mtc_wipe(plains + out_off, len - 24);
-                }
-            }
-            mtc_wipe(large, sizeof large);
-            pending = SIZE_MAX;
         }
-        if (i < n) {
-            if (len >= 24) out_off += len - 24;
-            in_off += len;
-        }
+        mtc_wipe(large, sizeof large);
+        pending = SIZE_MAX;
     }
     return MTC_OK;
+}
+
+int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                       const uint8_t *packets, const uint64_t *packet_lens, uint8_t *plains,
+                       int *results)
+{
+    if (n == 0) return MTC_OK;
+    if (!packets || !packet_lens || !plains) return MTC_ERR_ARG;
+    if (n > SIZE_MAX / (2 * sizeof(void *))) return MTC_ERR_NOMEM;
+    const uint8_t **ins = malloc(n * sizeof *ins);
+    uint8_t **outs = malloc(n * sizeof *outs);
+    int rc = MTC_ERR_NOMEM;
+    if (ins && outs) {
+        /* Plaintext slot i starts after the (len - 24) bytes of the packets of
+         * at least 24 bytes before it. */
+        size_t in_off = 0, out_off = 0;
+        for (size_t i = 0; i < n; i++) {
+            ins[i] = packets + in_off;
+            outs[i] = plains + out_off;
+            in_off += (size_t)packet_lens[i];
+            if (packet_lens[i] >= 24) out_off += (size_t)packet_lens[i] - 24;
+        }
+        rc = mtc_msg_open_batch_ptrs(auth_key256, key_id8, x, n, ins, packet_lens, outs, results);
+    }
+    free(ins);
+    free(outs);
+    return rc;
 }

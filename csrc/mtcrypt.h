@@ -208,6 +208,17 @@ int mtc_msg_seal_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x
 int mtc_msg_open_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
                        const uint8_t *packets, const uint64_t *packet_lens,
                        uint8_t *plains, int *results);
+/* The same with a buffer per message (what the Python entries hand over).
+ * seal: outs[i] holds 24 + plain_lens[i] + the least padding (12..27 bytes,
+ * from the core's generator, mtc_random_bytes); a refusal leaves no
+ * plaintext in them.  open: plains[i] holds packet_lens[i] - 24 bytes for a
+ * packet of at least 24 bytes (NULL allowed below that). */
+int mtc_msg_seal_random_batch(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                              const uint8_t *const *plains, const uint64_t *plain_lens,
+                              uint8_t *const *outs);
+int mtc_msg_open_batch_ptrs(const uint8_t *auth_key256, const uint8_t *key_id8, int x, size_t n,
+                            const uint8_t *const *packets, const uint64_t *packet_lens,
+                            uint8_t *const *plains, int *results);
 
 /* Zero memory in a way the compiler cannot elide (cpu.c). */
 void mtc_wipe(void *p, size_t n);

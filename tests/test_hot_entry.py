@@ -23,7 +23,14 @@ from oracle import ige_decrypt, ige_encrypt, open2, seal2
 import mtcrypt.crypto as mc
 from mtcrypt._native import ENTRY, HOT, cffi_entry, ffi, lib
 from mtcrypt.errors import DecryptionFailed, InvalidArgument, InvalidLength
-from mtcrypt.mtproto import AuthKey, InnerMessage, decrypt_message, encrypt_message
+from mtcrypt.mtproto import (
+    AuthKey,
+    InnerMessage,
+    decrypt_message,
+    decrypt_messages,
+    encrypt_message,
+    encrypt_messages,
+)
 
 
 def _fast_module() -> Any:
@@ -256,6 +263,91 @@ def test_open_matches_reference(entry: Any, x: int, body_len: int) -> None:
     assert entry.msg_open_padded(RAW, KEY.key_id_bytes, x, tampered) is False
     assert entry.msg_open(RAW, KEY.key_id_bytes, 8 - x, packet) is False
     assert entry.msg_open(RAW, KEY.key_id_bytes, x, packet[:40]) is False
+
+
+@same_entry
+@given(
+    bodies=st.lists(st.integers(0, 300).map(lambda n: 4 * n), min_size=1, max_size=20),
+    x=st.sampled_from([0, 8]),
+)
+def test_message_batches_match_the_reference(entry: Any, bodies: list[int], x: int) -> None:
+    plains = [_plain(n) for n in bodies]
+    packets = entry.msg_seal_batch(RAW, KEY.key_id_bytes, x, plains)
+    assert [type(p) for p in packets] == [bytes] * len(plains)
+    for plain, packet in zip(plains, packets, strict=True):
+        assert packet[:8] == KEY.key_id_bytes
+        padded = open2(RAW, packet, x)
+        assert padded[: len(plain)] == plain
+        assert 12 <= len(padded) - len(plain) <= 27  # the least padding
+    # Opened by the batch, with tampered and short packets among them.
+    mixed = [*packets, packets[0][:-16] + bytes(16), b"", packets[0][:40], b"x" * 72]
+    scratch = bytearray(sum(len(p) for p in mixed))
+    opened = entry.msg_open_batch(RAW, KEY.key_id_bytes, x, mixed, scratch)
+    assert opened == [*plains, False, False, False, False]
+    assert scratch == bytes(len(scratch))  # no plaintext left in the scratch
+
+
+def test_message_batches_seal_independent_padding(entry: Any) -> None:
+    plain = _plain(64)
+    a, b = entry.msg_seal_batch(RAW, KEY.key_id_bytes, 0, [plain, plain])
+    assert a != b  # the padding (and so msg_key) is fresh per message
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (RAW, KEY.key_id_bytes, 0, []),
+        (RAW, KEY.key_id_bytes, 0, (_plain(16),)),  # a tuple, not a list
+        (RAW, KEY.key_id_bytes, 0, [bytearray(_plain(16))]),
+        (RAW, KEY.key_id_bytes, 0, [_plain(16), b"x" * 31]),  # shorter than the header
+        (RAW, KEY.key_id_bytes, 0, [_plain(16)[:-2]]),  # not whole words
+        (RAW, KEY.key_id_bytes, 0, [_plain(16) + bytes(4)]),  # the length field disagrees
+        (RAW, KEY.key_id_bytes, 4, [_plain(16)]),
+        (RAW, KEY.key_id_bytes, True, [_plain(16)]),
+        (RAW[:255], KEY.key_id_bytes, 0, [_plain(16)]),
+        (RAW, KEY.key_id_bytes[:7], 0, [_plain(16)]),
+        (bytearray(RAW), KEY.key_id_bytes, 0, [_plain(16)]),
+    ],
+)
+def test_message_batch_seal_refusals(entry: Any, args: tuple[Any, ...]) -> None:
+    assert entry.msg_seal_batch(*args) is None
+    assert sum(range(3)) == 3  # no pending error
+
+
+def test_message_batch_open_refusals(entry: Any) -> None:
+    packet = entry.msg_seal_random(RAW, KEY.key_id_bytes, 0, _plain(64), 0)
+    big = bytearray(4096)
+    for args in [
+        (RAW, KEY.key_id_bytes, 0, [packet], bytearray(len(packet) - 25)),  # scratch too small
+        (RAW, KEY.key_id_bytes, 0, [packet], bytes(4096)),  # read-only scratch
+        (RAW, KEY.key_id_bytes, 0, [packet], None),
+        (RAW, KEY.key_id_bytes, 0, (packet,), big),
+        (RAW, KEY.key_id_bytes, 0, [bytearray(packet)], big),
+        (RAW, KEY.key_id_bytes, 0, [], big),
+        (RAW, KEY.key_id_bytes, 2**70, [packet], big),
+        (RAW, KEY.key_id_bytes[:7], 0, [packet], big),
+    ]:
+        assert entry.msg_open_batch(*args) is None
+    assert big == bytes(4096)
+    # The right scratch opens it, under the right direction only.
+    expected = entry.msg_open(RAW, KEY.key_id_bytes, 0, packet)
+    assert entry.msg_open_batch(RAW, KEY.key_id_bytes, 0, [packet], big) == [expected]
+    assert entry.msg_open_batch(RAW, KEY.key_id_bytes, 8, [packet], big) == [False]
+
+
+def test_public_message_batches_take_the_entry_and_fall_back() -> None:
+    plains = [_plain(n) for n in (0, 16, 1000, 4096)]
+    packets = encrypt_messages(KEY, plains, from_server=True)
+    assert decrypt_messages(KEY, packets, from_server=True) == plains
+    # A tampered packet becomes a DecryptionFailed in its place; the rest open.
+    opened = decrypt_messages(KEY, [packets[0], packets[1][:-1] + b"?"], from_server=True)
+    assert opened[0] == plains[0] and isinstance(opened[1], DecryptionFailed)
+    # Other forms take the validating path and agree.
+    assert decrypt_messages(KEY, tuple(bytearray(p) for p in packets), from_server=True) == plains
+    sealed = encrypt_messages(KEY, tuple(memoryview(p) for p in plains), from_server=False)
+    assert decrypt_messages(KEY, sealed, from_server=False) == plains
+    with pytest.raises(InvalidArgument):
+        encrypt_messages(KEY, [plains[0], plains[0][:-4]], from_server=False)
 
 
 def test_seal_extra_blocks_and_refusals(entry: Any) -> None:

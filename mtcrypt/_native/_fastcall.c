@@ -51,6 +51,8 @@ static const char *const NEEDS[] = {
     "mtc_msg_seal_random_parts",
     "mtc_msg_open",
     "mtc_wipe",
+    "mtc_msg_seal_random_batch",
+    "mtc_msg_open_batch_ptrs",
 };
 #define N_NEEDS (sizeof NEEDS / sizeof NEEDS[0])
 
@@ -61,6 +63,8 @@ static __typeof__(mtc_ige256_batch) *core_ige_batch_packed;
 static __typeof__(mtc_msg_seal_random_parts) *core_msg_seal_parts;
 static __typeof__(mtc_msg_open) *core_msg_open;
 static __typeof__(mtc_wipe) *core_wipe;
+static __typeof__(mtc_msg_seal_random_batch) *core_msg_seal_batch;
+static __typeof__(mtc_msg_open_batch_ptrs) *core_msg_open_batch;
 static void *bound_to[N_NEEDS]; /* the addresses bind() took, to recognise the same core */
 static int bound;
 
@@ -138,6 +142,8 @@ static PyObject *fc_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     core_msg_seal_parts = (__typeof__(core_msg_seal_parts))fn[4];
     core_msg_open = (__typeof__(core_msg_open))fn[5];
     core_wipe = (__typeof__(core_wipe))fn[6];
+    core_msg_seal_batch = (__typeof__(core_msg_seal_batch))fn[7];
+    core_msg_open_batch = (__typeof__(core_msg_open_batch))fn[8];
     for (size_t i = 0; i < N_NEEDS; i++) bound_to[i] = fn[i];
     bound = 1;
     Py_RETURN_NONE;
@@ -412,6 +418,184 @@ static PyObject *fc_msg_open(PyObject *self, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* The per-message arrays of a message batch, in one malloc (no Python
+ * allocation, so the collector cannot run before `held` owns the items). */
+struct msg_batch {
+    void *block;
+    PyObject **held, **made;
+    const uint8_t **ins;
+    uint8_t **outs;
+    uint64_t *lens;
+    int *results;
+};
+
+static int msg_batch_alloc(struct msg_batch *b, size_t n)
+{
+    b->block = malloc(n * (5 * sizeof(void *) + sizeof(uint64_t) + sizeof(int)));
+    if (!b->block) return -1;
+    b->held = (PyObject **)b->block;
+    b->made = b->held + n;
+    b->ins = (const uint8_t **)(b->made + n);
+    b->outs = (uint8_t **)(b->ins + n);
+    b->lens = (uint64_t *)(b->outs + n);
+    b->results = (int *)(b->lens + n);
+    return 0;
+}
+
+/* The arguments both message batches take: (auth_key256, key_id8, x, list);
+ * -1 (no exception) when not the plain case, else 0 with the arrays
+ * allocated (b->block NULL when memory ran out). */
+static int msg_batch_args(PyObject *const *args, Py_ssize_t nargs, const uint8_t **auth_key,
+                          const uint8_t **key_id, int *x, size_t *n, struct msg_batch *b)
+{
+    if (!bound || nargs != 4 || !PyList_CheckExact(args[3])) return -1;
+    *auth_key = bytes_of(args[0], 256);
+    *key_id = bytes_of(args[1], 8);
+    long xv = PyLong_CheckExact(args[2]) ? PyLong_AsLong(args[2]) : -1;
+    Py_ssize_t count = PyList_Size(args[3]);
+    PyErr_Clear();
+    if (!*auth_key || !*key_id || (xv != 0 && xv != 8) || count <= 0) return -1;
+    *x = (int)xv;
+    *n = (size_t)count;
+    if (msg_batch_alloc(b, *n)) b->block = NULL;
+    return 0;
+}
+
+/* Holds the list's items (exact bytes, each accepted by `ok`) and records
+ * their data; -1 (nothing held, no exception) when one is not the plain case.
+ * Nothing here runs Python code, so the list cannot change under it. */
+static int msg_batch_hold(struct msg_batch *b, PyObject *items, size_t n, size_t *total,
+                          int (*ok)(Py_ssize_t len))
+{
+    *total = 0;
+    for (size_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        PyObject *item = PyList_GetItem(items, (Py_ssize_t)i);
+        b->ins[i] = item ? bytes_data(item, &len) : NULL;
+        if (!b->ins[i] || !ok(len)) {
+            PyErr_Clear();
+            release_items(b->held, i);
+            return -1;
+        }
+        Py_INCREF(item);
+        b->held[i] = item;
+        b->lens[i] = (uint64_t)len;
+        *total += (size_t)len;
+    }
+    return 0;
+}
+
+/* A plaintext the batch seal takes: a header, whole 4-byte words, and
+ * within the core's bound. */
+static int sealable(Py_ssize_t len)
+{
+    return len >= 32 && !(len & 3) && len < 0x7fffffff;
+}
+
+/* Any packet: the core rejects the malformed ones one by one. */
+static int any_packet(Py_ssize_t len)
+{
+    return len <= 0x7fffffff;
+}
+
+/* msg_seal_batch(auth_key256, key_id8, x, plains: list) -> list[bytes] | None
+ * Each plaintext sealed with the least random padding, into its own bytes
+ * object, all in one interleaved pass. */
+static PyObject *fc_msg_seal_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    const uint8_t *auth_key, *key_id;
+    int x;
+    size_t n, total, nmade = 0;
+    struct msg_batch b;
+    if (msg_batch_args(args, nargs, &auth_key, &key_id, &x, &n, &b)) Py_RETURN_NONE;
+    if (!b.block) return refused(NULL);
+    Py_ssize_t count = (Py_ssize_t)n;
+    if (msg_batch_hold(&b, args[3], n, &total, sealable)) {
+        free(b.block);
+        Py_RETURN_NONE;
+    }
+    for (; nmade < n; nmade++) {
+        size_t len = (size_t)b.lens[nmade];
+        size_t size = 24 + len + 12 + ((0 - (len + 12)) & 15);
+        if (!(b.made[nmade] = fresh_bytes((Py_ssize_t)size, &b.outs[nmade]))) break;
+    }
+    PyObject *result = NULL;
+    int rc = MTC_ERR_NOMEM;
+    if (nmade == n) {
+        CALL_CORE(total, rc = core_msg_seal_batch(auth_key, key_id, x, n, b.ins, b.lens,
+                                                  b.outs));
+        if (rc == MTC_OK && (result = PyList_New(count)) != NULL) {
+            for (size_t i = 0; i < n; i++) PyList_SetItem(result, (Py_ssize_t)i, b.made[i]);
+            nmade = 0; /* the list owns them now */
+        }
+    }
+    release_items(b.held, n);
+    release_items(b.made, nmade); /* a refusal left no plaintext in them (the core wiped) */
+    free(b.block);
+    if (result) return result;
+    if (PyErr_Occurred()) return NULL; /* no memory for an output or the list */
+    return refused(NULL);              /* e.g. a length field that does not match */
+}
+
+/* msg_open_batch(auth_key256, key_id8, x, packets: list, scratch) -> list[bytes | False] | None
+ * Each plaintext (without padding, as msg_open) or False for the one opaque
+ * decryption failure; a bad packet does not stop the others.  The padded
+ * plaintexts go to `scratch`, the caller's reused writable buffer (fresh
+ * buffers cost a page fault per 4 KiB), which is wiped after; None when it
+ * is smaller than they need (the caller's other path grows it). */
+static PyObject *fc_msg_open_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    const uint8_t *auth_key, *key_id;
+    int x;
+    size_t n, total;
+    struct msg_batch b;
+    if (nargs != 5 || msg_batch_args(args, 4, &auth_key, &key_id, &x, &n, &b)) Py_RETURN_NONE;
+    if (!b.block) return refused(NULL);
+    Py_buffer scratch;
+    if (PyObject_GetBuffer(args[4], &scratch, PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        free(b.block);
+        Py_RETURN_NONE;
+    }
+    if (msg_batch_hold(&b, args[3], n, &total, any_packet)) {
+        PyBuffer_Release(&scratch);
+        free(b.block);
+        Py_RETURN_NONE;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) { /* a padded plaintext per packet of 24 bytes or more */
+        size_t len = (size_t)b.lens[i];
+        b.outs[i] = len >= 24 ? (uint8_t *)scratch.buf + used : NULL;
+        if (len >= 24) used += len - 24;
+    }
+    PyObject *result = NULL;
+    if (used <= (size_t)scratch.len) {
+        int rc;
+        CALL_CORE(total, rc = core_msg_open_batch(auth_key, key_id, x, n, b.ins, b.lens, b.outs,
+                                                  b.results));
+        if (rc == MTC_OK) result = PyList_New((Py_ssize_t)n);
+    }
+    for (size_t i = 0; result && i < n; i++) {
+        PyObject *item = Py_False;
+        if (b.results[i] >= 0)
+            item = PyBytes_FromStringAndSize((const char *)b.outs[i], 32 + b.results[i]);
+        else
+            Py_INCREF(item);
+        if (!item)
+            Py_CLEAR(result);
+        else
+            PyList_SetItem(result, (Py_ssize_t)i, item);
+    }
+    if (used <= (size_t)scratch.len) core_wipe(scratch.buf, used); /* no plaintext left */
+    PyBuffer_Release(&scratch);
+    release_items(b.held, n);
+    free(b.block);
+    if (result || PyErr_Occurred()) return result;
+    Py_RETURN_NONE; /* a scratch too small, or a refusal: the other path explains */
+}
+
 /* msg_open_padded(auth_key256, key_id8, x, packet) -> (bytes, int) | False | None
  * The whole decrypted plaintext, padding included, and the data length: the
  * core decrypts straight into the returned object, with no copy (what a
@@ -456,6 +640,10 @@ static PyMethodDef methods[] = {
      "ige256_batch_into(decrypt, data, keys, ivs, lengths, out) -> True | None"},
     {"msg_seal_random", (PyCFunction)(void (*)(void))fc_msg_seal_random, METH_FASTCALL,
      "msg_seal_random(auth_key, key_id, x, plain, extra_blocks[, tail]) -> bytes | None"},
+    {"msg_seal_batch", (PyCFunction)(void (*)(void))fc_msg_seal_batch, METH_FASTCALL,
+     "msg_seal_batch(auth_key, key_id, x, plains) -> list[bytes] | None"},
+    {"msg_open_batch", (PyCFunction)(void (*)(void))fc_msg_open_batch, METH_FASTCALL,
+     "msg_open_batch(auth_key, key_id, x, packets, scratch) -> list[bytes | False] | None"},
     {"msg_open", (PyCFunction)(void (*)(void))fc_msg_open, METH_FASTCALL,
      "msg_open(auth_key, key_id, x, packet) -> bytes | False | None"},
     {"msg_open_padded", (PyCFunction)(void (*)(void))fc_msg_open_padded, METH_FASTCALL,

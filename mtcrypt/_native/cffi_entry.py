@@ -1,4 +1,4 @@
-"""The cffi twin of the fast entry (``_fastcall.c``): the same six functions,
+"""The cffi twin of the fast entry (``_fastcall.c``): the same functions,
 the same contract, through cffi.
 
 It serves where the fast entry is not built (another interpreter, a build
@@ -21,7 +21,9 @@ __all__ = [
     "ige256_batch",
     "ige256_batch_into",
     "msg_open",
+    "msg_open_batch",
     "msg_open_padded",
+    "msg_seal_batch",
     "msg_seal_random",
 ]
 
@@ -204,3 +206,77 @@ def msg_open_padded(
     auth_key: object, key_id: object, x: object, packet: object
 ) -> tuple[bytes, int] | bool | None:
     return _open(auth_key, key_id, x, packet)
+
+
+def _batch_key_args(auth_key: object, key_id: object, x: object, items: object) -> bool:
+    """The arguments both message batches take, in the plain case."""
+    return (
+        type(auth_key) is bytes
+        and type(key_id) is bytes
+        and type(x) is int
+        and type(items) is list
+        and len(items) > 0
+        and len(auth_key) == 256
+        and len(key_id) == 8
+        and x in (0, 8)
+    )
+
+
+def msg_seal_batch(
+    auth_key: object, key_id: object, x: object, plains: object
+) -> list[bytes] | None:
+    if not _batch_key_args(auth_key, key_id, x, plains):
+        return None
+    assert isinstance(plains, list)
+    snapshot = tuple(plains)
+    if not all(type(p) is bytes and len(p) >= 32 and not len(p) & 3 for p in snapshot):
+        return None
+    count = len(snapshot)
+    ins = ffi.new("uint8_t *[]", count)
+    outs = ffi.new("uint8_t *[]", count)
+    lens = ffi.new("uint64_t[]", [len(p) for p in snapshot])
+    keep, results = [], []
+    for i, plain in enumerate(snapshot):
+        size = 24 + len(plain) + 12 + (-(len(plain) + 12) & 15)
+        ptr, obj = _fresh(size)
+        views = (ffi.from_buffer(plain), ffi.from_buffer(ptr) if type(ptr) is bytes else ptr)
+        keep.append(views)
+        ins[i], outs[i] = views
+        results.append((obj, size))
+    rc = lib.mtc_msg_seal_random_batch(auth_key, key_id, x, count, ins, lens, outs)
+    return None if rc else [_finish(obj, size) for obj, size in results]
+
+
+def msg_open_batch(
+    auth_key: object, key_id: object, x: object, packets: object, scratch: object
+) -> list[bytes | bool] | None:
+    if not _batch_key_args(auth_key, key_id, x, packets):
+        return None
+    assert isinstance(packets, list)
+    snapshot = tuple(packets)
+    if not all(type(p) is bytes for p in snapshot):
+        return None
+    try:
+        buf = ffi.from_buffer(scratch, require_writable=True)
+    except (TypeError, ValueError, BufferError):
+        return None
+    count = len(snapshot)
+    ins = ffi.new("uint8_t *[]", count)
+    outs = ffi.new("uint8_t *[]", count)
+    lens = ffi.new("uint64_t[]", [len(p) for p in snapshot])
+    status = ffi.new("int[]", count)
+    keep, used = [], 0
+    for i, packet in enumerate(snapshot):
+        if len(packet) >= 24:
+            outs[i] = buf + used
+            used += len(packet) - 24
+        ins[i] = ffi.from_buffer(packet)
+        keep.append(ins[i])
+    if used > len(buf):
+        return None  # the caller's other path grows the scratch
+    rc = lib.mtc_msg_open_batch_ptrs(auth_key, key_id, x, count, ins, lens, outs, status)
+    out = [
+        ffi.buffer(outs[i], 32 + status[i])[:] if status[i] >= 0 else False for i in range(count)
+    ]
+    lib.mtc_wipe(buf, used)  # no plaintext left in the scratch
+    return out if rc == 0 else None
