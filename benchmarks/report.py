@@ -109,19 +109,25 @@ def run_benchmarks(json_path: Path, select: str | None) -> None:
 
 
 def _impl(name: str) -> str:
-    # test_ige[encrypt-mtcrypt-64B] -> mtcrypt ; test_seal_1000_x_1k[batch] -> batch
+    # test_ige[encrypt-mtcrypt-64B] -> mtcrypt ; test_seal_batch[batch-4x256B] -> mtcrypt-batch
     params = name.split("[", 1)[1].rstrip("]").split("-") if "[" in name else [name]
     known = ("mtcrypt", "tgcrypto", "cryptg", "cryptography", "telethon", "pyrogram")
     for i, part in enumerate(params):
         if part in known or part.startswith("mtcrypt"):
             rest = params[i + 1 : i + 2]
-            if part in ("mtcrypt", "tgcrypto", "cryptg") and rest and rest[0] in ("batch", "loop", "into", "list"):
+            if (
+                part in ("mtcrypt", "tgcrypto", "cryptg")
+                and rest
+                and rest[0] in ("batch", "loop", "into", "list")
+            ):
                 return f"{part}-{rest[0]}"
             return part
     if name.startswith("test_ige_portable"):
         return "mtcrypt (portable backend)"
     if name.startswith("test_backends"):
         return f"mtcrypt ({params[-1]} backend)"
+    if name.startswith(("test_seal_batch", "test_open_batch")):
+        return f"mtcrypt-{params[0]}"  # the list API or a loop of single calls
     if name.startswith("test_seal_64k_threads"):
         return f"mtcrypt, {params[0]} thread(s)"
     base = name.split("[", 1)[0].removeprefix("test_")
@@ -175,7 +181,6 @@ def tables(groups: dict[str, list[dict[str, Any]]], limits: dict[str, Any] | Non
             if r["impl"].startswith("mtcrypt")
             or group.startswith(
                 (
-                    "message-seal-1000",
                     "message-seal-64KiB",
                     "ige-portable",
                     "session",

@@ -16,6 +16,7 @@ from mtcrypt.mtproto import (
     AuthKey,
     InnerMessage,
     decrypt_message,
+    decrypt_messages,
     encrypt_message,
     encrypt_messages,
 )
@@ -118,15 +119,41 @@ def test_decrypt(benchmark, nbytes, impl: str, size: str) -> None:  # type: igno
         pytest.skip(f"{impl} not installed")
 
 
+# Batches of messages under one key: the list API against a loop of single calls, at
+# several batch sizes (issue 14: the batch must beat the loop at every size).
+MESSAGE_BATCHES = {
+    "1x256B": (1, 256),
+    "4x256B": (4, 256),
+    "64x256B": (64, 256),
+    "1000x1KiB": (1000, 1024),
+    "16x64KiB": (16, 65536),
+}
+
+
+@pytest.mark.parametrize("batch", list(MESSAGE_BATCHES))
 @pytest.mark.parametrize("impl", ["batch", "loop"])
-def test_seal_1000_x_1k(benchmark, nbytes, impl: str) -> None:  # type: ignore[no-untyped-def]
-    benchmark.group = "message-seal-1000x1KiB"
-    plains = [_plain(1024) for _ in range(1000)]
-    nbytes(1024 * 1000)
+def test_seal_batch(benchmark, nbytes, impl: str, batch: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"message-seal-batch-{batch}"
+    count, size = MESSAGE_BATCHES[batch]
+    plains = [_plain(size) for _ in range(count)]
+    nbytes(size * count)
     if impl == "batch":
         benchmark(encrypt_messages, KEY, plains, from_server=False)
     else:
         benchmark(lambda: [encrypt_message(KEY, p, from_server=False) for p in plains])
+
+
+@pytest.mark.parametrize("batch", list(MESSAGE_BATCHES))
+@pytest.mark.parametrize("impl", ["batch", "loop"])
+def test_open_batch(benchmark, nbytes, impl: str, batch: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = f"message-open-batch-{batch}"
+    count, size = MESSAGE_BATCHES[batch]
+    packets = [encrypt_message(KEY, _plain(size), from_server=True) for _ in range(count)]
+    nbytes(size * count)
+    if impl == "batch":
+        benchmark(decrypt_messages, KEY, packets, from_server=True)
+    else:
+        benchmark(lambda: [decrypt_message(KEY, p, from_server=True) for p in packets])
 
 
 @pytest.mark.parametrize("threads", [1, 2])
