@@ -202,6 +202,7 @@ static uint64_t brent_factor(uint64_t n)
 #endif
 #define ECM_GIANT_  /* giant steps: stage 2 covers primes up to ECM_D * ECM_GIANT */
 #define ECM_CURVES 48 /* curves before falling back to Pollard-Brent */
+#define ECM_BOTH 3    /* curves that find every factor at once before that */
 #define ECM_BABY 24   /* odd j < ECM_D / 2 coprime to ECM_D */
 
 struct pt {
@@ -374,8 +375,10 @@ static uint64_t ecm_factor(uint64_t n)
     struct mont m = mont_init(n);
     uint64_t k[8];
     int klen = stage1_scalar(k);
-    for (uint64_t c = 0; c < ECM_CURVES; c++) {
+    int both = 0;
+    for (uint64_t c = 0; c < ECM_CURVES && both < ECM_BOTH; c++) {
         uint64_t g = ecm_curve(&m, 6 + c, k, klen);
+        both += g == n;
 #ifdef PQ_STATS
         pq_stat_curves++;
         if (g == n) pq_stat_both++;
