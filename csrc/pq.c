@@ -3,7 +3,7 @@
  * constant time.
  *
  * The method, in order:
- *   1. trial division by the odd numbers below 1024 (and 2);
+ *   1. trial division by the primes below 1024 (pq_tables.h);
  *   2. a deterministic Miller-Rabin test: primes are refused;
  *   3. an exact square root test (p == q);
  *   4. below 2^40, Pollard-Brent (the smallest factor is below 2^20, so its
@@ -38,6 +38,7 @@
  * value stays below n, so any odd n < 2^64 works, including n > 2^63.  The
  * curve points use x-only (X : Z) coordinates on By^2 = x^3 + Ax^2 + x. */
 #include "internal.h"
+#include "pq_tables.h"
 
 typedef unsigned __int128 u128;
 typedef __int128 i128;
@@ -350,22 +351,23 @@ static uint64_t ecm_curve(const struct mont *m, uint64_t sigma, const uint64_t *
     }
     /* cur == (D/2) Q: the giant step is its double. */
     struct pt giant = ec_dbl(m, cur, a24), gprev = giant, gcur = giant;
-    uint64_t acc = r0.z;
+    /* Four accumulators, so that the products do not wait on each other. */
+    uint64_t acc[4] = {r0.z, m->one, m->one, m->one};
     for (int i = 1; i <= ECM_GIANT; i++) {
         uint64_t gxz = mont_mul(m, gcur.x, gcur.z);
         for (int b = 0; b < nb; b++) {
             uint64_t t = mont_mul(m, mont_sub(m, gcur.x, baby[b].x), mont_add(m, gcur.z, baby[b].z));
             t = mont_add(m, mont_sub(m, t, gxz), baby_xz[b]);
-            acc = mont_mul(m, acc, t);
+            acc[b & 3] = mont_mul(m, acc[b & 3], t);
         }
         struct pt gnext = i == 1 ? ec_dbl(m, giant, a24) : ec_add(m, gcur, giant, gprev);
         gprev = gcur;
         gcur = gnext;
     }
-    return gcd64(acc, m->n);
+    return gcd64(mont_mul(m, mont_mul(m, acc[0], acc[1]), mont_mul(m, acc[2], acc[3])), m->n);
 }
 
-/* A nontrivial factor of the odd composite n (no factor below 1024, not a
+/* A nontrivial factor of the odd composite n (no factor below PQ_TRIAL_BOUND, not a
  * square), or 0 when no curve split it. */
 #ifdef PQ_STATS
 uint64_t pq_stat_curves, pq_stat_both, pq_stat_fallback;
@@ -405,12 +407,13 @@ int mtc_factorize_pq(uint64_t pq, uint64_t *p, uint64_t *q)
     if (!p || !q || pq < 4) return MTC_ERR_ARG;
     uint64_t d = 0;
     /* Small factors first: cheap, and both ECM's curves and Brent's walk
-     * degenerate on tiny moduli such as 9 or 25. */
-    for (uint64_t f = 2; f < 1024 && f * f <= pq; f += (f == 2 ? 1 : 2)) {
-        if (pq % f == 0) {
-            d = f;
-            break;
-        }
+     * degenerate on tiny moduli such as 9 or 25.  Without a division: for
+     * odd p, x = pq * p^-1 mod 2^64 is pq / p exactly when x * p < 2^64
+     * (otherwise x * p is congruent to pq but larger); x > 1 keeps p < pq. */
+    if (pq % 2 == 0) d = 2;
+    for (size_t i = 0; d == 0 && i < sizeof pq_odd_primes / sizeof *pq_odd_primes; i++) {
+        uint64_t x = pq * pq_odd_primes[i].inv;
+        if (x > 1 && (uint64_t)(((u128)x * pq_odd_primes[i].p) >> 64) == 0) d = pq_odd_primes[i].p;
     }
     if (d == 0) {
         if (mtc_is_prime_u64(pq)) return MTC_ERR_ARG;

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from Crypto.Util.number import getPrime, isPrime
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 from mtcrypt.errors import InvalidArgument
 from mtcrypt.handshake.pq import factorize_pq, is_prime_u64
 
+ROOT = Path(__file__).resolve().parent.parent
 _MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
 
 
@@ -230,3 +234,31 @@ def test_rejects_non_composites_and_bad_types(bad: object) -> None:
 def test_rejects_primes(prime: int) -> None:
     with pytest.raises(InvalidArgument):
         factorize_pq(prime)
+
+
+def test_trial_division_table_is_the_generators_checked_output() -> None:
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "pq_tables.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr  # the generator's own checks passed
+    assert res.stdout == (ROOT / "csrc" / "pq_tables.h").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("p", [2, 3, 5, 1019, 1021])
+def test_trial_division_finds_each_small_prime(p: int) -> None:
+    # Below the bound, times a prime above it and times itself.
+    assert factorize_pq(p * 1000003) == (p, 1000003)
+    assert factorize_pq(p * p) == (p, p)
+
+
+def test_every_value_below_2_to_the_14() -> None:
+    for n in range(1 << 14):
+        if n < 4 or len(_reference_factors(n)) == 1:
+            with pytest.raises(InvalidArgument):
+                factorize_pq(n)
+        else:
+            p, q = factorize_pq(n)
+            assert p * q == n and 1 < p <= q and p == _reference_factors(n)[0]
