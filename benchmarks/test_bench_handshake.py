@@ -6,9 +6,14 @@
 * ``handshake-loopback``: the same, and Telethon's and Pyrogram's own client
   handshakes, against ServerHandshake over TCP on 127.0.0.1 (intermediate
   framing). The peers compute their DH with Python's ``pow``.
-* ``factorize-pq-63bit``: mtcrypt (C, Pollard-Brent) against cryptg's
-  ``factorize_pq_pair`` (Rust) and the pure-Python factorizers of Telethon and
-  Pyrogram, over the same 64 products of two primes (63-bit pq).
+* ``factorize-pq-63bit``: mtcrypt (C, micro-ECM with Pollard-Brent as the
+  fallback) against cryptg's ``factorize_pq_pair`` (Rust) and the pure-Python
+  factorizers of Telethon and Pyrogram, over the same 64 products of two
+  primes (63-bit pq).
+* ``factorize-pq-63bit-spread``: the same 64 values one by one (best of 20
+  calls each) for mtcrypt and cryptg: the worst value and a histogram, in
+  ``extra_info`` and printed (``-s``), so a slow input cannot hide in a median;
+  the benchmarked call is the slowest value.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import asyncio
 import hashlib
 import itertools
 import logging
+import statistics
 import struct
+import time
 from collections.abc import Callable
 
 import pytest
@@ -202,3 +209,35 @@ def test_factorize_pq(benchmark, impl: str) -> None:  # type: ignore[no-untyped-
         result = fn(pq)
         assert pq % (result if isinstance(result, int) else result[0]) == 0  # type: ignore[index]
     benchmark(lambda: fn(next(pqs)))
+
+
+@pytest.mark.parametrize("impl", ["mtcrypt", "cryptg"])
+def test_factorize_pq_spread(benchmark, impl: str) -> None:  # type: ignore[no-untyped-def]
+    benchmark.group = "factorize-pq-63bit-spread"
+    if impl == "mtcrypt":
+        fn: Callable[[int], object] = factorize_pq
+    elif optional("cryptg"):
+        import cryptg
+
+        fn = cryptg.factorize_pq_pair
+    else:
+        pytest.skip("cryptg not installed")
+    per_pq = []
+    for pq in PQS:
+        best = float("inf")
+        for _ in range(20):
+            t0 = time.perf_counter()
+            fn(pq)
+            best = min(best, time.perf_counter() - t0)
+        per_pq.append(best * 1e6)
+    edges = [10 * 2**i for i in range(11)]
+    lows = [0, *edges[:-1]]
+    hist = {f"<{e} us": sum(lo <= t < e for t in per_pq) for lo, e in zip(lows, edges, strict=True)}
+    hist[f">={edges[-1]} us"] = sum(t >= edges[-1] for t in per_pq)
+    hist = {k: v for k, v in hist.items() if v}
+    median, worst_us = statistics.median(per_pq), max(per_pq)
+    benchmark.extra_info.update(worst_us=round(worst_us, 1), median_us=round(median, 1), hist=hist)
+    print(f"\n{impl}: per pq median {median:.1f} us, worst {worst_us:.1f} us;")
+    print("  histogram: " + ", ".join(f"{k}: {v}" for k, v in hist.items()))
+    worst = PQS[per_pq.index(worst_us)]
+    benchmark(lambda: fn(worst))

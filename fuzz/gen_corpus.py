@@ -247,6 +247,10 @@ PQ_VALUES = (
     2465,  # Carmichael numbers
     (1 << 62) + 1,
     1 << 63,
+    601747 * 1203493 * 1805239,  # Carmichael, every factor above the trial division bound
+    1031 * 1033 * 1039 * 1049 * 1051 * 1061,  # small factors just above that bound
+    1031 * 17179869143,
+    1048573 * 1048583,  # below 2^40
 )
 
 

@@ -11,6 +11,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,16 @@ def require(module: str) -> Any:
     if IN_CI:
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+def assert_generated_file(script: str, generated: str) -> None:
+    """Run the generator ``script`` (relative to the clone) and check that it
+    passed its own checks and printed exactly the committed file ``generated``."""
+    res = subprocess.run(
+        [sys.executable, str(_CLONE / script)], capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr  # the generator's own checks passed
+    assert res.stdout == (_CLONE / generated).read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

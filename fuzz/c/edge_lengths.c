@@ -269,9 +269,15 @@ static void misc(void)
         if (rc == MTC_OK) EXPECT(p * q == n && 1 < p && p <= q, "pq %llu", (unsigned long long)n);
         else EXPECT(n < 4 || mtc_is_prime_u64(n), "pq %llu refused", (unsigned long long)n);
     }
+    /* The largest values, squares, a 61-bit Carmichael number with factors
+     * above the trial division bound (ECM), factors just above that bound
+     * (every ECM curve finds all of them at once: Brent), below 2^40 (Brent). */
     static const uint64_t edges[] = {UINT64_MAX, UINT64_MAX - 1, 18446744073709551557u,
                                      4294967291ull * 4294967291ull, 1ull << 63,
-                                     0x17ED48941A08F981ull};
+                                     0x17ED48941A08F981ull, 4294967279ull * 4294967291ull,
+                                     601747ull * 1203493ull * 1805239ull,
+                                     1031ull * 1033ull * 1039ull * 1049ull * 1051ull * 1061ull,
+                                     1031ull * 17179869143ull, 1048573ull * 1048583ull};
     for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
         int rc = mtc_factorize_pq(edges[i], &p, &q);
         if (rc == MTC_OK) EXPECT((unsigned __int128)p * q == edges[i], "pq edge %zu", i);

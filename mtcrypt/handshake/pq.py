@@ -1,4 +1,5 @@
-"""The handshake's proof of work: factoring ``pq`` (natively, Pollard-Brent)."""
+"""The handshake's proof of work: factoring ``pq`` (natively: micro-ECM, Pollard-Brent as the
+fallback)."""
 
 from __future__ import annotations
 
