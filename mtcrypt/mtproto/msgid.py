@@ -141,10 +141,27 @@ class ReplayWindow:
         else:
             bisect.insort(ids, msg_id, self._start)
         if len(ids) - self._start > self._capacity:
-            self._start += 1
-            if self._start >= self._capacity:
-                del ids[: self._start]
-                self._start = 0
+            self._evict_one()
+
+    def add_newest(self, msg_id: int) -> bool:
+        """:meth:`check` and :meth:`add` in one call for the common case, an id
+        above every stored one: stores it and returns True.  Any other id
+        returns False and leaves the window unchanged (the caller takes the
+        general path, which explains it)."""
+        ids = self._ids
+        if ids and msg_id <= ids[-1]:
+            return False
+        ids.append(msg_id)
+        if len(ids) - self._start > self._capacity:
+            self._evict_one()
+        return True
+
+    def _evict_one(self) -> None:
+        """Forget the lowest stored id (the window holds one more than its capacity)."""
+        self._start += 1
+        if self._start >= self._capacity:
+            del self._ids[: self._start]
+            self._start = 0
 
     def _stored(self) -> list[int]:
         return self._ids[self._start :]

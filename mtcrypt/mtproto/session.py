@@ -129,6 +129,7 @@ from ..tl import deserialize as tl_deserialize
 from . import session_events
 from .authkey import AuthKey, require_auth_key
 from .message import (
+    _HOT_OPEN_PADDED,
     HEADER_SIZE,
     _open_padded,
     _seal_parts,
@@ -485,6 +486,7 @@ class Session:
         self._pending_acks: list[int] = []
         self._ack_since: float | None = None
         self._last_prune = 0.0
+        self._fast_receive = True  # tests turn it off to compare with the general path
         self.stats = SessionStats()
         """Counters: packets and messages received, accepted, dropped (by reason), sent."""
 
@@ -783,12 +785,20 @@ class Session:
         peer's direction; every other problem is a :class:`MessageDropped` event.
         """
         self.stats.packets_received += 1
-        try:
-            plaintext, _ = _open_padded(self._auth_key, packet, from_server=self._client)
-        except DecryptionFailed:
-            self.stats.decryption_failures += 1
-            raise
-        return self._process(plaintext)
+        key = self._auth_key
+        # The plain case in one native call; anything else through _open_padded,
+        # which validates the arguments.  Every failure is the one DecryptionFailed.
+        opened = _HOT_OPEN_PADDED(key._key, key.key_id_bytes, 8 if self._client else 0, packet)
+        if type(opened) is not tuple:
+            try:
+                if opened is False:
+                    raise DecryptionFailed()
+                opened = _open_padded(key, packet, from_server=self._client)
+            except DecryptionFailed:
+                self.stats.decryption_failures += 1
+                raise
+        plaintext = opened[0]
+        return self._process_fast(plaintext) or self._process(plaintext)
 
     def receive_plaintext(self, plaintext: bytes) -> list[Event]:
         """Process an already decrypted message (``decrypt_message`` output).
@@ -807,9 +817,71 @@ class Session:
         if length != len(data) - HEADER_SIZE or length % 4:
             raise InvalidArgument("plaintext length field does not match its size")
         self.stats.packets_received += 1
-        return self._process(data)
+        return self._process_fast(data) or self._process(data)
 
     # ---- receive internals ---------------------------------------------------------------
+
+    def _process_fast(self, plaintext: bytes) -> list[Event] | None:
+        """The common packet in one pass: one opaque content message (an update,
+        a request) or, for a client, one plain ``rpc_result``, not in a container.
+
+        Every check of :meth:`_process` is made here too, inline (session_id,
+        msg_id parity, the replay window, the time window, the salt, seq_no,
+        the reference of a result); a packet that fails any of them, or is
+        anything else, returns None *before any state changed*, and the caller
+        runs the general path, which reports it.  So the two paths accept the
+        same packets with the same effects (tests/test_session_fast.py compares
+        them packet by packet).
+        """
+        if not self._fast_receive:
+            return None
+        salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
+        if (
+            session_id != self._session_id  # also when ours is unset (None)
+            or msg_id & self._parity_mask != self._parity_bits
+            or not 4 <= length < _VIEW_ABOVE
+            or not self._time_synced  # a client's first message syncs the time
+            or self._announce  # a server's first message announces the session
+            or (self._check_salt and salt != self._salt)
+        ):
+            return None
+        now = self._clock()
+        server_now = now + self._time_offset
+        t = msg_id / _TWO32
+        if t < server_now - MAX_PAST or t > server_now + MAX_FUTURE:
+            return None
+        end = HEADER_SIZE + length
+        cid = _U32.unpack_from(plaintext, HEADER_SIZE)[0]
+        out = None
+        if cid not in _DECODED:  # opaque content: content-related, when the server checks
+            if self._check_seq_no and not seq_no & 1:
+                return None
+            cls = Update if self._client else Request
+            set_msg_id, set_body = _CONTENT_FIELDS[cls]
+            event: Event = _new_event(cls)
+            set_msg_id(event, msg_id)
+            set_body(event, plaintext[HEADER_SIZE:end])
+        elif cid == _RPC_RESULT and self._client and length >= 16:
+            req_msg_id, result_cid = _RESULT_HEAD.unpack_from(plaintext, HEADER_SIZE + 4)
+            if result_cid == _GZIP or result_cid == _CONTAINER or result_cid == _RPC_ERROR:
+                return None
+            out = self._sent.get(req_msg_id)
+            if out is None or out.kind not in _AWAITS_ANSWER:
+                return None
+            event = RpcResult(out.handle, plaintext[HEADER_SIZE + 12 : end], msg_id)
+        else:
+            return None
+        # Accepted (the replay check is the last one, and it stores the id).
+        if not self._window.add_newest(msg_id):
+            return None
+        if out is not None:
+            del self._sent[req_msg_id]
+        self.stats.messages_accepted += 1
+        if seq_no & 1:
+            if not self._pending_acks:
+                self._ack_since = now
+            self._pending_acks.append(msg_id)
+        return [event]
 
     def _process(self, plaintext: bytes) -> list[Event]:
         salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
@@ -1363,6 +1435,14 @@ class Session:
         sid = "unset" if self._session_id is None else f"{self._session_id & (2**64 - 1):016x}"
         return f"Session(role={self._role.value}, session_id={sid})"
 
+
+# Events built by the fast path without the frozen dataclass __init__ (which
+# sets each field through object.__setattr__): the slot descriptors directly.
+_new_event = object.__new__
+_CONTENT_FIELDS: dict[type[Event], tuple[Any, Any]] = {
+    cls: (vars(cls)["msg_id"].__set__, vars(cls)["body"].__set__) for cls in (Update, Request)
+}
+_RESULT_HEAD = struct.Struct("<qI")
 
 _REPLAY_REASONS = {
     ReplayVerdict.DUPLICATE: DropReason.DUPLICATE,
