@@ -833,9 +833,10 @@ class Session:
         same packets with the same effects (tests/test_session_fast.py compares
         them packet by packet).
         """
-        if not self._fast_receive:
+        if not self._fast_receive or len(plaintext) < HEADER_SIZE + 4:
             return None
-        salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
+        # The header and the body's constructor id in one unpack.
+        salt, session_id, msg_id, seq_no, length, cid = _HEADER_CID.unpack_from(plaintext)
         if (
             session_id != self._session_id  # also when ours is unset (None)
             or msg_id & self._parity_mask != self._parity_bits
@@ -851,16 +852,11 @@ class Session:
         if t < server_now - MAX_PAST or t > server_now + MAX_FUTURE:
             return None
         end = HEADER_SIZE + length
-        cid = _U32.unpack_from(plaintext, HEADER_SIZE)[0]
         out = None
         if cid not in _DECODED:  # opaque content: content-related, when the server checks
             if self._check_seq_no and not seq_no & 1:
                 return None
-            cls = Update if self._client else Request
-            set_msg_id, set_body = _CONTENT_FIELDS[cls]
-            event: Event = _new_event(cls)
-            set_msg_id(event, msg_id)
-            set_body(event, plaintext[HEADER_SIZE:end])
+            event = _content_event(self._client, msg_id, plaintext[HEADER_SIZE:end])
         elif cid == _RPC_RESULT and self._client and length >= 16:
             req_msg_id, result_cid = _RESULT_HEAD.unpack_from(plaintext, HEADER_SIZE + 4)
             if result_cid == _GZIP or result_cid == _CONTAINER or result_cid == _RPC_ERROR:
@@ -868,7 +864,7 @@ class Session:
             out = self._sent.get(req_msg_id)
             if out is None or out.kind not in _AWAITS_ANSWER:
                 return None
-            event = RpcResult(out.handle, plaintext[HEADER_SIZE + 12 : end], msg_id)
+            event = _rpc_result_event(out.handle, plaintext[HEADER_SIZE + 12 : end], msg_id)
         else:
             return None
         # Accepted (the replay check is the last one, and it stores the id).
@@ -1142,9 +1138,7 @@ class Session:
         cid = item.cid
         obj = item.obj
         if obj is None and cid != _RPC_RESULT:  # opaque content
-            body = _own(item.body)
-            events.append(Update(item.msg_id, body) if self._client
-                          else Request(item.msg_id, body))
+            events.append(_content_event(self._client, item.msg_id, _own(item.body)))
         elif cid == _MSGS_ACK:
             assert obj is not None
             # fields[...]: reading a field as an attribute first fails the slot lookup
@@ -1185,7 +1179,7 @@ class Session:
                 message = obj.error_message.decode("utf-8", "replace")
                 events.append(RpcError(out.handle, obj.error_code, message, item.msg_id))
             else:
-                events.append(RpcResult(out.handle, _own(item.result), item.msg_id))
+                events.append(_rpc_result_event(out.handle, _own(item.result), item.msg_id))
             return
         assert obj is not None
         if cid == _PONG:
@@ -1439,9 +1433,35 @@ class Session:
 # Events built by the fast path without the frozen dataclass __init__ (which
 # sets each field through object.__setattr__): the slot descriptors directly.
 _new_event = object.__new__
-_CONTENT_FIELDS: dict[type[Event], tuple[Any, Any]] = {
-    cls: (vars(cls)["msg_id"].__set__, vars(cls)["body"].__set__) for cls in (Update, Request)
-}
+_UPDATE_MSG_ID, _UPDATE_BODY = vars(Update)["msg_id"].__set__, vars(Update)["body"].__set__
+_REQUEST_MSG_ID, _REQUEST_BODY = vars(Request)["msg_id"].__set__, vars(Request)["body"].__set__
+_RESULT_REQ, _RESULT_RESULT, _RESULT_MSG_ID = (
+    vars(RpcResult)[name].__set__ for name in ("req_msg_id", "result", "msg_id")
+)
+
+
+def _content_event(client: bool, msg_id: int, body: bytes) -> Event:
+    """``Update(msg_id, body)`` for a client, ``Request(msg_id, body)`` for a server."""
+    event: Event
+    if client:
+        event = _new_event(Update)
+        _UPDATE_MSG_ID(event, msg_id)
+        _UPDATE_BODY(event, body)
+    else:
+        event = _new_event(Request)
+        _REQUEST_MSG_ID(event, msg_id)
+        _REQUEST_BODY(event, body)
+    return event
+
+
+def _rpc_result_event(req_msg_id: int, result: bytes, msg_id: int) -> Event:
+    """``RpcResult(req_msg_id, result, msg_id)``."""
+    event = _new_event(RpcResult)
+    _RESULT_REQ(event, req_msg_id)
+    _RESULT_RESULT(event, result)
+    _RESULT_MSG_ID(event, msg_id)
+    return event
+_HEADER_CID = struct.Struct("<qqqiiI")
 _RESULT_HEAD = struct.Struct("<qI")
 
 _REPLAY_REASONS = {
