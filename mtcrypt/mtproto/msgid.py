@@ -68,13 +68,16 @@ def next_msg_id(server_time: float, last: int, low_bits: int, noise: int = 0) ->
 
 def _next_msg_id(server_time: float, last: int, low_bits: int, noise: int) -> int:
     """:func:`next_msg_id` for callers whose ``low_bits`` is one of the constants."""
-    seconds = int(server_time)
-    fraction = int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
-    candidate = ((seconds << 32 | fraction) ^ (noise & _NOISE_MASK)) & ~3
+    if server_time >= 0.0:
+        # time * 2**32 is exact in binary floating point: its integer part is the
+        # whole seconds above the 32-bit fraction, in one operation.
+        stamp = int(server_time * _TWO32)
+    else:  # before 1970 (a broken clock): seconds and fraction truncated apart
+        seconds = int(server_time)
+        stamp = seconds << 32 | int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
+    candidate = (stamp ^ (noise & _NOISE_MASK)) & ~3
     floor = (last & ~3) + 4
-    if candidate < floor:
-        candidate = floor
-    msg_id = candidate | low_bits
+    msg_id = (candidate if candidate > floor else floor) | low_bits
     if not 0 < msg_id <= _INT64_MAX:
         raise InvalidArgument("msg_id out of the int64 range (clock out of range?)")
     return msg_id

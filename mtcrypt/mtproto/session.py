@@ -478,7 +478,7 @@ class Session:
         self._announce = announce_new_session and not self._client
         self._last_msg_id = 0
         self._noise = b""  # msg_id noise drawn ahead from rng, two bytes per id
-        self._noise_pos = 0
+        self._noise_pos = _NOISE_CHUNK  # drawn at the first msg_id
         self._content_count = 0
         self._queue: list[_Outgoing] = []
         self._sent: dict[int, _Outgoing] = {}
@@ -837,6 +837,8 @@ class Session:
             return None
         # The header and the body's constructor id in one unpack.
         salt, session_id, msg_id, seq_no, length, cid = _HEADER_CID.unpack_from(plaintext)
+        if cid in _DECODED and cid != _RPC_RESULT:  # a container, a service message, gzip
+            return None
         if (
             session_id != self._session_id  # also when ours is unset (None)
             or msg_id & self._parity_mask != self._parity_bits
@@ -1297,13 +1299,10 @@ class Session:
             raise SessionError(f"{what} is for the {role.value} role")
 
     def _new_msg_id(self, *, response: bool) -> int:
-        if self._client:
-            low = CLIENT
-        else:
-            low = SERVER_RESPONSE if response else SERVER_OTHER
+        low = CLIENT if self._client else SERVER_RESPONSE if response else SERVER_OTHER
         noise = self._noise
         pos = self._noise_pos
-        if pos >= len(noise):
+        if pos >= _NOISE_CHUNK:
             noise = self._noise = draw(self._rng, _NOISE_CHUNK)
             pos = 0
         self._noise_pos = pos + 2
