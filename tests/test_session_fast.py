@@ -38,8 +38,16 @@ from test_session import (
 )
 
 from mtcrypt.errors import DecryptionFailed
-from mtcrypt.mtproto import decrypt_message
-from mtcrypt.mtproto.session import Event, Request, RpcResult, Session, Update
+from mtcrypt.mtproto import InnerMessage, decrypt_message
+from mtcrypt.mtproto.session import (
+    DropReason,
+    Event,
+    MessageDropped,
+    Request,
+    RpcResult,
+    Session,
+    Update,
+)
 
 T = 1_700_000_000.25
 OPAQUE = 0x0BADF00D
@@ -210,3 +218,12 @@ def test_container_is_never_taken_by_the_fast_path() -> None:
     plain = decrypt_message(KEY, forge(packet, server_id(T), seq_no=0), from_server=True)
     assert struct.unpack_from("<I", plain, 32)[0] == CONTAINER
     assert client._process_fast(plain) is None
+
+
+def test_receive_plaintext_of_an_empty_body_takes_the_general_path() -> None:
+    """A header with no body (only receive_plaintext can be handed one) is the general
+    path's to refuse: the fast path reads the constructor id."""
+    client = make_client(Clock(T))
+    plain = InnerMessage(SALT, SESSION, server_id(T, 3), 1, b"").pack()
+    (drop,) = client.receive_plaintext(plain)
+    assert isinstance(drop, MessageDropped) and drop.reason is DropReason.MALFORMED

@@ -817,13 +817,17 @@ class Session:
         if length != len(data) - HEADER_SIZE or length % 4:
             raise InvalidArgument("plaintext length field does not match its size")
         self.stats.packets_received += 1
-        return self._process_fast(data) or self._process(data)
+        if length:  # the fast path reads the body's constructor id
+            return self._process_fast(data) or self._process(data)
+        return self._process(data)
 
     # ---- receive internals ---------------------------------------------------------------
 
     def _process_fast(self, plaintext: bytes) -> list[Event] | None:
         """The common packet in one pass: one opaque content message (an update,
         a request) or, for a client, one plain ``rpc_result``, not in a container.
+        ``plaintext`` holds at least the header and 4 bytes (an opened packet
+        always does, with its padding).
 
         Every check of :meth:`_process` is made here too, inline (session_id,
         msg_id parity, the replay window, the time window, the salt, seq_no,
@@ -833,7 +837,7 @@ class Session:
         same packets with the same effects (tests/test_session_fast.py compares
         them packet by packet).
         """
-        if not self._fast_receive or len(plaintext) < HEADER_SIZE + 4:
+        if not self._fast_receive:
             return None
         # The header and the body's constructor id in one unpack.
         salt, session_id, msg_id, seq_no, length, cid = _HEADER_CID.unpack_from(plaintext)
