@@ -905,9 +905,12 @@ class Session:
             try:
                 # Check 6: decode the body; a container becomes its checked messages.
                 budget = [self._limits.max_gzip_size]
-                item = self._decode(msg_id, seq_no, body, budget, in_container=False)
-                if item.cid == _CONTAINER:
-                    items = self._split_container(msg_id, item.body, budget)
+                if length >= 8 and _U32.unpack_from(body)[0] == _CONTAINER:  # the common one
+                    items = self._split_container(msg_id, body, budget)
+                else:
+                    item = self._decode(msg_id, seq_no, body, budget, in_container=False)
+                    if item.cid == _CONTAINER:  # gzip_packed
+                        items = self._split_container(msg_id, item.body, budget)
             except _Drop as drop:
                 reason = drop.reason
             else:
