@@ -107,3 +107,28 @@ def test_window_repr_and_equality() -> None:
     assert a != b and "stored=1" in repr(a) and 5 in a and "5" not in a
     b.add(5)
     assert a == b
+
+
+def _model_next_msg_id(t: float, last: int, low: int, noise: int) -> int | None:
+    """The definition, step by step: whole seconds and the 32-bit fraction apart."""
+    seconds = int(t)
+    fraction = int((t - seconds) * 2**32) & 0xFFFFFFFF
+    candidate = max(((seconds << 32 | fraction) ^ (noise & (2**NOISE_BITS - 1))) & ~3,
+                    (last & ~3) + 4)
+    msg_id = candidate | low
+    return msg_id if 0 < msg_id < 2**63 else None
+
+
+@given(st.one_of(times, st.floats(-3.0, 3.0), st.floats(-1e12, 1e12),
+                 st.sampled_from([0.0, -0.0, 2.0**31, 2.0**31 - 2**-20, -(2.0**-1074)])),
+       st.one_of(st.just(0), st.integers(-(2**63), 2**63 - 1)),
+       st.sampled_from([CLIENT, SERVER_RESPONSE, SERVER_OTHER]), st.integers(0, 2**16 - 1))
+def test_next_msg_id_matches_the_definition(t: float, last: int, low: int, noise: int) -> None:
+    """The generator computes ``time * 2**32`` in one step; it must agree with the
+    definition for every time, before 1970 included."""
+    expected = _model_next_msg_id(t, last, low, noise)
+    if expected is None:
+        with pytest.raises(InvalidArgument):
+            next_msg_id(t, last, low, noise)
+    else:
+        assert next_msg_id(t, last, low, noise) == expected

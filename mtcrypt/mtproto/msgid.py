@@ -68,13 +68,16 @@ def next_msg_id(server_time: float, last: int, low_bits: int, noise: int = 0) ->
 
 def _next_msg_id(server_time: float, last: int, low_bits: int, noise: int) -> int:
     """:func:`next_msg_id` for callers whose ``low_bits`` is one of the constants."""
-    seconds = int(server_time)
-    fraction = int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
-    candidate = ((seconds << 32 | fraction) ^ (noise & _NOISE_MASK)) & ~3
+    if server_time >= 0.0:
+        # time * 2**32 is exact in binary floating point: its integer part is the
+        # whole seconds above the 32-bit fraction, in one operation.
+        stamp = int(server_time * _TWO32)
+    else:  # before 1970 (a broken clock): seconds and fraction truncated apart
+        seconds = int(server_time)
+        stamp = seconds << 32 | int((server_time - seconds) * _TWO32) & 0xFFFFFFFF
+    candidate = (stamp ^ (noise & _NOISE_MASK)) & ~3
     floor = (last & ~3) + 4
-    if candidate < floor:
-        candidate = floor
-    msg_id = candidate | low_bits
+    msg_id = (candidate if candidate > floor else floor) | low_bits
     if not 0 < msg_id <= _INT64_MAX:
         raise InvalidArgument("msg_id out of the int64 range (clock out of range?)")
     return msg_id
@@ -141,10 +144,27 @@ class ReplayWindow:
         else:
             bisect.insort(ids, msg_id, self._start)
         if len(ids) - self._start > self._capacity:
-            self._start += 1
-            if self._start >= self._capacity:
-                del ids[: self._start]
-                self._start = 0
+            self._evict_one()
+
+    def add_newest(self, msg_id: int) -> bool:
+        """:meth:`check` and :meth:`add` in one call for the common case, an id
+        above every stored one: stores it and returns True.  Any other id
+        returns False and leaves the window unchanged (the caller takes the
+        general path, which explains it)."""
+        ids = self._ids
+        if ids and msg_id <= ids[-1]:
+            return False
+        ids.append(msg_id)
+        if len(ids) - self._start > self._capacity:
+            self._evict_one()
+        return True
+
+    def _evict_one(self) -> None:
+        """Forget the lowest stored id (the window holds one more than its capacity)."""
+        self._start += 1
+        if self._start >= self._capacity:
+            del self._ids[: self._start]
+            self._start = 0
 
     def _stored(self) -> list[int]:
         return self._ids[self._start :]

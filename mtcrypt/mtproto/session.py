@@ -129,6 +129,7 @@ from ..tl import deserialize as tl_deserialize
 from . import session_events
 from .authkey import AuthKey, require_auth_key
 from .message import (
+    _HOT_OPEN_PADDED,
     HEADER_SIZE,
     _open_padded,
     _seal_parts,
@@ -477,7 +478,7 @@ class Session:
         self._announce = announce_new_session and not self._client
         self._last_msg_id = 0
         self._noise = b""  # msg_id noise drawn ahead from rng, two bytes per id
-        self._noise_pos = 0
+        self._noise_pos = _NOISE_CHUNK  # drawn at the first msg_id
         self._content_count = 0
         self._queue: list[_Outgoing] = []
         self._sent: dict[int, _Outgoing] = {}
@@ -485,6 +486,7 @@ class Session:
         self._pending_acks: list[int] = []
         self._ack_since: float | None = None
         self._last_prune = 0.0
+        self._fast_receive = True  # tests turn it off to compare with the general path
         self.stats = SessionStats()
         """Counters: packets and messages received, accepted, dropped (by reason), sent."""
 
@@ -783,12 +785,20 @@ class Session:
         peer's direction; every other problem is a :class:`MessageDropped` event.
         """
         self.stats.packets_received += 1
-        try:
-            plaintext, _ = _open_padded(self._auth_key, packet, from_server=self._client)
-        except DecryptionFailed:
-            self.stats.decryption_failures += 1
-            raise
-        return self._process(plaintext)
+        key = self._auth_key
+        # The plain case in one native call; anything else through _open_padded,
+        # which validates the arguments.  Every failure is the one DecryptionFailed.
+        opened = _HOT_OPEN_PADDED(key._key, key.key_id_bytes, 8 if self._client else 0, packet)
+        if type(opened) is not tuple:
+            try:
+                if opened is False:
+                    raise DecryptionFailed()
+                opened = _open_padded(key, packet, from_server=self._client)
+            except DecryptionFailed:
+                self.stats.decryption_failures += 1
+                raise
+        plaintext = opened[0]
+        return self._process_fast(plaintext) or self._process(plaintext)
 
     def receive_plaintext(self, plaintext: bytes) -> list[Event]:
         """Process an already decrypted message (``decrypt_message`` output).
@@ -807,9 +817,73 @@ class Session:
         if length != len(data) - HEADER_SIZE or length % 4:
             raise InvalidArgument("plaintext length field does not match its size")
         self.stats.packets_received += 1
+        if length:  # the fast path reads the body's constructor id
+            return self._process_fast(data) or self._process(data)
         return self._process(data)
 
     # ---- receive internals ---------------------------------------------------------------
+
+    def _process_fast(self, plaintext: bytes) -> list[Event] | None:
+        """The common packet in one pass: one opaque content message (an update,
+        a request) or, for a client, one plain ``rpc_result``, not in a container.
+        ``plaintext`` holds at least the header and 4 bytes (an opened packet
+        always does, with its padding).
+
+        Every check of :meth:`_process` is made here too, inline (session_id,
+        msg_id parity, the replay window, the time window, the salt, seq_no,
+        the reference of a result); a packet that fails any of them, or is
+        anything else, returns None *before any state changed*, and the caller
+        runs the general path, which reports it.  So the two paths accept the
+        same packets with the same effects (tests/test_session_fast.py compares
+        them packet by packet).
+        """
+        if not self._fast_receive:
+            return None
+        # The header and the body's constructor id in one unpack.
+        salt, session_id, msg_id, seq_no, length, cid = _HEADER_CID.unpack_from(plaintext)
+        if cid in _DECODED and cid != _RPC_RESULT:  # a container, a service message, gzip
+            return None
+        if (
+            session_id != self._session_id  # also when ours is unset (None)
+            or msg_id & self._parity_mask != self._parity_bits
+            or not 4 <= length < _VIEW_ABOVE
+            or not self._time_synced  # a client's first message syncs the time
+            or self._announce  # a server's first message announces the session
+            or (self._check_salt and salt != self._salt)
+        ):
+            return None
+        now = self._clock()
+        server_now = now + self._time_offset
+        t = msg_id / _TWO32
+        if t < server_now - MAX_PAST or t > server_now + MAX_FUTURE:
+            return None
+        end = HEADER_SIZE + length
+        out = None
+        if cid not in _DECODED:  # opaque content: content-related, when the server checks
+            if self._check_seq_no and not seq_no & 1:
+                return None
+            event = _content_event(self._client, msg_id, plaintext[HEADER_SIZE:end])
+        elif cid == _RPC_RESULT and self._client and length >= 16:
+            req_msg_id, result_cid = _RESULT_HEAD.unpack_from(plaintext, HEADER_SIZE + 4)
+            if result_cid == _GZIP or result_cid == _CONTAINER or result_cid == _RPC_ERROR:
+                return None
+            out = self._sent.get(req_msg_id)
+            if out is None or out.kind not in _AWAITS_ANSWER:
+                return None
+            event = _rpc_result_event(out.handle, plaintext[HEADER_SIZE + 12 : end], msg_id)
+        else:
+            return None
+        # Accepted (the replay check is the last one, and it stores the id).
+        if not self._window.add_newest(msg_id):
+            return None
+        if out is not None:
+            del self._sent[req_msg_id]
+        self.stats.messages_accepted += 1
+        if seq_no & 1:
+            if not self._pending_acks:
+                self._ack_since = now
+            self._pending_acks.append(msg_id)
+        return [event]
 
     def _process(self, plaintext: bytes) -> list[Event]:
         salt, session_id, msg_id, seq_no, length = _HEADER.unpack_from(plaintext)
@@ -831,9 +905,12 @@ class Session:
             try:
                 # Check 6: decode the body; a container becomes its checked messages.
                 budget = [self._limits.max_gzip_size]
-                item = self._decode(msg_id, seq_no, body, budget, in_container=False)
-                if item.cid == _CONTAINER:
-                    items = self._split_container(msg_id, item.body, budget)
+                if length >= 8 and _U32.unpack_from(body)[0] == _CONTAINER:  # the common one
+                    items = self._split_container(msg_id, body, budget)
+                else:
+                    item = self._decode(msg_id, seq_no, body, budget, in_container=False)
+                    if item.cid == _CONTAINER:  # gzip_packed
+                        items = self._split_container(msg_id, item.body, budget)
             except _Drop as drop:
                 reason = drop.reason
             else:
@@ -1070,9 +1147,7 @@ class Session:
         cid = item.cid
         obj = item.obj
         if obj is None and cid != _RPC_RESULT:  # opaque content
-            body = _own(item.body)
-            events.append(Update(item.msg_id, body) if self._client
-                          else Request(item.msg_id, body))
+            events.append(_content_event(self._client, item.msg_id, _own(item.body)))
         elif cid == _MSGS_ACK:
             assert obj is not None
             # fields[...]: reading a field as an attribute first fails the slot lookup
@@ -1113,7 +1188,7 @@ class Session:
                 message = obj.error_message.decode("utf-8", "replace")
                 events.append(RpcError(out.handle, obj.error_code, message, item.msg_id))
             else:
-                events.append(RpcResult(out.handle, _own(item.result), item.msg_id))
+                events.append(_rpc_result_event(out.handle, _own(item.result), item.msg_id))
             return
         assert obj is not None
         if cid == _PONG:
@@ -1231,13 +1306,10 @@ class Session:
             raise SessionError(f"{what} is for the {role.value} role")
 
     def _new_msg_id(self, *, response: bool) -> int:
-        if self._client:
-            low = CLIENT
-        else:
-            low = SERVER_RESPONSE if response else SERVER_OTHER
+        low = CLIENT if self._client else SERVER_RESPONSE if response else SERVER_OTHER
         noise = self._noise
         pos = self._noise_pos
-        if pos >= len(noise):
+        if pos >= _NOISE_CHUNK:
             noise = self._noise = draw(self._rng, _NOISE_CHUNK)
             pos = 0
         self._noise_pos = pos + 2
@@ -1363,6 +1435,40 @@ class Session:
         sid = "unset" if self._session_id is None else f"{self._session_id & (2**64 - 1):016x}"
         return f"Session(role={self._role.value}, session_id={sid})"
 
+
+# Events built by the fast path without the frozen dataclass __init__ (which
+# sets each field through object.__setattr__): the slot descriptors directly.
+_new_event = object.__new__
+_UPDATE_MSG_ID, _UPDATE_BODY = vars(Update)["msg_id"].__set__, vars(Update)["body"].__set__
+_REQUEST_MSG_ID, _REQUEST_BODY = vars(Request)["msg_id"].__set__, vars(Request)["body"].__set__
+_RESULT_REQ, _RESULT_RESULT, _RESULT_MSG_ID = (
+    vars(RpcResult)[name].__set__ for name in ("req_msg_id", "result", "msg_id")
+)
+
+
+def _content_event(client: bool, msg_id: int, body: bytes) -> Event:
+    """``Update(msg_id, body)`` for a client, ``Request(msg_id, body)`` for a server."""
+    event: Event
+    if client:
+        event = _new_event(Update)
+        _UPDATE_MSG_ID(event, msg_id)
+        _UPDATE_BODY(event, body)
+    else:
+        event = _new_event(Request)
+        _REQUEST_MSG_ID(event, msg_id)
+        _REQUEST_BODY(event, body)
+    return event
+
+
+def _rpc_result_event(req_msg_id: int, result: bytes, msg_id: int) -> Event:
+    """``RpcResult(req_msg_id, result, msg_id)``."""
+    event = _new_event(RpcResult)
+    _RESULT_REQ(event, req_msg_id)
+    _RESULT_RESULT(event, result)
+    _RESULT_MSG_ID(event, msg_id)
+    return event
+_HEADER_CID = struct.Struct("<qqqiiI")
+_RESULT_HEAD = struct.Struct("<qI")
 
 _REPLAY_REASONS = {
     ReplayVerdict.DUPLICATE: DropReason.DUPLICATE,
