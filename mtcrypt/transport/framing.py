@@ -32,11 +32,22 @@ and leaves the codec failed; argument errors raise ``InvalidArgument`` /
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import ClassVar, Final
 from zlib import crc32
 
 from .._random import random_bytes
-from .._validation import BytesLike, Rng, as_bytes, check_int, draw, randbelow
+from .._validation import (
+    BytesLike,
+    Rng,
+    as_bytes,
+    check_int,
+    draw,
+    finish_output,
+    is_int,
+    new_output_view,
+    randbelow,
+)
 from ..errors import InvalidArgument, InvalidLength, TransportError
 from ..mtproto.session_events import Role
 from .events import Event, Frame, Framing, QuickAck, TransportErrorCode
@@ -46,6 +57,7 @@ __all__ = [
     "MAX_PADDING",
     "TELETHON_MAX_PADDING",
     "AbridgedCodec",
+    "FillPayload",
     "FrameCodec",
     "FullCodec",
     "IntermediateCodec",
@@ -72,6 +84,10 @@ SHORT_PACKET: Final = 24
 QUICK_ACK_BIT: Final = 0x80000000
 _MAX_FRAME_LIMIT: Final = 0x7FFFFFFF - 16
 _U32 = struct.Struct("<I")
+
+FillPayload = Callable[[memoryview], None]
+"""Writes a payload into the view it is given (exactly the payload's size):
+:meth:`FrameCodec.encode_into` frames a payload laid out in place."""
 _I32 = struct.Struct("<i")
 _FULL_HEAD = struct.Struct("<iI")
 
@@ -140,6 +156,41 @@ class FrameCodec:
     def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         """The envelope for one payload (a multiple of 4 bytes)."""
         raise NotImplementedError
+
+    def encode_into(
+        self, size: int, fill: FillPayload, *, then: FillPayload | None = None
+    ) -> bytes:
+        """The same bytes as ``encode(payload)`` for a ``size``-byte payload
+        that ``fill`` writes in place, into a view of the frame's buffer: no
+        copy of a large payload after it is made (the server seals a large
+        result straight into its frame).  ``then`` is called with the whole
+        finished frame, to transform it in place (obfuscation encrypts it
+        there).  No quick ack.  If ``fill`` raises, the codec's state is
+        unchanged (the full framing's seqno included; a padded intermediate
+        codec has drawn its padding)."""
+        if not is_int(size) or size <= 0 or size & 3:
+            raise InvalidLength(f"payload must be a non-empty multiple of 4 bytes, got {size}")
+        if size > self.max_frame:
+            raise InvalidLength(f"payload of {size} bytes exceeds max_frame ({self.max_frame})")
+        head, tail = self._envelope(size)
+        start = len(head)
+        total = start + size + len(tail)
+        view, frame = new_output_view(total)
+        with view:
+            view[:start] = head
+            fill(view[start : start + size])
+            view[start + size :] = tail
+            self._sealed(view)
+            if then is not None:
+                then(view)
+        return finish_output(frame, total)
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        """``encode_into``: the bytes before and after a payload of ``size`` bytes."""
+        raise NotImplementedError
+
+    def _sealed(self, frame: memoryview) -> None:
+        """``encode_into``: the frame is complete but for what depends on the payload."""
 
     def encode_quick_ack(self, token: int) -> bytes:
         """Server side: the quick-ack reply for ``token`` (top bit forced on)."""
@@ -256,6 +307,14 @@ class AbridgedCodec(FrameCodec):
             raise InvalidLength("payload too long for the abridged framing")
         return bytes((0x7F | flag,)) + words.to_bytes(3, "little") + data
 
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        words = size >> 2
+        if words < 0x7F:
+            return bytes((words,)), b""
+        if words >= 1 << 24:
+            raise InvalidLength("payload too long for the abridged framing")
+        return b"\x7f" + words.to_bytes(3, "little"), b""
+
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
         # Big-endian, so the first byte has its top bit set: a length byte never does.
@@ -305,6 +364,9 @@ class IntermediateCodec(FrameCodec):
     def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload, quick_ack)
         return _U32.pack(len(data) | (QUICK_ACK_BIT if quick_ack else 0)) + data
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        return _U32.pack(size), b""
 
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
@@ -396,6 +458,10 @@ class PaddedIntermediateCodec(IntermediateCodec):
         size = len(data) + len(pad)
         return _U32.pack(size | (QUICK_ACK_BIT if quick_ack else 0)) + data + pad
 
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        pad = self._padding(self.max_padding)
+        return _U32.pack(size + len(pad)), pad
+
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
         # A framed ``ffffffff || token || padding`` packet [TR]; padding kept to
@@ -453,6 +519,14 @@ class FullCodec(FrameCodec):
         head = _FULL_HEAD.pack(len(data) + 12, self._send_seq)
         self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
         return head + data + _U32.pack(crc32(data, crc32(head)))
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        return _FULL_HEAD.pack(size + 12, self._send_seq), bytes(4)
+
+    def _sealed(self, frame: memoryview) -> None:
+        end = len(frame) - 4
+        _U32.pack_into(frame, end, crc32(frame[:end]))
+        self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
 
     def encode_quick_ack(self, token: int) -> bytes:
         raise InvalidArgument("the full transport has no quick acks")
