@@ -353,7 +353,7 @@ def test_large_bodies_are_probed_before_gzip() -> None:
     client, server, _ = connected()
     noise = random.Random(6).randbytes(512 * 1024)
     q = client.send(b"\x01\x02\x03\x04")
-    (req,) = of(server.receive(client.data_to_send()[0]), Request)
+    (_req,) = of(server.receive(client.data_to_send()[0]), Request)
     server.send_result(q, noise)
     (packet,) = server.data_to_send()
     wire = plain_of(packet, from_server=True).body
@@ -425,10 +425,10 @@ def test_data_to_send_framed_gives_the_framed_packets_bytes(framing: str, size: 
     same randomness and clock."""
     sides = []
     for _ in range(2):
-        client, server, clock = connected()
+        client, server, _ = connected()
         _queue_mixed(server, client, size)
         sides.append((client, server))
-    (client_a, server_a), (client_b, server_b) = sides
+    (_, server_a), (client_b, server_b) = sides
     framer_a, framer_b = CodecFramer(framing, 5), CodecFramer(framing, 5)
     expected = [framer_a.send(p) for p in server_a.data_to_send()]
     got = server_b.data_to_send_framed(framer_b)
