@@ -204,12 +204,13 @@ def _seal_parts_into(
         rc = lib.mtc_msg_seal_random_parts(
             key._key, key.key_id_bytes, x, head, len(head), tail, len(tail), 0, dst
         )
-    else:  # the plaintext laid out where it is encrypted, the padding from rng
+    else:  # the plaintext laid out where it is encrypted, the padding from rng (drawn
+        # first: a failing rng leaves no plaintext behind in the buffer)
+        pad_len = padding_length(n)
+        padding = draw(rng, pad_len)
         start = _EXTERNAL + len(head)
         out[_EXTERNAL:start] = head
         out[start : start + len(tail)] = tail
-        pad_len = padding_length(n)
-        padding = draw(rng, pad_len)
         rc = _SEAL(key._key, key.key_id_bytes, x, dst + _EXTERNAL, n, padding, pad_len, dst, _NULL)
     if rc != 0:
         lib.mtc_wipe(dst, out.nbytes)

@@ -88,12 +88,12 @@ SHORT_PACKET: Final = 24
 QUICK_ACK_BIT: Final = 0x80000000
 _MAX_FRAME_LIMIT: Final = 0x7FFFFFFF - 16
 _U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_FULL_HEAD = struct.Struct("<iI")
 
 FillPayload = Callable[[memoryview], None]
 """Writes a payload into the view it is given (exactly the payload's size):
 :meth:`FrameCodec.encode_into` frames a payload laid out in place."""
-_I32 = struct.Struct("<i")
-_FULL_HEAD = struct.Struct("<iI")
 
 
 def _check_token(token: object) -> int:
