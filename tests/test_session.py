@@ -359,13 +359,34 @@ def test_large_bodies_are_probed_before_gzip() -> None:
     wire = plain_of(packet, from_server=True).body
     assert struct.unpack_from("<I", wire, 12)[0] != GZIP
     assert of(client.receive(packet), RpcResult)[0].result == noise
-    compressible = noise[:8192] + b"\x00" * (64 * 1024) + noise[:8192]
+    compressible = noise[:8192] + b"\x00" * (64 * 1024) + noise[:8192]  # random start
     q = client.send(b"\x01\x02\x03\x04")
     (_req,) = of(server.receive(client.data_to_send()[0]), Request)
     server.send_result(q, compressible)
     (packet,) = server.data_to_send()
     assert struct.unpack_from("<I", plain_of(packet, from_server=True).body, 12)[0] == GZIP
     assert of(client.receive(packet), RpcResult)[0].result == compressible
+
+
+def test_random_looking_bodies_skip_the_deflate_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start and middle both random-looking: no deflate at all; random start and
+    compressible middle, or text: the probe runs (and decides as before)."""
+    from mtcrypt.mtproto import session as session_module
+
+    calls: list[int] = []
+    real = session_module.zlib.compress
+
+    def counting(data: bytes, level: int = -1) -> bytes:
+        calls.append(len(data))
+        return real(data, level)
+
+    monkeypatch.setattr(session_module.zlib, "compress", counting)
+    noise = random.Random(7).randbytes(64 * 1024)
+    assert not session_module._looks_compressible(noise) and calls == []
+    half = noise[: 32 * 1024] + b"\x00" * (32 * 1024)
+    assert session_module._looks_compressible(half) and len(calls) == 1
+    text = (b"the quick brown fox jumps over the lazy dog " * 2000)[: 64 * 1024]
+    assert session_module._looks_compressible(text) and len(calls) == 2
 
 
 @pytest.mark.parametrize("size", [16 * 1024 - 4, 16 * 1024, 300 * 1024])
