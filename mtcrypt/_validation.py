@@ -172,6 +172,15 @@ def new_output(n: int) -> tuple[Any, Any]:
     return buf, buf
 
 
+def new_output_view(n: int) -> tuple[memoryview, Any]:
+    """Storage for ``n`` output bytes laid out from Python: (a writable view of
+    it, object to finish).  Release the view before :func:`finish_output`."""
+    ptr, obj = new_output(n)
+    if type(ptr) is bytes:
+        ptr = ffi.from_buffer(ptr)
+    return memoryview(ffi.buffer(ptr, n)), obj
+
+
 def finish_output(obj: Any, n: int) -> bytes:
     if type(obj) is bytes:
         return obj

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import struct
 
 import pytest
@@ -228,3 +229,61 @@ def test_a_refused_handshake_starts_again_with_a_new_nonce(server_key: RsaPrivat
             await Client.connect("127.0.0.1", 1, public_keys=[], reconnect=3)  # type: ignore[arg-type]
 
     asyncio.run(run())
+
+
+# ---- large results to a client that reads slowly ------------------------------------------
+
+
+async def _slow_reader(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
+    """Large results, each sealed into its own frame, queued in the server's write
+    buffer while the client does not read: every byte arrives as sealed."""
+    from mtcrypt.aio import RpcReply
+
+    # 8 MB in all: more than the server's socket (at most 4 MB on Linux) and the
+    # client's (64 KB here) hold, so asyncio (or uvloop) keeps the rest queued.
+    parts = {i: struct.pack("<I", 0x0D0E0D0E) + os.urandom(700_000 + 4 * i) for i in range(12)}
+
+    def handler(query: bytes, info: object) -> RpcReply:
+        return RpcReply(parts[struct.unpack_from("<I", query, 4)[0]])
+
+    async with ReferenceServer(server_key, handler=handler, secrets=[DD, EE], seed=3) as server:
+        client = await Client.connect(
+            "127.0.0.1", server.port, public_keys=[server.public_key], **case
+        )  # type: ignore[arg-type]
+        try:
+            transport = client._transport
+            assert transport is not None
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            transport.pause_reading()
+            calls = [
+                asyncio.ensure_future(client.invoke(struct.pack("<II", 0x0D0E0D0E, i)))
+                for i in parts
+            ]
+            await asyncio.sleep(0.3)  # the server answers all meanwhile
+            transport.resume_reading()
+            assert await asyncio.gather(*calls) == list(parts.values())
+        finally:
+            await client.close()
+
+
+SLOW_CASES = [
+    {"framing": "intermediate"},
+    {"framing": "full"},
+    {"framing": "padded_intermediate", "obfuscated": True},
+    {"framing": "padded_intermediate", "secret": EE},
+]
+
+
+@pytest.mark.parametrize("case", SLOW_CASES, ids=_id)
+def test_large_results_to_a_slow_reader(server_key: RsaPrivateKey, case: dict[str, object]) -> None:
+    asyncio.run(_slow_reader(server_key, case))
+
+
+def test_large_results_to_a_slow_reader_on_uvloop(server_key: RsaPrivateKey) -> None:
+    uvloop = require("uvloop")
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(_slow_reader(server_key, {"framing": "intermediate"}))
+    finally:
+        loop.close()

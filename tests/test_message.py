@@ -368,3 +368,59 @@ def test_plain_messages() -> None:
     for bad in (packet[:-4], b"\x01" + packet[1:], packet + b"\x00" * 4, b"\x00" * 10):
         with pytest.raises(InvalidArgument):
             unpack_plain(bad)
+
+
+# ---- sealing into a caller's buffer (the server's large results) -------------------------------
+
+
+@pytest.mark.parametrize("body_len", [16 * 1024, 300 * 1024 + 4])
+def test_seal_parts_into_gives_encrypt_message_bytes(body_len: int) -> None:
+    """Into a view inside a larger buffer: the same packet as encrypt_message for the
+    same padding (injected rng), and one that opens (native padding); the bytes
+    around the view are untouched."""
+    from mtcrypt._random import random_bytes
+    from mtcrypt.mtproto.message import _seal_parts_into, _sealed_size
+
+    key = AuthKey(os.urandom(256))
+    plain = inner(os.urandom(body_len))
+    head, tail = plain[:44], plain[44:]
+    size = _sealed_size(len(plain))
+    for from_server in (True, False):
+        buf = bytearray(b"\xaa" * 3 + bytes(size) + b"\xbb" * 5)
+        with memoryview(buf) as view:
+            _seal_parts_into(key, head, tail, view[3 : 3 + size], from_server=from_server,
+                             rng=lambda n: b"\x5a" * n)
+        expected = encrypt_message(key, plain, from_server=from_server, rng=lambda n: b"\x5a" * n)
+        assert bytes(buf[3 : 3 + size]) == expected
+        assert buf[:3] == b"\xaa" * 3 and buf[3 + size :] == b"\xbb" * 5
+        native = bytearray(size)
+        with memoryview(native) as view:
+            _seal_parts_into(key, head, tail, view, from_server=from_server, rng=random_bytes)
+        assert decrypt_message(key, bytes(native), from_server=from_server) == plain
+
+
+def test_seal_parts_into_refusals_leave_no_plaintext() -> None:
+    """A view of the wrong size is refused before anything is written; a failing
+    rng is refused before the plaintext is laid out; a bad header is refused and
+    the buffer wiped."""
+    from mtcrypt._random import random_bytes
+    from mtcrypt.mtproto.message import _seal_parts_into, _sealed_size
+
+    key = AuthKey(os.urandom(256))
+    plain = inner(b"\x77" * 40000)
+    size = _sealed_size(len(plain))
+    buf = bytearray(size + 16)
+    with pytest.raises(InvalidLength):
+        _seal_parts_into(key, plain[:44], plain[44:], memoryview(buf), from_server=True,
+                         rng=random_bytes)
+    assert buf == bytes(size + 16)
+    with pytest.raises(InvalidArgument):
+        _seal_parts_into(key, plain[:44], plain[44:], memoryview(buf)[:size], from_server=True,
+                         rng=lambda n: b"short")
+    assert b"\x77" * 16 not in buf
+    bad = plain[:28] + struct.pack("<i", 8) + plain[32:]  # the length field lies
+    for rng in (random_bytes, lambda n: bytes(n)):
+        with pytest.raises(InvalidArgument):
+            _seal_parts_into(key, bad[:44], bad[44:], memoryview(buf)[:size], from_server=True,
+                             rng=rng)
+        assert b"\x77" * 16 not in buf

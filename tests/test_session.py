@@ -55,6 +55,7 @@ from mtcrypt.mtproto.session import (
     TimeSynced,
     Update,
 )
+from mtcrypt.transport import make_codec
 
 KEY = AuthKey(bytes((7 * i + 3) & 0xFF for i in range(256)))
 OTHER_KEY = AuthKey(bytes((11 * i + 5) & 0xFF for i in range(256)))
@@ -352,19 +353,40 @@ def test_large_bodies_are_probed_before_gzip() -> None:
     client, server, _ = connected()
     noise = random.Random(6).randbytes(512 * 1024)
     q = client.send(b"\x01\x02\x03\x04")
-    (req,) = of(server.receive(client.data_to_send()[0]), Request)
+    (_req,) = of(server.receive(client.data_to_send()[0]), Request)
     server.send_result(q, noise)
     (packet,) = server.data_to_send()
     wire = plain_of(packet, from_server=True).body
     assert struct.unpack_from("<I", wire, 12)[0] != GZIP
     assert of(client.receive(packet), RpcResult)[0].result == noise
-    compressible = noise[:8192] + b"\x00" * (64 * 1024) + noise[:8192]
+    compressible = noise[:8192] + b"\x00" * (64 * 1024) + noise[:8192]  # random start
     q = client.send(b"\x01\x02\x03\x04")
-    (req,) = of(server.receive(client.data_to_send()[0]), Request)
+    (_req,) = of(server.receive(client.data_to_send()[0]), Request)
     server.send_result(q, compressible)
     (packet,) = server.data_to_send()
     assert struct.unpack_from("<I", plain_of(packet, from_server=True).body, 12)[0] == GZIP
     assert of(client.receive(packet), RpcResult)[0].result == compressible
+
+
+def test_random_looking_bodies_skip_the_deflate_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start and middle both random-looking: no deflate at all; random start and
+    compressible middle, or text: the probe runs (and decides as before)."""
+    from mtcrypt.mtproto import session as session_module
+
+    calls: list[int] = []
+    real = session_module.zlib.compress
+
+    def counting(data: bytes, level: int = -1) -> bytes:
+        calls.append(len(data))
+        return real(data, level)
+
+    monkeypatch.setattr(session_module.zlib, "compress", counting)
+    noise = random.Random(7).randbytes(64 * 1024)
+    assert not session_module._looks_compressible(noise) and calls == []
+    half = noise[: 32 * 1024] + b"\x00" * (32 * 1024)
+    assert session_module._looks_compressible(half) and len(calls) == 1
+    text = (b"the quick brown fox jumps over the lazy dog " * 2000)[: 64 * 1024]
+    assert session_module._looks_compressible(text) and len(calls) == 2
 
 
 @pytest.mark.parametrize("size", [16 * 1024 - 4, 16 * 1024, 300 * 1024])
@@ -388,6 +410,84 @@ def test_large_bodies_reach_events_as_their_own_bytes(size: int) -> None:
     (update,) = of(events, Update)
     assert update.body == payload
     assert all(type(x) is bytes for x in [update.body, *(r.result for r in results)])
+
+
+class CodecFramer:
+    """A PacketFramer over one framing codec (what a ServerTransport does, minus
+    obfuscation: the transport tests cover that)."""
+
+    def __init__(self, framing: str, seed: int) -> None:
+        self.codec = make_codec(framing, "server", rng=rng(seed))
+
+    def send(self, payload: bytes) -> bytes:
+        return self.codec.encode(payload)
+
+    def send_into(self, size: int, fill: Callable[[memoryview], None]) -> bytes:
+        return self.codec.encode_into(size, fill)
+
+
+def _queue_mixed(server: Session, client: Session, size: int) -> None:
+    """Answers with large and small bodies (and gzip_packed), queued together."""
+    rnd = random.Random(size)
+    handles = [client.send(b"\x01\x00\x00\x00") for _ in range(3)]
+    for packet in client.data_to_send():
+        server.receive(packet)
+    server.send_result(handles[0], struct.pack("<I", 0x0D0E0D0E) + rnd.randbytes(size))
+    server.send_result(handles[1], b"\x02\x00\x00\x00")
+    server.send_result(handles[2], b"\x00" * size)  # compressible: gzip_packed
+    server.send(struct.pack("<I", 0x0D0E0D0E) + rnd.randbytes(size))  # an update
+
+
+@pytest.mark.parametrize("framing", ["abridged", "intermediate", "padded_intermediate", "full"])
+@pytest.mark.parametrize("size", [8, 16 * 1024, 520 * 1024])
+def test_data_to_send_framed_gives_the_framed_packets_bytes(framing: str, size: int) -> None:
+    """Sealed straight into their frames (large bodies) or framed after the seal
+    (small ones): the same bytes as framing data_to_send()'s packets, with the
+    same randomness and clock."""
+    sides = []
+    for _ in range(2):
+        client, server, _ = connected()
+        _queue_mixed(server, client, size)
+        sides.append((client, server))
+    (_, server_a), (client_b, server_b) = sides
+    framer_a, framer_b = CodecFramer(framing, 5), CodecFramer(framing, 5)
+    expected = [framer_a.send(p) for p in server_a.data_to_send()]
+    got = server_b.data_to_send_framed(framer_b)
+    assert got == expected and all(type(f) is bytes for f in got)
+    assert server_b.data_to_send_framed(framer_b) == []  # nothing left queued
+    reader = make_codec(framing, "client")
+    events = [e for f in reader.feed(b"".join(got)) for e in client_b.receive(f.payload)]
+    assert len(of(events, RpcResult)) == 3 and len(of(events, Update)) == 1
+
+
+def test_data_to_send_framed_with_native_padding_round_trips() -> None:
+    """The default rng (padding from the native generator, the seal reading the
+    body in place) on the framed path: the client reads every answer back."""
+    client = Session(KEY, Role.CLIENT, session_id=SESSION, salt=SALT, time_offset=0.0)
+    server = Session(KEY, Role.SERVER, salt=SALT)
+    size = 600 * 1024
+    _queue_mixed(server, client, size)
+    framer = CodecFramer("intermediate", 1)
+    frames = server.data_to_send_framed(framer)
+    reader = make_codec("intermediate", "client")
+    events = [e for f in reader.feed(b"".join(frames)) for e in client.receive(f.payload)]
+    results = of(events, RpcResult)
+    assert [len(r.result) for r in results] == [size + 4, 4, size]
+    assert results[2].result == b"\x00" * size
+
+
+def test_data_to_send_framed_refuses_like_data_to_send() -> None:
+    """A framer that fails (say, a frame over its max_frame) leaves the framed mode
+    off: the next data_to_send() is an ordinary one."""
+    client, server, _ = connected()
+    _queue_mixed(server, client, 64 * 1024)
+    framer = CodecFramer("intermediate", 1)
+    framer.codec.max_frame = 1024
+    with pytest.raises(Exception, match="max_frame"):
+        server.data_to_send_framed(framer)
+    server.send(b"\x05\x00\x00\x00")
+    (packet,) = server.data_to_send()
+    assert of(client.receive(packet), Update)[0].body == b"\x05\x00\x00\x00"
 
 
 def test_future_salts_round_trip_and_rotation() -> None:

@@ -18,6 +18,7 @@ from mtcrypt.transport import (
     AbridgedCodec,
     Frame,
     FrameCodec,
+    Framing,
     FullCodec,
     IntermediateCodec,
     PaddedIntermediateCodec,
@@ -346,3 +347,108 @@ def test_injected_rng_makes_padding_deterministic() -> None:
     a = PaddedIntermediateCodec("client", rng=rng).encode(b"abcd")
     b = PaddedIntermediateCodec("client", rng=rng).encode(b"abcd")
     assert a == b == struct.pack("<I", 11) + b"abcd" + b"\x07" * 7
+
+
+# ---- encode_into: a payload laid out in the frame's own buffer --------------------------------
+
+
+def _fill_with(payload: bytes):  # type: ignore[no-untyped-def]
+    def fill(view: memoryview) -> None:
+        assert len(view) == len(payload) and not view.readonly
+        view[:] = payload
+
+    return fill
+
+
+def _seeded_rng(seed: int):  # type: ignore[no-untyped-def]
+    import random
+
+    r = random.Random(seed)
+    return lambda n: r.randbytes(n)
+
+
+@pytest.mark.parametrize("framing", list(Framing), ids=lambda f: f.value)
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_encode_into_gives_encode_bytes(framing: Framing, side: str) -> None:
+    """The same bytes as encode(), for every framing, both sides, either side of the
+    abridged one-byte/four-byte length boundary and for a large payload; the
+    receiver reads the payloads back."""
+    a = make_codec(framing, side, rng=_seeded_rng(7))  # type: ignore[arg-type]
+    b = make_codec(framing, side, rng=_seeded_rng(7))  # type: ignore[arg-type]
+    peer = make_codec(framing, "server" if side == "client" else "client")
+    payloads = [encrypted_message(k) for k in (2, 5)]
+    # (24 + 16k bytes, as MTProto packets are: padded intermediate strips by that rule)
+    payloads += [os.urandom(n) for n in (120, 4 * 0x7E, 4 * 0x82, 600 * 1024 + 8)]
+    wire = b""
+    for payload in payloads:
+        expected = a.encode(payload)
+        got = b.encode_into(len(payload), _fill_with(payload))
+        assert type(got) is bytes and got == expected
+        wire += got
+    assert [e.payload for e in peer.feed(wire) if isinstance(e, Frame)] == payloads
+
+
+@pytest.mark.parametrize("framing", list(Framing), ids=lambda f: f.value)
+def test_encode_into_then_transforms_the_whole_frame(framing: Framing) -> None:
+    codec = make_codec(framing, "server", rng=_seeded_rng(1))
+    twin = make_codec(framing, "server", rng=_seeded_rng(1))
+    payload = os.urandom(40 * 1024)
+    seen: list[bytes] = []
+
+    def flip(frame: memoryview) -> None:
+        seen.append(bytes(frame))
+        frame[:] = bytes(x ^ 0x5A for x in frame)
+
+    got = codec.encode_into(len(payload), _fill_with(payload), then=flip)
+    plain = twin.encode(payload)
+    assert seen == [plain] and got == bytes(x ^ 0x5A for x in plain)
+
+
+@pytest.mark.parametrize("framing", list(Framing), ids=lambda f: f.value)
+def test_encode_into_refuses_bad_sizes_and_survives_a_failing_fill(framing: Framing) -> None:
+    codec = make_codec(framing, "server", max_frame=1024)
+    for size in (0, -4, 6, 1028, 2.0):
+        with pytest.raises(InvalidLength):
+            codec.encode_into(size, _fill_with(b""))  # type: ignore[arg-type]
+
+    def broken(view: memoryview) -> None:
+        raise RuntimeError("the seal failed")
+
+    with pytest.raises(RuntimeError):
+        codec.encode_into(64, broken)
+    twin = make_codec(framing, "server", max_frame=1024)
+    payload = encrypted_message(2)
+    if framing is not Framing.PADDED_INTERMEDIATE:  # (random padding)
+        assert codec.encode_into(len(payload), _fill_with(payload)) == twin.encode(payload)
+    if isinstance(codec, FullCodec):
+        assert codec.send_seq == 1  # the failed frame took no seqno
+
+
+def test_encode_into_reuses_a_large_frame_only_once_nothing_holds_it() -> None:
+    """Large frames are kept and written again in place, but only when nothing
+    else refers to them: a frame still held (by a caller, a memoryview, a write
+    queue) is never changed."""
+    from mtcrypt.transport import framing as framing_module
+
+    codec = make_codec(Framing.INTERMEDIATE, "server")
+    payloads = [os.urandom(200 * 1024) for _ in range(4)]
+    held = codec.encode_into(len(payloads[0]), _fill_with(payloads[0]))
+    snapshot = bytes(held)
+    view = memoryview(codec.encode_into(len(payloads[1]), _fill_with(payloads[1])))
+    view_snapshot = bytes(view)
+    third = codec.encode_into(len(payloads[2]), _fill_with(payloads[2]))
+    assert third is not held and third is not view.obj
+    assert held == snapshot and bytes(view) == view_snapshot  # untouched
+    assert third == _prefixed(payloads[2])
+    address = id(third)
+    del third
+    fourth = codec.encode_into(len(payloads[3]), _fill_with(payloads[3]))
+    assert fourth == _prefixed(payloads[3])
+    if framing_module._REUSE:
+        assert id(fourth) == address  # the dropped one, written again
+    assert held == snapshot and bytes(view) == view_snapshot
+
+
+def _prefixed(payload: bytes) -> bytes:
+    """The intermediate framing of ``payload``."""
+    return struct.pack("<I", len(payload)) + payload

@@ -449,3 +449,42 @@ def test_tls_looking_obfuscated_header_with_bad_frames_fails_cleanly() -> None:
     assert server.state is TransportState.FAILED
     with pytest.raises(SessionError, match=r"receive\(\) called in state failed"):
         server.receive(b"\x00")
+
+
+def _established_twins(cfg: Config) -> tuple[ServerTransport, ServerTransport, ClientTransport]:
+    """Two servers with the same randomness that saw the same client's first bytes."""
+    clock = lambda: 1_700_000_000.0  # noqa: E731
+    client = cfg.client(clock=clock)
+    message = encrypted_message(2)
+    first = client.send(message)
+    twins = [cfg.server(rng=seeded(b"twin"), clock=clock) for _ in range(2)]
+    got = [payloads_of(server.receive(first)) for server in twins]
+    hello = twins[0].data_to_send()
+    assert hello == twins[1].data_to_send()
+    client.receive(hello)  # fake-TLS: the proxy's answer releases the held frame
+    held = client.data_to_send()
+    for server, frames in zip(twins, got, strict=True):
+        frames += payloads_of(server.receive(held)) if held else []
+        assert frames == [message] and server.state is TransportState.ESTABLISHED
+    return twins[0], twins[1], client
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.name)
+def test_send_into_gives_send_bytes_on_every_stack(cfg: Config) -> None:
+    """A payload laid out in the frame's buffer (send_into) gives the same bytes as
+    send() on every transport, obfuscated or not, fake-TLS included, and the client
+    reads it back."""
+    plain, in_place, client = _established_twins(cfg)
+    payloads = [encrypted_message(k) for k in (2, 40, 4000, 33000)]  # up to ~528 KB
+    received: list[bytes] = []
+    for payload in payloads:
+
+        def fill(view: memoryview, payload: bytes = payload) -> None:
+            view[:] = payload
+
+        expected = plain.send(payload)
+        got = in_place.send_into(len(payload), fill)
+        assert type(got) is bytes and got == expected
+        received += payloads_of(client.receive(got))
+    assert received == payloads
+    assert plain.send(payloads[0]) == in_place.send(payloads[0])  # still in step

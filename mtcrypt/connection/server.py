@@ -648,13 +648,14 @@ class ServerConnection(ConnectionBase):
     def _flush(self, key_id: int, session: Session, *, force_acks: bool = False) -> None:
         if self._closed is not None:
             return
+        if self._hooks is None:  # large results sealed straight into their frames
+            for data in session.data_to_send_framed(self._transport, flush_acks=force_acks):
+                self._write(data)
+            return
         for packet in session.data_to_send(flush_acks=force_acks):
-            if self._hooks is not None:
-                hooked = self._hooked_sealed(self._auth_keys[key_id], packet, from_server=True)
-                if hooked is None:
-                    continue
-                packet = hooked
-            self._write(self._transport.send(packet))
+            hooked = self._hooked_sealed(self._auth_keys[key_id], packet, from_server=True)
+            if hooked is not None:
+                self._write(self._transport.send(hooked))
 
     def _bad_transport(self, events: list[ConnectionEvent], exc: TransportError) -> None:
         self._refuse(events, CloseReason.BAD_TRANSPORT, str(exc), exc.code)

@@ -184,6 +184,42 @@ def _seal_parts(
     return encrypt_message(auth_key, head + tail, from_server=from_server, rng=rng)
 
 
+def _sealed_size(plain_len: int) -> int:
+    """The size of the packet :func:`_seal_parts_into` makes of ``plain_len`` bytes."""
+    return _EXTERNAL + plain_len + padding_length(plain_len)
+
+
+def _seal_parts_into(
+    auth_key: AuthKey, head: bytes, tail: bytes, out: memoryview, *, from_server: bool, rng: Rng
+) -> None:
+    """:func:`_seal_parts` into ``out`` (a writable view of exactly
+    ``_sealed_size(len(head) + len(tail))`` bytes, e.g. inside a transport
+    frame): the packet is made where it is sent from, with no copy after the
+    seal.  The same bytes as :func:`encrypt_message` for the same padding."""
+    key = require_auth_key(auth_key)
+    n = len(head) + len(tail)
+    if out.nbytes != _sealed_size(n):
+        raise InvalidLength(f"a sealed {n}-byte plaintext takes {_sealed_size(n)} bytes")
+    dst = ffi.from_buffer(out, require_writable=True)
+    x = 8 if from_server else 0
+    if rng is random_bytes:  # padding from the native generator, the pieces read in place
+        rc = lib.mtc_msg_seal_random_parts(
+            key._key, key.key_id_bytes, x, head, len(head), tail, len(tail), 0, dst
+        )
+    else:  # the plaintext laid out where it is encrypted, the padding from rng (drawn
+        # first: a failing rng leaves no plaintext behind in the buffer)
+        pad_len = padding_length(n)
+        padding = draw(rng, pad_len)
+        start = _EXTERNAL + len(head)
+        out[_EXTERNAL:start] = head
+        out[start : start + len(tail)] = tail
+        rc = _SEAL(key._key, key.key_id_bytes, x, dst + _EXTERNAL, n, padding, pad_len, dst, _NULL)
+    if rc != 0:
+        lib.mtc_wipe(dst, out.nbytes)
+        _check_plaintext(head + tail)  # names what is wrong with it
+        check(rc, "message seal")
+
+
 def encrypt_message_quick_ack(
     auth_key: AuthKey,
     plaintext: BytesLike,

@@ -69,6 +69,7 @@ from .faketls import (
 from .framing import (
     DEFAULT_MAX_FRAME,
     MAX_PADDING,
+    FillPayload,
     FrameCodec,
     coerce_framing,
     make_codec,
@@ -255,6 +256,14 @@ class _Stack:
 
     def outbound(self, framed: bytes) -> bytes:
         return self.wrap(self.encrypt(framed))
+
+    def outbound_into(self, size: int, fill: FillPayload) -> bytes:
+        """:meth:`outbound` of a payload that ``fill`` lays out in the frame's
+        own buffer; obfuscation encrypts that buffer in place (fake-TLS records
+        are a copy, as in :meth:`outbound`)."""
+        encryptor = self.encryptor
+        then = None if encryptor is None else lambda frame: encryptor.update_into(frame, frame)
+        return self.wrap(self.codec.encode_into(size, fill, then=then))
 
 
 def _coerce_secret(secret: ProxySecret | str | bytes | None) -> ProxySecret | None:
@@ -537,6 +546,13 @@ class ServerTransport(_Transport):
     def send(self, payload: BytesLike) -> bytes:
         stack = self._ready("send")
         return self._emit(stack.outbound(stack.codec.encode(payload)))
+
+    def send_into(self, size: int, fill: FillPayload) -> bytes:
+        """:meth:`send` of a ``size``-byte payload that ``fill`` writes into
+        the view it is given, inside the frame's own buffer (see
+        :meth:`FrameCodec.encode_into`): the same bytes as ``send(payload)``,
+        without copying a large payload or joining it to its envelope."""
+        return self._emit(self._ready("send").outbound_into(size, fill))
 
     def send_quick_ack(self, token: int) -> bytes:
         """The quick ack for a :class:`Frame` that asked for one."""

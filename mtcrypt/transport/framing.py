@@ -32,11 +32,26 @@ and leaves the codec failed; argument errors raise ``InvalidArgument`` /
 from __future__ import annotations
 
 import struct
-from typing import ClassVar, Final
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
 from zlib import crc32
 
+from .._native import ffi
 from .._random import random_bytes
-from .._validation import BytesLike, Rng, as_bytes, check_int, draw, randbelow
+from .._validation import (
+    FILL_FRESH_BYTES,
+    BytesLike,
+    Rng,
+    as_bytes,
+    check_int,
+    draw,
+    finish_output,
+    is_int,
+    new_output_view,
+    randbelow,
+)
 from ..errors import InvalidArgument, InvalidLength, TransportError
 from ..mtproto.session_events import Role
 from .events import Event, Frame, Framing, QuickAck, TransportErrorCode
@@ -46,6 +61,7 @@ __all__ = [
     "MAX_PADDING",
     "TELETHON_MAX_PADDING",
     "AbridgedCodec",
+    "FillPayload",
     "FrameCodec",
     "FullCodec",
     "IntermediateCodec",
@@ -74,6 +90,10 @@ _MAX_FRAME_LIMIT: Final = 0x7FFFFFFF - 16
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _FULL_HEAD = struct.Struct("<iI")
+
+FillPayload = Callable[[memoryview], None]
+"""Writes a payload into the view it is given (exactly the payload's size):
+:meth:`FrameCodec.encode_into` frames a payload laid out in place."""
 
 
 def _check_token(token: object) -> int:
@@ -140,6 +160,41 @@ class FrameCodec:
     def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         """The envelope for one payload (a multiple of 4 bytes)."""
         raise NotImplementedError
+
+    def encode_into(
+        self, size: int, fill: FillPayload, *, then: FillPayload | None = None
+    ) -> bytes:
+        """The same bytes as ``encode(payload)`` for a ``size``-byte payload
+        that ``fill`` writes in place, into a view of the frame's buffer: no
+        copy of a large payload after it is made (the server seals a large
+        result straight into its frame).  ``then`` is called with the whole
+        finished frame, to transform it in place (obfuscation encrypts it
+        there).  No quick ack.  If ``fill`` raises, the codec's state is
+        unchanged (the full framing's seqno included; a padded intermediate
+        codec has drawn its padding)."""
+        if not is_int(size) or size <= 0 or size & 3:
+            raise InvalidLength(f"payload must be a non-empty multiple of 4 bytes, got {size}")
+        if size > self.max_frame:
+            raise InvalidLength(f"payload of {size} bytes exceeds max_frame ({self.max_frame})")
+        head, tail = self._envelope(size)
+        start = len(head)
+        total = start + size + len(tail)
+        view, frame = _frame_buffer(total)
+        with view:
+            view[:start] = head
+            fill(view[start : start + size])
+            view[start + size :] = tail
+            self._sealed(view)
+            if then is not None:
+                then(view)
+        return finish_output(frame, total)
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        """``encode_into``: the bytes before and after a payload of ``size`` bytes."""
+        raise NotImplementedError
+
+    def _sealed(self, frame: memoryview) -> None:
+        """``encode_into``: the frame is complete but for what depends on the payload."""
 
     def encode_quick_ack(self, token: int) -> bytes:
         """Server side: the quick-ack reply for ``token`` (top bit forced on)."""
@@ -236,6 +291,49 @@ def _take(buf: bytes | bytearray, start: int, end: int) -> bytes:
         return bytes(view[start:end])
 
 
+_REUSE_ABOVE: Final = 64 * 1024
+"""Frames of this size or more made by ``encode_into`` are kept for reuse."""
+_REUSE_KEPT: Final = 4
+"""Such frames kept per thread (the most recently made)."""
+# Reuse needs refcounts that count every holder: CPython before 3.14 (whose
+# interpreter may borrow references, making sys.getrefcount an underestimate).
+_REUSE = FILL_FRESH_BYTES and sys.version_info < (3, 14)
+
+
+class _Kept(threading.local):
+    frames: list[bytes]
+
+    def __init__(self) -> None:
+        self.frames = []
+
+
+_KEPT = _Kept()
+
+
+def _frame_buffer(total: int) -> tuple[memoryview, Any]:
+    """Storage for a ``total``-byte frame (a writable view, the object to finish).
+
+    A large frame is a fresh bytes object, filled in place, that the caller
+    writes to the socket; allocating one per 512 KiB part costs a page fault
+    per 4 KiB.  So the last few are kept, and one is written again (in place)
+    only when nothing but this cache refers to it any more: the event loop is
+    done with it (asyncio's selector transport copies what the socket did not
+    take; on Python 3.12+ and uvloop the loop keeps the object itself until it
+    is written, and it is not reused until then) and the caller dropped it."""
+    if not _REUSE or total < _REUSE_ABOVE:
+        return new_output_view(total)
+    kept = _KEPT.frames
+    for frame in kept:
+        # Held by: the list, the loop variable and getrefcount's argument.
+        if len(frame) == total and sys.getrefcount(frame) == 3:
+            return memoryview(ffi.buffer(ffi.from_buffer(frame), total)), frame
+    view, frame = new_output_view(total)
+    kept.append(frame)
+    if len(kept) > _REUSE_KEPT:
+        del kept[0]
+    return view, frame
+
+
 # duplicates: deliberate -- each codec declares its framing, tags and slots (class data the
 # base class and make_codec read) and starts encode() with the base class's payload check.
 class AbridgedCodec(FrameCodec):
@@ -255,6 +353,14 @@ class AbridgedCodec(FrameCodec):
         if words >= 1 << 24:
             raise InvalidLength("payload too long for the abridged framing")
         return bytes((0x7F | flag,)) + words.to_bytes(3, "little") + data
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        words = size >> 2
+        if words < 0x7F:
+            return bytes((words,)), b""
+        if words >= 1 << 24:
+            raise InvalidLength("payload too long for the abridged framing")
+        return b"\x7f" + words.to_bytes(3, "little"), b""
 
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
@@ -305,6 +411,9 @@ class IntermediateCodec(FrameCodec):
     def encode(self, payload: BytesLike, *, quick_ack: bool = False) -> bytes:
         data = self._check_payload(payload, quick_ack)
         return _U32.pack(len(data) | (QUICK_ACK_BIT if quick_ack else 0)) + data
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        return _U32.pack(size), b""
 
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
@@ -396,6 +505,10 @@ class PaddedIntermediateCodec(IntermediateCodec):
         size = len(data) + len(pad)
         return _U32.pack(size | (QUICK_ACK_BIT if quick_ack else 0)) + data + pad
 
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        pad = self._padding(self.max_padding)
+        return _U32.pack(size + len(pad)), pad
+
     def encode_quick_ack(self, token: int) -> bytes:
         self._check_server("quick acks")
         # A framed ``ffffffff || token || padding`` packet [TR]; padding kept to
@@ -453,6 +566,14 @@ class FullCodec(FrameCodec):
         head = _FULL_HEAD.pack(len(data) + 12, self._send_seq)
         self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
         return head + data + _U32.pack(crc32(data, crc32(head)))
+
+    def _envelope(self, size: int) -> tuple[bytes, bytes]:
+        return _FULL_HEAD.pack(size + 12, self._send_seq), bytes(4)
+
+    def _sealed(self, frame: memoryview) -> None:
+        end = len(frame) - 4
+        _U32.pack_into(frame, end, crc32(frame[:end]))
+        self._send_seq = (self._send_seq + 1) & 0xFFFFFFFF
 
     def encode_quick_ack(self, token: int) -> bytes:
         raise InvalidArgument("the full transport has no quick acks")
