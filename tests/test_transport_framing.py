@@ -422,33 +422,3 @@ def test_encode_into_refuses_bad_sizes_and_survives_a_failing_fill(framing: Fram
         assert codec.encode_into(len(payload), _fill_with(payload)) == twin.encode(payload)
     if isinstance(codec, FullCodec):
         assert codec.send_seq == 1  # the failed frame took no seqno
-
-
-def test_encode_into_reuses_a_large_frame_only_once_nothing_holds_it() -> None:
-    """Large frames are kept and written again in place, but only when nothing
-    else refers to them: a frame still held (by a caller, a memoryview, a write
-    queue) is never changed."""
-    from mtcrypt.transport import framing as framing_module
-
-    codec = make_codec(Framing.INTERMEDIATE, "server")
-    payloads = [os.urandom(200 * 1024) for _ in range(4)]
-    held = codec.encode_into(len(payloads[0]), _fill_with(payloads[0]))
-    snapshot = bytes(held)
-    view = memoryview(codec.encode_into(len(payloads[1]), _fill_with(payloads[1])))
-    view_snapshot = bytes(view)
-    third = codec.encode_into(len(payloads[2]), _fill_with(payloads[2]))
-    assert third is not held and third is not view.obj
-    assert held == snapshot and bytes(view) == view_snapshot  # untouched
-    assert third == _prefixed(payloads[2])
-    address = id(third)
-    del third
-    fourth = codec.encode_into(len(payloads[3]), _fill_with(payloads[3]))
-    assert fourth == _prefixed(payloads[3])
-    if framing_module._REUSE:
-        assert id(fourth) == address  # the dropped one, written again
-    assert held == snapshot and bytes(view) == view_snapshot
-
-
-def _prefixed(payload: bytes) -> bytes:
-    """The intermediate framing of ``payload``."""
-    return struct.pack("<I", len(payload)) + payload

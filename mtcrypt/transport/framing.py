@@ -32,16 +32,12 @@ and leaves the codec failed; argument errors raise ``InvalidArgument`` /
 from __future__ import annotations
 
 import struct
-import sys
-import threading
 from collections.abc import Callable
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 from zlib import crc32
 
-from .._native import ffi
 from .._random import random_bytes
 from .._validation import (
-    FILL_FRESH_BYTES,
     BytesLike,
     Rng,
     as_bytes,
@@ -179,7 +175,7 @@ class FrameCodec:
         head, tail = self._envelope(size)
         start = len(head)
         total = start + size + len(tail)
-        view, frame = _frame_buffer(total)
+        view, frame = new_output_view(total)
         with view:
             view[:start] = head
             fill(view[start : start + size])
@@ -289,49 +285,6 @@ def _take(buf: bytes | bytearray, start: int, end: int) -> bytes:
         return buf[start:end]
     with memoryview(buf) as view:  # released before the buffer is resized
         return bytes(view[start:end])
-
-
-_REUSE_ABOVE: Final = 64 * 1024
-"""Frames of this size or more made by ``encode_into`` are kept for reuse."""
-_REUSE_KEPT: Final = 4
-"""Such frames kept per thread (the most recently made)."""
-# Reuse needs refcounts that count every holder: CPython before 3.14 (whose
-# interpreter may borrow references, making sys.getrefcount an underestimate).
-_REUSE = FILL_FRESH_BYTES and sys.version_info < (3, 14)
-
-
-class _Kept(threading.local):
-    frames: list[bytes]
-
-    def __init__(self) -> None:
-        self.frames = []
-
-
-_KEPT = _Kept()
-
-
-def _frame_buffer(total: int) -> tuple[memoryview, Any]:
-    """Storage for a ``total``-byte frame (a writable view, the object to finish).
-
-    A large frame is a fresh bytes object, filled in place, that the caller
-    writes to the socket; allocating one per 512 KiB part costs a page fault
-    per 4 KiB.  So the last few are kept, and one is written again (in place)
-    only when nothing but this cache refers to it any more: the event loop is
-    done with it (asyncio's selector transport copies what the socket did not
-    take; on Python 3.12+ and uvloop the loop keeps the object itself until it
-    is written, and it is not reused until then) and the caller dropped it."""
-    if not _REUSE or total < _REUSE_ABOVE:
-        return new_output_view(total)
-    kept = _KEPT.frames
-    for frame in kept:
-        # Held by: the list, the loop variable and getrefcount's argument.
-        if len(frame) == total and sys.getrefcount(frame) == 3:
-            return memoryview(ffi.buffer(ffi.from_buffer(frame), total)), frame
-    view, frame = new_output_view(total)
-    kept.append(frame)
-    if len(kept) > _REUSE_KEPT:
-        del kept[0]
-    return view, frame
 
 
 # duplicates: deliberate -- each codec declares its framing, tags and slots (class data the
