@@ -135,11 +135,13 @@ static inline __attribute__((always_inline)) uint64_t mul_add_row_adx(uint64_t *
 #define MTC_BN_ADX 0
 #endif
 
-/* t[0..n+1] += (x0 + x1 * 2^64) * y (n limbs): two rows in one pass, so that
- * the two carry chains overlap.  Returns the carry out of t[n + 1] (0..2). */
+/* t[0..n+1] += (x0 + x1 * 2^64) * y (n limbs) + carry * 2^(64(n+1)): two rows
+ * in one pass, so that the two carry chains overlap.  Returns the carry out
+ * of t[n + 1] (0..2). */
 static inline __attribute__((always_inline)) uint64_t mul_add_2rows(uint64_t *t, uint64_t x0,
                                                                     uint64_t x1,
-                                                                    const uint64_t *y, size_t n)
+                                                                    const uint64_t *y, size_t n,
+                                                                    uint64_t carry)
 {
     uint64_t c1 = 0, c2 = 0, prev = 0;
     for (size_t j = 0; j < n; j++) {
@@ -153,7 +155,7 @@ static inline __attribute__((always_inline)) uint64_t mul_add_2rows(uint64_t *t,
     u128 q = (u128)x1 * prev + t[n] + c1;
     u128 q2 = (u128)(uint64_t)q + c2;
     t[n] = (uint64_t)q2;
-    u128 s = (u128)t[n + 1] + (uint64_t)(q >> 64) + (uint64_t)(q2 >> 64);
+    u128 s = (u128)t[n + 1] + (uint64_t)(q >> 64) + (uint64_t)(q2 >> 64) + carry;
     t[n + 1] = (uint64_t)s;
     return (uint64_t)(s >> 64);
 }
@@ -172,19 +174,21 @@ static inline __attribute__((always_inline)) void redc_n(uint64_t *r, uint64_t *
         u128 p0 = (u128)u0 * m[0] + t[i];
         u128 p1 = (u128)u0 * m[1] + t[i + 1] + (uint64_t)(p0 >> 64);
         uint64_t u1 = (uint64_t)p1 * m0inv;
-        uint64_t c = mul_add_2rows(t + i, u0, u1, m, n);
-        u128 s = (u128)t[i + n + 2] + c + top;
+        /* top: the carry out of t[i + n] left by the previous pair */
+        uint64_t c = mul_add_2rows(t + i, u0, u1, m, n, top);
+        u128 s = (u128)t[i + n + 2] + c;
         t[i + n + 2] = (uint64_t)s;
         top = (uint64_t)(s >> 64);
     }
     if (i < n) { /* odd n: the last row alone */
         uint64_t c = mul_add_row(t + i, t[i] * m0inv, m, n);
-        u128 s = (u128)t[i + n] + c + top;
+        u128 s = (u128)t[i + n] + c;
         t[i + n] = (uint64_t)s;
-        s = (u128)t[i + n + 1] + (uint64_t)(s >> 64);
+        s = (u128)t[i + n + 1] + (uint64_t)(s >> 64) + top;
         t[i + n + 1] = (uint64_t)s;
-        top = 0;
+        top = (uint64_t)(s >> 64);
     }
+    /* t < 2m < 2^(64n + 1): t[2n] is the top bit and nothing carried past it. */
     reduce_once(r, t + n, t[2 * n] | top, m, n);
 }
 
@@ -196,7 +200,7 @@ static inline __attribute__((always_inline)) void mont_mul_n(uint64_t *r, const 
     uint64_t t[2 * BN_MAX_LIMBS + 2];
     memset(t, 0, (2 * n + 2) * sizeof *t);
     size_t i = 0;
-    for (; i + 1 < n; i += 2) mul_add_2rows(t + i, a[i], a[i + 1], b, n);
+    for (; i + 1 < n; i += 2) mul_add_2rows(t + i, a[i], a[i + 1], b, n, 0);
     if (i < n) t[i + n] = mul_add_row(t + i, a[i], b, n);
     redc_n(r, t, m, m0inv, n);
 }

@@ -12,6 +12,8 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,24 @@ def require(module: str) -> Any:
     if IN_CI:
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+@contextmanager
+def on_backend(name: str) -> Iterator[None]:
+    """Run the block on backend ``name`` (skipping the test where the CPU lacks it), then
+    switch back to the backend in use before."""
+    import mtcrypt.crypto as mc
+    from mtcrypt.errors import BackendUnavailable
+
+    before = mc.backend_info().aes
+    try:
+        mc.select_backend(name)
+    except BackendUnavailable:
+        pytest.skip(f"{name} not supported here")
+    try:
+        yield
+    finally:
+        mc.select_backend(before)
 
 
 @pytest.fixture(scope="session")
