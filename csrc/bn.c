@@ -241,6 +241,22 @@ static inline __attribute__((always_inline)) void mont_sqr_n(uint64_t *r, const 
 }
 
 #if MTC_BN_ADX
+/* Montgomery reduction of the 2n-limb t (below m * 2^(64n)) with the MULX/ADX
+ * rows: r = t / 2^(64n) mod m, r < m.  t is overwritten. */
+static inline __attribute__((always_inline)) void redc_adx_n(uint64_t *r, uint64_t *t,
+                                                             const uint64_t *m, uint64_t m0inv,
+                                                             size_t n)
+{
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t c = mul_add_row_adx(t + i, t[i] * m0inv, m, n);
+        u128 s = (u128)t[i + n] + c + top;
+        t[i + n] = (uint64_t)s;
+        top = (uint64_t)(s >> 64);
+    }
+    reduce_once(r, t + n, top, m, n);
+}
+
 /* Montgomery multiplication with the MULX/ADX rows (n = 16 or 32). */
 static inline __attribute__((always_inline)) void mont_mul_adx_n(uint64_t *r, const uint64_t *a,
                                                                  const uint64_t *b,
@@ -250,14 +266,7 @@ static inline __attribute__((always_inline)) void mont_mul_adx_n(uint64_t *r, co
     uint64_t t[2 * BN_MAX_LIMBS + 2];
     memset(t, 0, 2 * n * sizeof *t);
     for (size_t i = 0; i < n; i++) t[i + n] = mul_add_row_adx(t + i, a[i], b, n);
-    uint64_t top = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t c = mul_add_row_adx(t + i, t[i] * m0inv, m, n);
-        u128 s = (u128)t[i + n] + c + top;
-        t[i + n] = (uint64_t)s;
-        top = (uint64_t)(s >> 64);
-    }
-    reduce_once(r, t + n, top, m, n);
+    redc_adx_n(r, t, m, m0inv, n);
 }
 
 /* Montgomery squaring with the MULX/ADX rows (n = 16 or 32), in chunks of 8
@@ -293,14 +302,7 @@ static inline __attribute__((always_inline)) void mont_sqr_adx_n(uint64_t *r, co
         t[j] = (uint64_t)s;
         c = (uint64_t)(s >> 64);
     }
-    uint64_t top = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t cr = mul_add_row_adx(t + i, t[i] * m0inv, m, n);
-        u128 s = (u128)t[i + n] + cr + top;
-        t[i + n] = (uint64_t)s;
-        top = (uint64_t)(s >> 64);
-    }
-    reduce_once(r, t + n, top, m, n);
+    redc_adx_n(r, t, m, m0inv, n);
 }
 
 static void mont_mul_adx_16(uint64_t *r, const uint64_t *a, const uint64_t *b, const uint64_t *m,
@@ -452,6 +454,31 @@ static int modulus_ok(const uint8_t *mod, size_t mod_len)
     return (mod[mod_len - 1] & 1) && mod[0] != 0 && (mod_len > 1 || mod[0] > 1);
 }
 
+/* The modulus m (n limbs) from its bytes, R^2 mod m and the number 1, and
+ * the context that multiplies modulo m. */
+static struct mont mont_setup(uint64_t *m, uint64_t *r2, uint64_t *one, const uint8_t *mod,
+                              size_t mod_len)
+{
+    size_t n = limbs_for(mod_len);
+    from_bytes(m, n, mod, mod_len);
+    struct mont ctx = {m, neg_inverse(m[0]), n};
+    r_squared(&ctx, r2, mod_len);
+    memset(one, 0, n * sizeof *one);
+    one[0] = 1;
+    return ctx;
+}
+
+/* out = acc out of Montgomery form; the scratch memory (words) wiped and freed. */
+static int finish(const struct mont *ctx, uint64_t *acc, const uint64_t *one, uint8_t *out,
+                  size_t mod_len, uint64_t *mem, size_t words)
+{
+    mont_mul(ctx, acc, acc, one);
+    to_bytes(out, mod_len, acc);
+    mtc_wipe(mem, words * sizeof *mem);
+    free(mem);
+    return MTC_OK;
+}
+
 /* Window width for a variable-base exponent of `bits` bits (public). */
 static unsigned window_for(size_t bits)
 {
@@ -484,12 +511,8 @@ int mtc_modexp(const uint8_t *base, const uint8_t *exp, size_t exp_len, const ui
     uint64_t *m = mem, *r2 = m + n, *acc = r2 + n, *tmp = acc + n, *one = tmp + n;
     uint64_t *e = one + n, *table = e + elimbs;
 
-    from_bytes(m, n, mod, mod_len);
     from_bytes(e, elimbs, exp, exp_len);
-    struct mont ctx = {m, neg_inverse(m[0]), n};
-    r_squared(&ctx, r2, mod_len);
-    memset(one, 0, n * sizeof *one);
-    one[0] = 1;
+    struct mont ctx = mont_setup(m, r2, one, mod, mod_len);
 
     /* table[k] = base^k * R mod m; the base may be >= m (any n limbs). */
     from_bytes(tmp, n, base, mod_len);
@@ -508,11 +531,7 @@ int mtc_modexp(const uint8_t *base, const uint8_t *exp, size_t exp_len, const ui
             mont_mul(&ctx, acc, acc, tmp);
         }
     }
-    mont_mul(&ctx, acc, acc, one);
-    to_bytes(out, mod_len, acc);
-    mtc_wipe(mem, words * sizeof *mem);
-    free(mem);
-    return MTC_OK;
+    return finish(&ctx, acc, one, out, mod_len, mem, words);
 }
 
 size_t mtc_modexp_fixed_words(size_t mod_len, size_t exp_len)
@@ -536,11 +555,7 @@ int mtc_modexp_fixed_init(uint64_t *table, size_t words, const uint8_t *base, co
     if (!scratch) return MTC_ERR_NOMEM;
     uint64_t *r2 = scratch, *one = r2 + n, *b = one + n;
     uint64_t *m = table + FIXED_HEADER, *entries = m + n;
-    from_bytes(m, n, mod, mod_len);
-    struct mont ctx = {m, neg_inverse(m[0]), n};
-    r_squared(&ctx, r2, mod_len);
-    memset(one, 0, n * sizeof *one);
-    one[0] = 1;
+    struct mont ctx = mont_setup(m, r2, one, mod, mod_len);
     from_bytes(b, n, base, mod_len);
     mont_mul(&ctx, b, b, r2); /* base^(2^(w*i)) * R for the window being filled */
     for (size_t i = 0; i < windows; i++) {
@@ -584,9 +599,5 @@ int mtc_modexp_fixed(const uint64_t *table, size_t words, const uint8_t *exp, si
                   n);
         mont_mul(&ctx, acc, acc, tmp);
     }
-    mont_mul(&ctx, acc, acc, one);
-    to_bytes(out, mod_len, acc);
-    mtc_wipe(mem, scratch_words * sizeof *mem);
-    free(mem);
-    return MTC_OK;
+    return finish(&ctx, acc, one, out, mod_len, mem, scratch_words);
 }

@@ -28,21 +28,12 @@
 #include <string.h>
 #include <valgrind/memcheck.h>
 #include "../../csrc/internal.h"
+#include "ct_expect.h"
 
 #ifndef CT_BACKEND
 #define CT_BACKEND MTC_BACKEND_PORTABLE
 #endif
 
-static int failures;
-
-#define expect_true(cond, what) expect_at((cond), (what), __LINE__)
-static void expect_at(int cond, const char *what, int line)
-{
-    if (!cond) {
-        fprintf(stderr, "functional check failed: %s (line %d)\n", what, line);
-        failures++;
-    }
-}
 
 static const char *const PRIMES[] = {
     "85093159cf4233bb",
