@@ -30,7 +30,7 @@
 #endif
 #endif
 
-struct mtc_runtime mtc_rt = {0, MTC_BACKEND_PORTABLE, 0};
+struct mtc_runtime mtc_rt = {0, MTC_BACKEND_PORTABLE, 0, 0};
 
 #ifdef MTC_X86
 static uint64_t read_xcr0(void)
@@ -61,6 +61,7 @@ int mtc_cpu_features(void)
         __cpuid_count(7, 0, a, b, c, d);
         if (ymm_ok && (b & (1u << 5))) f |= MTC_CPU_AVX2;
         if (b & (1u << 29)) f |= MTC_CPU_SHANI;
+        if ((b & (1u << 8)) && (b & (1u << 19))) f |= MTC_CPU_ADX; /* BMI2 (MULX) and ADX */
         /* AVX-512 F (b16), BW (b30), VL (b31) */
         if (zmm_ok && (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31)))
             f |= MTC_CPU_AVX512;
@@ -138,6 +139,8 @@ int mtc_select_backend(int backend)
     /* Forcing the portable backend forces portable hashing too, so that one
      * switch exercises every fallback. */
     mtc_rt.sha_ni = (backend != MTC_BACKEND_PORTABLE) && (f & (MTC_CPU_SHANI | MTC_CPU_ARMV8_SHA));
+    /* Likewise the big-number code (bn.c): portable C there, MULX/ADX otherwise. */
+    mtc_rt.bn_adx = (backend != MTC_BACKEND_PORTABLE) && (f & MTC_CPU_ADX);
     return backend;
 }
 

@@ -10,6 +10,7 @@ struct mtc_runtime {
     int cpu;      /* MTC_CPU_* bits detected */
     int aes;      /* MTC_BACKEND_* in use */
     int sha_ni;   /* 1: SHA extensions in use (SHA-NI on x86, ARMv8 SHA1/SHA2) */
+    int bn_adx;   /* 1: bn.c multiplies with MULX/ADCX/ADOX (x86-64 with BMI2 and ADX) */
 };
 extern struct mtc_runtime mtc_rt;
 

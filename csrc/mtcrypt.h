@@ -39,7 +39,8 @@ enum {
     MTC_CPU_SSE41 = 128,
     MTC_CPU_NEON = 256,        /* aarch64 Advanced SIMD (HWCAP_ASIMD) */
     MTC_CPU_ARMV8_AES = 512,   /* ARMv8 AESE/AESD/AESMC/AESIMC (HWCAP_AES) */
-    MTC_CPU_ARMV8_SHA = 1024   /* ARMv8 SHA-1 and SHA-256 (HWCAP_SHA1 and HWCAP_SHA2) */
+    MTC_CPU_ARMV8_SHA = 1024,  /* ARMv8 SHA-1 and SHA-256 (HWCAP_SHA1 and HWCAP_SHA2) */
+    MTC_CPU_ADX = 2048         /* x86-64 BMI2 (MULX) and ADX (ADCX/ADOX), for bn.c */
 };
 
 /* AES backends. */
@@ -260,6 +261,34 @@ enum {
 };
 int mtc_rsa_legacy_check(const uint8_t *block256, size_t n, const uint8_t *expect,
                          const uint8_t *mask, const uint32_t *lens, int *index);
+
+/* ---- modular exponentiation (bn.c) ----
+ * Odd moduli of 1..MTC_BN_MAX_BYTES big-endian bytes (value at least 3);
+ * every number is big-endian and mod_len bytes long except the exponent,
+ * whose length exp_len (0..MTC_BN_MAX_BYTES) the caller fixes: it is public,
+ * the exponent's bits are not.  Constant time in the exponent, the base and
+ * the modulus' value (Montgomery multiplication, a fixed number of windows,
+ * table entries selected by reading them all, masked final subtraction).
+ * The base may be any mod_len-byte value, also one >= mod.  MTC_ERR_ARG for
+ * an even modulus, one below 3, one with a leading zero byte (mod_len is its
+ * minimal length), or a bad length. */
+enum {
+    MTC_BN_MAX_BYTES = 512     /* 4096 bits */
+};
+int mtc_modexp(const uint8_t *base, const uint8_t *exp, size_t exp_len, const uint8_t *mod,
+               size_t mod_len, uint8_t *out);
+
+/* Fixed base: a table for one (base, mod) pair and exponents of exactly
+ * exp_len bytes (1..MTC_BN_MAX_BYTES), then one multiplication per 4-bit
+ * window and no squaring.  mtc_modexp_fixed_words is the table's size in
+ * 64-bit words (0 for impossible lengths); init fills it (the table holds
+ * only values derived from base and mod); mtc_modexp_fixed refuses a table
+ * of another size or for other lengths. */
+size_t mtc_modexp_fixed_words(size_t mod_len, size_t exp_len);
+int mtc_modexp_fixed_init(uint64_t *table, size_t words, const uint8_t *base, const uint8_t *mod,
+                          size_t mod_len, size_t exp_len);
+int mtc_modexp_fixed(const uint64_t *table, size_t words, const uint8_t *exp, size_t exp_len,
+                     uint8_t *out, size_t mod_len);
 
 /* END CDEF */
 

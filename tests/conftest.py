@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,24 @@ def assert_generated_file(script: str, generated: str) -> None:
     )
     assert res.returncode == 0, res.stderr  # the generator's own checks passed
     assert res.stdout == (_CLONE / generated).read_text(encoding="utf-8")
+
+
+@contextmanager
+def on_backend(name: str) -> Iterator[None]:
+    """Run the block on backend ``name`` (skipping the test where the CPU lacks it), then
+    switch back to the backend in use before."""
+    import mtcrypt.crypto as mc
+    from mtcrypt.errors import BackendUnavailable
+
+    before = mc.backend_info().aes
+    try:
+        mc.select_backend(name)
+    except BackendUnavailable:
+        pytest.skip(f"{name} not supported here")
+    try:
+        yield
+    finally:
+        mc.select_backend(before)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import TypeVar
 
 import pytest
+from conftest import on_backend
 from Crypto.Cipher import AES
 from oracle import ige_decrypt, ige_encrypt
 
@@ -60,21 +60,6 @@ def test_bad_env_var_gives_clear_error() -> None:
 
 
 ALL_BACKENDS = ["portable", "vpaes", "aesni", "vaes", "armv8"]
-
-
-@contextmanager
-def on_backend(name: str) -> Iterator[None]:
-    """Run the block on backend ``name`` (skipping the test where the CPU lacks it), then
-    switch back to the backend in use before."""
-    before = mc.backend_info().aes
-    try:
-        select_backend(name)
-    except BackendUnavailable:
-        pytest.skip(f"{name} not supported here")
-    try:
-        yield
-    finally:
-        select_backend(before)
 
 
 @pytest.mark.parametrize("name", ALL_BACKENDS)

@@ -112,6 +112,7 @@ CPU_FEATURES: dict[str, int] = {
     "neon": lib.MTC_CPU_NEON,
     "armv8_aes": lib.MTC_CPU_ARMV8_AES,
     "armv8_sha": lib.MTC_CPU_ARMV8_SHA,
+    "adx": lib.MTC_CPU_ADX,  # BMI2 + ADX: MULX/ADCX/ADOX for the big-number code
 }
 
 ENV_VAR = "MTCRYPT_BACKEND"

@@ -44,6 +44,7 @@ _SOURCES = [
     "message.c",
     "pq.c",
     "rsa_legacy.c",
+    "bn.c",
     "drbg.c",
 ]
 

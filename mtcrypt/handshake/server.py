@@ -52,6 +52,7 @@ answer. :meth:`ServerHandshake.receive_with` is the deterministic twin.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from enum import Enum, StrEnum
@@ -161,6 +162,28 @@ _FREE_INTS: dict[str, tuple[str, ...]] = {
     "p_q_inner_data_temp": ("expires_in",),
     "p_q_inner_data_temp_dc": ("dc", "expires_in"),
 }
+
+
+@functools.lru_cache(maxsize=64)
+def _legacy_mask(name: str, pq_len: int, p_len: int, q_len: int) -> bytes:
+    """The mask of a legacy template: 0xff where ``name``'s bytes are known, 0
+    in its free fields.  It depends on the layout alone (the string lengths),
+    so it is computed once per layout: serialized with the free fields all
+    zeros and all ones, the candidate differs exactly in its free bytes."""
+    known: dict[str, object] = {
+        "pq": bytes(pq_len),
+        "p": bytes(p_len),
+        "q": bytes(q_len),
+        "nonce": bytes(16),
+        "server_nonce": bytes(16),
+    }
+    free_ints = _FREE_INTS[name]
+    zeros = tl.serialize(tl.make(name, **known, new_nonce=bytes(32), **dict.fromkeys(free_ints, 0)))
+    ones = tl.serialize(
+        tl.make(name, **known, new_nonce=b"\xff" * 32, **dict.fromkeys(free_ints, -1))
+    )
+    return bytes(0xFF if a == b else 0 for a, b in zip(zeros, ones, strict=True))
+
 
 # pq below 2^63 as the spec says; p, q above 2^30 so that 4-byte encodings
 # (Pyrogram writes p and q with to_bytes(4)) are minimal.
@@ -346,26 +369,21 @@ class ServerHandshake(HandshakeMachine[ServerState, ServerInput]):
         accepted anyway), nonce and server_nonce. So each candidate's length
         and all but those bytes are known before the block is looked at.
         """
+        p, q = int_to_be(self._p), int_to_be(self._q)
         known: dict[str, object] = {
             "pq": self._pq,
-            "p": int_to_be(self._p),
-            "q": int_to_be(self._q),
+            "p": p,
+            "q": q,
             "nonce": self._nonce,
             "server_nonce": self._server_nonce,
         }
+        lengths = (len(self._pq), len(p), len(q))
         templates = []
         for name in _INNER:
-            # Serialized with the free fields all zeros and all ones, the
-            # candidate differs exactly in its free bytes: that is the mask.
-            free_ints = _FREE_INTS[name]
             zeros = tl.serialize(
-                tl.make(name, **known, new_nonce=bytes(32), **dict.fromkeys(free_ints, 0))
+                tl.make(name, **known, new_nonce=bytes(32), **dict.fromkeys(_FREE_INTS[name], 0))
             )
-            ones = tl.serialize(
-                tl.make(name, **known, new_nonce=b"\xff" * 32, **dict.fromkeys(free_ints, -1))
-            )
-            mask = bytes(0xFF if a == b else 0 for a, b in zip(zeros, ones, strict=True))
-            templates.append(LegacyTemplate(zeros, mask))
+            templates.append(LegacyTemplate(zeros, _legacy_mask(name, *lengths)))
         return templates
 
     def _open_inner(self, key: RsaPrivateKey, encrypted: bytes) -> tl.TLObject:

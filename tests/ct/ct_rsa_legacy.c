@@ -35,21 +35,12 @@
 #include <string.h>
 #include <valgrind/memcheck.h>
 #include "../../csrc/mtcrypt.h"
+#include "ct_expect.h"
 
 #define MAXD MTC_RSA_LEGACY_MAX_DATA
 
 static uint8_t expect[4 * MAXD], mask[4 * MAXD];
 static uint32_t lens[4];
-static int failures;
-
-#define expect_true(cond, what) expect_at((cond), (what), __LINE__)
-static void expect_at(int cond, const char *what, int line)
-{
-    if (!cond) {
-        fprintf(stderr, "functional check failed: %s (line %d)\n", what, line);
-        failures++;
-    }
-}
 
 /* The caller's one decision on the block: the branch memcheck must report.
  * The two arms touch different volatile counters so that the compiler keeps
