@@ -285,6 +285,8 @@ def test_message_batches_match_the_reference(entry: Any, bodies: list[int], x: i
     opened = entry.msg_open_batch(RAW, KEY.key_id_bytes, x, mixed, scratch)
     assert opened == [*plains, False, False, False, False]
     assert scratch == bytes(len(scratch))  # no plaintext left in the scratch
+    if sum(len(p) for p in mixed) <= 16384:  # small enough for the entry's own room
+        assert entry.msg_open_batch(RAW, KEY.key_id_bytes, x, mixed, None) == opened
 
 
 def test_message_batches_seal_independent_padding(entry: Any) -> None:
@@ -317,10 +319,23 @@ def test_message_batch_seal_refusals(entry: Any, args: tuple[Any, ...]) -> None:
 def test_message_batch_open_refusals(entry: Any) -> None:
     packet = entry.msg_seal_random(RAW, KEY.key_id_bytes, 0, _plain(64), 0)
     big = bytearray(4096)
+    # A scratch too small (or none, for more than the entry's own room): the size it takes.
+    assert (
+        entry.msg_open_batch(RAW, KEY.key_id_bytes, 0, [packet], bytearray(10)) == len(packet) - 24
+    )
+    large = entry.msg_seal_random(RAW, KEY.key_id_bytes, 0, _plain(20000), 0)
+    assert entry.msg_open_batch(RAW, KEY.key_id_bytes, 0, [large, packet], None) == (
+        len(large) + len(packet) - 48
+    )
+    roomy = bytearray(len(large) + len(packet))
+    assert entry.msg_open_batch(RAW, KEY.key_id_bytes, 0, [large, packet], roomy) == [
+        entry.msg_open(RAW, KEY.key_id_bytes, 0, large),
+        entry.msg_open(RAW, KEY.key_id_bytes, 0, packet),
+    ]
+    assert roomy == bytes(len(roomy))
     for args in [
-        (RAW, KEY.key_id_bytes, 0, [packet], bytearray(len(packet) - 25)),  # scratch too small
         (RAW, KEY.key_id_bytes, 0, [packet], bytes(4096)),  # read-only scratch
-        (RAW, KEY.key_id_bytes, 0, [packet], None),
+        (RAW, KEY.key_id_bytes, 0, [packet], 42),
         (RAW, KEY.key_id_bytes, 0, (packet,), big),
         (RAW, KEY.key_id_bytes, 0, [bytearray(packet)], big),
         (RAW, KEY.key_id_bytes, 0, [], big),

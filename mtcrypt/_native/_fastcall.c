@@ -538,12 +538,17 @@ static PyObject *fc_msg_seal_batch(PyObject *self, PyObject *const *args, Py_ssi
     return refused(NULL);              /* e.g. a length field that does not match */
 }
 
-/* msg_open_batch(auth_key256, key_id8, x, packets: list, scratch) -> list[bytes | False] | None
+/* Padded plaintexts of at most this many bytes in all are opened on the stack. */
+#define OPEN_BATCH_STACK 16384
+
+/* msg_open_batch(auth_key256, key_id8, x, packets: list, scratch | None)
+ *     -> list[bytes | False] | int | None
  * Each plaintext (without padding, as msg_open) or False for the one opaque
  * decryption failure; a bad packet does not stop the others.  The padded
- * plaintexts go to `scratch`, the caller's reused writable buffer (fresh
- * buffers cost a page fault per 4 KiB), which is wiped after; None when it
- * is smaller than they need (the caller's other path grows it). */
+ * plaintexts go to a stack buffer when they are small, else to `scratch`,
+ * the caller's reused writable buffer (fresh buffers cost a page fault per
+ * 4 KiB); either is wiped after.  An int: the scratch bytes needed (none was
+ * given, or a smaller one); call again with one that large. */
 static PyObject *fc_msg_open_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -553,47 +558,55 @@ static PyObject *fc_msg_open_batch(PyObject *self, PyObject *const *args, Py_ssi
     struct msg_batch b;
     if (nargs != 5 || msg_batch_args(args, 4, &auth_key, &key_id, &x, &n, &b)) Py_RETURN_NONE;
     if (!b.block) return refused(NULL);
-    Py_buffer scratch;
-    if (PyObject_GetBuffer(args[4], &scratch, PyBUF_WRITABLE) < 0) {
+    Py_buffer scratch = {0};
+    int have_scratch = args[4] != Py_None;
+    if (have_scratch && PyObject_GetBuffer(args[4], &scratch, PyBUF_WRITABLE) < 0) {
         PyErr_Clear();
         free(b.block);
         Py_RETURN_NONE;
     }
     if (msg_batch_hold(&b, args[3], n, &total, any_packet)) {
-        PyBuffer_Release(&scratch);
+        if (have_scratch) PyBuffer_Release(&scratch);
         free(b.block);
         Py_RETURN_NONE;
     }
     size_t used = 0;
-    for (size_t i = 0; i < n; i++) { /* a padded plaintext per packet of 24 bytes or more */
-        size_t len = (size_t)b.lens[i];
-        b.outs[i] = len >= 24 ? (uint8_t *)scratch.buf + used : NULL;
-        if (len >= 24) used += len - 24;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (b.lens[i] >= 24) used += (size_t)b.lens[i] - 24;
+    uint8_t local[OPEN_BATCH_STACK];
+    uint8_t *room = have_scratch ? (uint8_t *)scratch.buf : local;
+    size_t room_len = have_scratch ? (size_t)scratch.len : sizeof local;
     PyObject *result = NULL;
-    if (used <= (size_t)scratch.len) {
+    if (used <= room_len) {
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) { /* a padded plaintext per packet of 24 bytes or more */
+            b.outs[i] = b.lens[i] >= 24 ? room + at : NULL;
+            if (b.lens[i] >= 24) at += (size_t)b.lens[i] - 24;
+        }
         int rc;
         CALL_CORE(total, rc = core_msg_open_batch(auth_key, key_id, x, n, b.ins, b.lens, b.outs,
                                                   b.results));
         if (rc == MTC_OK) result = PyList_New((Py_ssize_t)n);
+        for (size_t i = 0; result && i < n; i++) {
+            PyObject *item = Py_False;
+            if (b.results[i] >= 0)
+                item = PyBytes_FromStringAndSize((const char *)b.outs[i], 32 + b.results[i]);
+            else
+                Py_INCREF(item);
+            if (!item)
+                Py_CLEAR(result);
+            else
+                PyList_SetItem(result, (Py_ssize_t)i, item);
+        }
+        core_wipe(room, used); /* no plaintext left */
+        if (!result && !PyErr_Occurred()) result = Py_NewRef(Py_None); /* refused */
+    } else {
+        result = PyLong_FromSize_t(used); /* the scratch it takes */
     }
-    for (size_t i = 0; result && i < n; i++) {
-        PyObject *item = Py_False;
-        if (b.results[i] >= 0)
-            item = PyBytes_FromStringAndSize((const char *)b.outs[i], 32 + b.results[i]);
-        else
-            Py_INCREF(item);
-        if (!item)
-            Py_CLEAR(result);
-        else
-            PyList_SetItem(result, (Py_ssize_t)i, item);
-    }
-    if (used <= (size_t)scratch.len) core_wipe(scratch.buf, used); /* no plaintext left */
-    PyBuffer_Release(&scratch);
+    if (have_scratch) PyBuffer_Release(&scratch);
     release_items(b.held, n);
     free(b.block);
-    if (result || PyErr_Occurred()) return result;
-    Py_RETURN_NONE; /* a scratch too small, or a refusal: the other path explains */
+    return result;
 }
 
 /* msg_open_padded(auth_key256, key_id8, x, packet) -> (bytes, int) | False | None
@@ -643,7 +656,7 @@ static PyMethodDef methods[] = {
     {"msg_seal_batch", (PyCFunction)(void (*)(void))fc_msg_seal_batch, METH_FASTCALL,
      "msg_seal_batch(auth_key, key_id, x, plains) -> list[bytes] | None"},
     {"msg_open_batch", (PyCFunction)(void (*)(void))fc_msg_open_batch, METH_FASTCALL,
-     "msg_open_batch(auth_key, key_id, x, packets, scratch) -> list[bytes | False] | None"},
+     "msg_open_batch(auth_key, key_id, x, packets, scratch) -> list[bytes | False] | int | None"},
     {"msg_open", (PyCFunction)(void (*)(void))fc_msg_open, METH_FASTCALL,
      "msg_open(auth_key, key_id, x, packet) -> bytes | False | None"},
     {"msg_open_padded", (PyCFunction)(void (*)(void))fc_msg_open_padded, METH_FASTCALL,

@@ -247,33 +247,42 @@ def msg_seal_batch(
     return None if rc else [_finish(obj, size) for obj, size in results]
 
 
+_OPEN_BATCH_STACK = 16384  # as the fast entry: small batches need no scratch
+
+
 def msg_open_batch(
     auth_key: object, key_id: object, x: object, packets: object, scratch: object
-) -> list[bytes | bool] | None:
+) -> list[bytes | bool] | int | None:
     if not _batch_key_args(auth_key, key_id, x, packets):
         return None
     assert isinstance(packets, list)
     snapshot = tuple(packets)
     if not all(type(p) is bytes for p in snapshot):
         return None
-    try:
-        buf = ffi.from_buffer(scratch, require_writable=True)
-    except (TypeError, ValueError, BufferError):
-        return None
+    used = sum(len(p) - 24 for p in snapshot if len(p) >= 24)
+    if scratch is None:
+        if used > _OPEN_BATCH_STACK:
+            return used
+        buf = ffi.new("uint8_t[]", max(used, 1))
+    else:
+        try:
+            buf = ffi.from_buffer(scratch, require_writable=True)
+        except (TypeError, ValueError, BufferError):
+            return None
+        if used > len(buf):
+            return used
     count = len(snapshot)
     ins = ffi.new("uint8_t *[]", count)
     outs = ffi.new("uint8_t *[]", count)
     lens = ffi.new("uint64_t[]", [len(p) for p in snapshot])
     status = ffi.new("int[]", count)
-    keep, used = [], 0
+    keep, at = [], 0
     for i, packet in enumerate(snapshot):
         if len(packet) >= 24:
-            outs[i] = buf + used
-            used += len(packet) - 24
+            outs[i] = buf + at
+            at += len(packet) - 24
         ins[i] = ffi.from_buffer(packet)
         keep.append(ins[i])
-    if used > len(buf):
-        return None  # the caller's other path grows the scratch
     rc = lib.mtc_msg_open_batch_ptrs(auth_key, key_id, x, count, ins, lens, outs, status)
     out = [
         ffi.buffer(outs[i], 32 + status[i])[:] if status[i] >= 0 else False for i in range(count)

@@ -388,9 +388,12 @@ def decrypt_messages(
     stop the others.
     """
     if type(auth_key) is AuthKey:
-        opened = _HOT_OPEN_BATCH(
-            auth_key._key, auth_key.key_id_bytes, 8 if from_server else 0, packets, _SCRATCH.buf
-        )
+        x = 8 if from_server else 0
+        opened = _HOT_OPEN_BATCH(auth_key._key, auth_key.key_id_bytes, x, packets, None)
+        if type(opened) is int:  # too large for the entry's own room: lend it the scratch
+            opened = _HOT_OPEN_BATCH(
+                auth_key._key, auth_key.key_id_bytes, x, packets, _scratch(opened)
+            )
         if opened is not None:
             if False in opened:
                 return [p if p is not False else DecryptionFailed() for p in opened]
