@@ -494,8 +494,43 @@ static unsigned window_for(size_t bits)
     return best;
 }
 
+/* The stack a finished exponentiation leaves behind: the Montgomery
+ * temporaries (products of values derived from the secret exponent and base)
+ * live in the frames of the inlined multiplications.  Zeroed after each call
+ * by a frame of at least that size at the same depth. */
+#define BURN_BYTES 16384
+
+static __attribute__((noinline)) void burn_stack(void)
+{
+    uint8_t area[BURN_BYTES];
+    mtc_wipe(area, sizeof area);
+}
+
+static __attribute__((noinline)) int modexp_var(const uint8_t *base, const uint8_t *exp,
+                                                size_t exp_len, const uint8_t *mod,
+                                                size_t mod_len, uint8_t *out);
+static __attribute__((noinline)) int modexp_fixed(const uint64_t *table, size_t words,
+                                                  const uint8_t *exp, size_t exp_len,
+                                                  uint8_t *out, size_t mod_len);
+
 int mtc_modexp(const uint8_t *base, const uint8_t *exp, size_t exp_len, const uint8_t *mod,
                size_t mod_len, uint8_t *out)
+{
+    int rc = modexp_var(base, exp, exp_len, mod, mod_len, out);
+    burn_stack();
+    return rc;
+}
+
+int mtc_modexp_fixed(const uint64_t *table, size_t words, const uint8_t *exp, size_t exp_len,
+                     uint8_t *out, size_t mod_len)
+{
+    int rc = modexp_fixed(table, words, exp, exp_len, out, mod_len);
+    burn_stack();
+    return rc;
+}
+
+static int modexp_var(const uint8_t *base, const uint8_t *exp, size_t exp_len,
+                      const uint8_t *mod, size_t mod_len, uint8_t *out)
 {
     if (!base || !out || !modulus_ok(mod, mod_len)) return MTC_ERR_ARG;
     if (exp_len > MTC_BN_MAX_BYTES || (exp_len && !exp)) return MTC_ERR_ARG;
@@ -574,8 +609,8 @@ int mtc_modexp_fixed_init(uint64_t *table, size_t words, const uint8_t *base, co
     return MTC_OK;
 }
 
-int mtc_modexp_fixed(const uint64_t *table, size_t words, const uint8_t *exp, size_t exp_len,
-                     uint8_t *out, size_t mod_len)
+static int modexp_fixed(const uint64_t *table, size_t words, const uint8_t *exp,
+                        size_t exp_len, uint8_t *out, size_t mod_len)
 {
     if (!table || !exp || !out || words < FIXED_HEADER) return MTC_ERR_ARG;
     if (table[0] != FIXED_MAGIC || table[1] != mod_len || table[2] != exp_len) return MTC_ERR_ARG;

@@ -440,7 +440,13 @@ int mtc_msg_open_batch_ptrs(const uint8_t *auth_key256, const uint8_t *key_id8, 
     mtc_wipe(keys, 64 * n);
     free(keys);
     free(jobs);
-    if (rc != MTC_OK) return rc;
+    if (rc != MTC_OK) { /* refused: no unverified plaintext left behind */
+        for (size_t i = 0; i < n; i++) {
+            if (packet_lens[i] >= 24) mtc_wipe(plains[i], (size_t)packet_lens[i] - 24);
+            results[i] = MTC_ERR_DECRYPT;
+        }
+        return rc;
+    }
     /* Verify: msg_key two messages at a time, then the field checks. */
     size_t pending = SIZE_MAX; /* a decrypted packet waiting for a partner */
     for (size_t i = 0; i <= n; i++) {

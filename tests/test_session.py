@@ -490,6 +490,46 @@ def test_data_to_send_framed_refuses_like_data_to_send() -> None:
     assert of(client.receive(packet), Update)[0].body == b"\x05\x00\x00\x00"
 
 
+@pytest.mark.parametrize("size", [0, 600 * 1024])  # framed after the seal, or sealed in place
+def test_frames_built_before_a_failing_one_go_out_first_next_time(size: int) -> None:
+    """Framing advances the transport's stream state, so the frames built before one
+    that fails are kept and returned first by the next call: the reader stays in step
+    and reads them, then what follows."""
+
+    class FailingOnce(CodecFramer):
+        calls = 0
+
+        def _count(self) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise InvalidArgument("the second frame fails")
+
+        def send(self, payload: bytes) -> bytes:
+            self._count()
+            return super().send(payload)
+
+        def send_into(self, size: int, fill: Callable[[memoryview], None]) -> bytes:
+            self._count()
+            return super().send_into(size, fill)
+
+    client, server, _ = connected()
+    if size:
+        _queue_mixed(server, client, size)
+    else:  # small messages, more than one container holds: two packets
+        for i in range(1100):
+            server.send(struct.pack("<I", i))
+    framer = FailingOnce("full", 3)  # the full framing numbers its frames
+    with pytest.raises(InvalidArgument, match="second frame"):
+        server.data_to_send_framed(framer)
+    server.send(b"\x05\x00\x00\x00")
+    frames = server.data_to_send_framed(framer)
+    assert len(frames) >= 2  # the one built before the failure, then the update
+    reader = make_codec("full", "client")
+    events = [e for f in reader.feed(b"".join(frames)) for e in client.receive(f.payload)]
+    assert of(events, Update)[-1].body == b"\x05\x00\x00\x00"
+    assert server.data_to_send_framed(framer) == []
+
+
 def test_future_salts_round_trip_and_rotation() -> None:
     client, server, clock = connected()
     now = int(clock.t)

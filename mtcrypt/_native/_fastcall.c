@@ -431,7 +431,7 @@ struct msg_batch {
 
 static int msg_batch_alloc(struct msg_batch *b, size_t n)
 {
-    b->block = malloc(n * (5 * sizeof(void *) + sizeof(uint64_t) + sizeof(int)));
+    b->block = malloc(n * (4 * sizeof(void *) + sizeof(uint64_t) + sizeof(int)));
     if (!b->block) return -1;
     b->held = (PyObject **)b->block;
     b->made = b->held + n;

@@ -284,8 +284,11 @@ def msg_open_batch(
         ins[i] = ffi.from_buffer(packet)
         keep.append(ins[i])
     rc = lib.mtc_msg_open_batch_ptrs(auth_key, key_id, x, count, ins, lens, outs, status)
-    out = [
-        ffi.buffer(outs[i], 32 + status[i])[:] if status[i] >= 0 else False for i in range(count)
-    ]
+    out: list[bytes | bool] | None = None
+    if rc == 0:  # the statuses mean something only then
+        out = [
+            ffi.buffer(outs[i], 32 + status[i])[:] if status[i] >= 0 else False
+            for i in range(count)
+        ]
     lib.mtc_wipe(buf, used)  # no plaintext left in the scratch
-    return out if rc == 0 else None
+    return out

@@ -15,6 +15,13 @@ second use on, a table of ``base^(d * 16^i)`` (2 MiB for 2048 bits, kept for
 the last :data:`FIXED_BASE_TABLES` pairs) turns the exponentiation into one
 multiplication per 4-bit window and no squaring, about three times faster.
 
+What is constant time is the native exponentiation.  The Python around it
+converts ints to bytes and back and reduces ``base % modulus``, and CPython's
+int arithmetic is not constant time in the values; so is the RSA CRT's
+recombination in :mod:`mtcrypt.handshake.rsa` (as it was with pycryptodome).
+Those are a handful of linear-time operations per call, not a loop over the
+exponent's bits.
+
 Python's ``pow`` takes 16-20 ms for a 2048-bit exponentiation and is not
 constant time; this takes about 2-3 ms (1 ms with a fixed-base table) on a
 current x86-64 core with MULX/ADX, which ``backend_info().cpu_features``

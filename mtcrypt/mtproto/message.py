@@ -394,10 +394,10 @@ def decrypt_messages(
             opened = _HOT_OPEN_BATCH(
                 auth_key._key, auth_key.key_id_bytes, x, packets, _scratch(opened)
             )
-        if opened is not None:
+        if type(opened) is list:  # else not the plain case, or the list changed meanwhile
             if False in opened:
                 return [p if p is not False else DecryptionFailed() for p in opened]
-            return opened  # type: ignore[no-any-return]
+            return opened
     key = require_auth_key(auth_key)
     blobs = [p if type(p) is bytes else ffi.buffer(*readable(p, "packet"))[:] for p in packets]
     if not blobs:

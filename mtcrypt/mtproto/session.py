@@ -520,6 +520,10 @@ class Session:
         self._fast_receive = True  # tests turn it off to compare with the general path
         self._framer: PacketFramer | None = None  # set during data_to_send_framed()
         self._framed = False
+        # Frames built but not yet returned: framing advances the transport's stream state
+        # (obfuscation counter, full-framing seqno), so frames built before one that failed
+        # must still go out, first, or the peer falls out of step.
+        self._built: list[bytes] = []
         self.stats = SessionStats()
         """Counters: packets and messages received, accepted, dropped (by reason), sent."""
 
@@ -787,16 +791,22 @@ class Session:
         connection's transport): the same bytes as ``[framer.send(p) for p in
         data_to_send()]``, but a packet with a large body is sealed straight
         into its frame's buffer (``framer.send_into``), with no copy after the
-        seal."""
+        seal.
+
+        If framing a packet raises (a payload the framing cannot carry, a failing
+        ``rng``), the frames built before it are not lost: the transport already
+        counted them, so the next call returns them first."""
         self._framer = framer
         self._framed = False
         try:
             packets = self.data_to_send(flush_acks=flush_acks)
         finally:
             self._framer = None
-        if self._framed:
-            return packets
-        return [framer.send(packet) for packet in packets]
+        if not self._framed:
+            for packet in packets:
+                self._built.append(framer.send(packet))
+        frames, self._built = self._built, []
+        return frames
 
     def _seal_each(self, heads: list[bytes], tails: list[bytes]) -> list[bytes]:
         """:meth:`data_to_send`'s packets with a large body among them, one seal
@@ -807,7 +817,7 @@ class Session:
             return [_seal_parts(key, h, t, from_server=from_server, rng=rng)
                     for h, t in zip(heads, tails, strict=True)]
         self._framed = True
-        out = []
+        out = self._built  # see __init__: kept if a later frame fails
         for head, tail in zip(heads, tails, strict=True):
             if not tail:
                 out.append(framer.send(_seal_parts(key, head, b"", from_server=from_server,
@@ -818,7 +828,7 @@ class Session:
                 _seal_parts_into(key, head, tail, view, from_server=from_server, rng=rng)
 
             out.append(framer.send_into(_sealed_size(len(head) + len(tail)), seal))
-        return out
+        return []  # the frames are in self._built; data_to_send_framed returns them
 
     # ---- time and salts ---------------------------------------------------------------
 
